@@ -1,0 +1,117 @@
+//! Scheduling and sandbox overhead (targets in ../shared/PERF.md, figures in BENCHMARKS.md).
+//!
+//! - `plan/chain/N`, `plan/wide/N`: graph build + validation of N built-in nodes.
+//! - `run_builtin/...`: a trivial built-in node, scheduling + execution.
+//! - `run_component/...`: a trivial component node (`inc`), each invocation in
+//!   a fresh sandbox (new `Store` from an `InstancePre`).
+//!
+//! Criterion reports time per iteration; throughput is set to the node count,
+//! so `thrpt` reads as nodes per second. Run: `cargo bench --bench overhead`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use weavelet::{Config, InputDecl, Node, NodeDecl, Pipeline, Runtime, Value, ValueType};
+
+fn builtin_inc(name: &str, from: &str) -> Node {
+    Pipeline::builtin(
+        NodeDecl {
+            name: name.into(),
+            doc: String::new(),
+            inputs: vec![InputDecl::required("x", ValueType::Int)],
+            output: ValueType::Int,
+            capabilities: vec![],
+        },
+        |inputs| match inputs {
+            [Value::Int(x)] => Ok(Value::Int(x + 1)),
+            _ => Err("expected an int".into()),
+        },
+    )
+    .bind("x", from)
+    .unwrap()
+}
+
+fn fan_in(n: usize) -> Node {
+    Pipeline::builtin(
+        NodeDecl {
+            name: "total".into(),
+            doc: String::new(),
+            inputs: (0..n).map(|i| InputDecl::required(format!("n{i}"), ValueType::Int)).collect(),
+            output: ValueType::Int,
+            capabilities: vec![],
+        },
+        |inputs| Ok(Value::Int(inputs.iter().map(|v| if let Value::Int(i) = v { *i } else { 0 }).sum())),
+    )
+}
+
+/// n nodes, each reading the previous one.
+fn chain(n: usize, make: impl Fn(&str, &str) -> Node) -> Pipeline {
+    let mut p = Pipeline::new();
+    p.set_param("start", Value::Int(0));
+    for i in 0..n {
+        let from = if i == 0 { "start".to_string() } else { format!("n{}", i - 1) };
+        p.add_node(make(&format!("n{i}"), &from));
+    }
+    p
+}
+
+/// n independent nodes and one node reading all of them.
+fn wide(n: usize, make: impl Fn(&str, &str) -> Node) -> Pipeline {
+    let mut p = Pipeline::new();
+    p.set_param("start", Value::Int(0));
+    for i in 0..n {
+        p.add_node(make(&format!("n{i}"), "start"));
+    }
+    p.add_node(fan_in(n));
+    p
+}
+
+fn plan(c: &mut Criterion) {
+    let mut g = c.benchmark_group("plan");
+    g.sample_size(10);
+    for n in [1_000, 10_000, 100_000] {
+        g.throughput(Throughput::Elements(n as u64));
+        let p = chain(n, builtin_inc);
+        let last = format!("n{}", n - 1);
+        g.bench_with_input(BenchmarkId::new("chain", n), &n, |b, _| b.iter(|| p.plan(&[&last]).unwrap()));
+        let p = wide(n, builtin_inc);
+        g.bench_with_input(BenchmarkId::new("wide", n), &n, |b, _| b.iter(|| p.plan(&["total"]).unwrap()));
+    }
+    g.finish();
+}
+
+fn run_builtin(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default().cache_dir(None)).unwrap();
+    let mut g = c.benchmark_group("run_builtin");
+    g.sample_size(20);
+    for n in [1_000, 100_000] {
+        g.throughput(Throughput::Elements(n as u64));
+        let plan = chain(n, builtin_inc).plan(&[&format!("n{}", n - 1)]).unwrap();
+        g.bench_with_input(BenchmarkId::new("chain", n), &n, |b, _| {
+            b.iter(|| rt.run(&plan).unwrap().check().unwrap())
+        });
+        let plan = wide(n, builtin_inc).plan(&["total"]).unwrap();
+        g.bench_with_input(BenchmarkId::new("wide", n), &n, |b, _| {
+            b.iter(|| rt.run(&plan).unwrap().check().unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn run_component(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default().cache_dir(None)).unwrap();
+    let module = rt.load_component(weavelet_test_artifacts::FIXTURE_NODES).unwrap();
+    let inc = |name: &str, from: &str| module.node("inc").unwrap().renamed(name).bind("x", from).unwrap();
+    let mut g = c.benchmark_group("run_component");
+    g.sample_size(20);
+    let n = 1_000;
+    g.throughput(Throughput::Elements(n as u64));
+    let plan = chain(n, inc).plan(&[&format!("n{}", n - 1)]).unwrap();
+    g.bench_function(BenchmarkId::new("chain", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    let plan = wide(n, inc).plan(&["total"]).unwrap();
+    g.bench_function(BenchmarkId::new("wide", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, plan, run_builtin, run_component);
+criterion_main!(benches);

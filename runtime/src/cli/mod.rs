@@ -1,0 +1,45 @@
+//! Subcommands, one file each; this module only parses and dispatches.
+
+mod display;
+mod inspect;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run data pipelines whose nodes are sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(name = "weavelet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline (a weavelet.toml, or a folder holding one).
+    Run(run::RunArgs),
+    /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Exit status for a run whose nodes failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status for bad input: a pipeline that cannot be planned, a bad flag, a missing file.
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            display::error(&err);
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

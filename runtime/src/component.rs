@@ -1,0 +1,256 @@
+//! Loading components: size cap, content hash, compiled-code cache in memory
+//! and on disk, pre-instantiation, and reading the node declarations.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::error::{Diagnostic, Error};
+use crate::pipeline::{Body, InputDecl, Node, NodeDecl};
+use crate::sandbox::{self, NodeState, bindings};
+
+/// A compiled, pre-instantiated component and the nodes it declares.
+pub struct ComponentModule {
+    pub(crate) path: PathBuf,
+    pub(crate) display: Arc<str>,
+    pub(crate) hash: [u8; 32],
+    pub(crate) pre: bindings::ModulePre<NodeState>,
+    pub(crate) decls: Vec<Arc<NodeDecl>>,
+    pub(crate) from_disk_cache: bool,
+}
+
+impl std::fmt::Debug for ComponentModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentModule")
+            .field("path", &self.path)
+            .field("nodes", &self.decls.iter().map(|d| &d.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ComponentModule {
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SHA-256 of the component's bytes, in hex.
+    pub fn content_hash(&self) -> String {
+        hex(&self.hash)
+    }
+
+    /// The nodes it declares.
+    pub fn decls(&self) -> impl Iterator<Item = &NodeDecl> {
+        self.decls.iter().map(|d| &**d)
+    }
+
+    /// Whether its compiled code came from the on-disk cache.
+    pub fn was_cached_on_disk(&self) -> bool {
+        self.from_disk_cache
+    }
+
+    /// Its node `name`, ready to add to a pipeline (rename or rebind it first
+    /// to use one node twice).
+    pub fn node(self: &Arc<Self>, name: &str) -> Result<Node, Error> {
+        let Some(decl) = self.decls.iter().find(|d| d.name == name) else {
+            let names = crate::pipeline::names(self.decls.iter().map(|d| d.name.as_str()));
+            return Err(Error::Usage(format!(
+                "component {} has no node `{name}` (it has {names})",
+                self.display
+            )));
+        };
+        Ok(Node {
+            name: decl.name.as_str().into(),
+            bindings: decl.inputs.iter().map(|i| Arc::from(i.name.as_str())).collect(),
+            decl: decl.clone(),
+            body: Body::Component { module: self.clone(), node: decl.name.as_str().into() },
+            source: self.display.clone(),
+        })
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compile (or fetch from a cache) and pre-instantiate a component.
+pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<ComponentModule>, Error> {
+    let err = |message: String| Error::Component { path: path.to_path_buf(), message };
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => err("the file does not exist (build the component first?)".into()),
+        _ => err(e.to_string()),
+    })?;
+    if meta.len() > rt.config.max_component_size {
+        return Err(err(format!(
+            "the file is {}, over the {} limit for components",
+            crate::human_bytes(meta.len()),
+            crate::human_bytes(rt.config.max_component_size)
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(err("not a WebAssembly file (it does not start with \\0asm)".into()));
+    }
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let display: Arc<str> = path
+        .file_name()
+        .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
+        .into();
+    if let Some(module) = rt.components.lock().get(&hash) {
+        if module.path == path {
+            return Ok(module.clone());
+        }
+        // The same code under another name: reuse the compiled code, keep the name.
+        return Ok(Arc::new(ComponentModule {
+            path: path.to_path_buf(),
+            display,
+            hash,
+            pre: module.pre.clone(),
+            decls: module.decls.clone(),
+            from_disk_cache: module.from_disk_cache,
+        }));
+    }
+
+    let (component, from_disk_cache) =
+        compile_cached(&rt.engine, &bytes, &hash, rt.config.cache_dir.as_deref())
+            .map_err(|e| err(describe_compile_error(&e)))?;
+    let pre =
+        rt.linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
+    let pre = bindings::ModulePre::new(pre).map_err(|e| {
+        err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.1.0`): {e:#}"))
+    })?;
+    let raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick)
+        .map_err(|e| err(format!("asking it for its nodes failed: {e:#}")))?;
+    let decls = validate_decls(raw)
+        .map_err(|d| Error::Component { path: path.to_path_buf(), message: d.to_string() })?;
+    let module =
+        Arc::new(ComponentModule { path: path.to_path_buf(), display, hash, pre, decls, from_disk_cache });
+    rt.components.lock().insert(hash, module.clone());
+    Ok(module)
+}
+
+fn describe_compile_error(e: &wasmtime::Error) -> String {
+    format!("it does not compile as a component: {e:#}")
+}
+
+fn validate_decls(
+    raw: Vec<bindings::weavelet::node::types::NodeDecl>,
+) -> Result<Vec<Arc<NodeDecl>>, Diagnostic> {
+    let mut decls: Vec<Arc<NodeDecl>> = Vec::with_capacity(raw.len());
+    if raw.is_empty() {
+        return Err(Diagnostic::new("the component declares no nodes"));
+    }
+    for d in raw {
+        if !is_name(&d.name) {
+            return Err(Diagnostic::new(format!(
+                "the component declares a node with an invalid name {:?}",
+                d.name
+            ))
+            .with_help("node names are identifiers: letters, digits and `_`, not starting with a digit"));
+        }
+        if decls.iter().any(|e| e.name == d.name) {
+            return Err(Diagnostic::new(format!("the component declares node `{}` twice", d.name)));
+        }
+        let mut inputs: Vec<InputDecl> = Vec::with_capacity(d.inputs.len());
+        for i in d.inputs {
+            if !is_name(&i.name) || inputs.iter().any(|e| e.name == i.name) {
+                return Err(Diagnostic::new(format!(
+                    "node `{}` declares an invalid or repeated input name {:?}",
+                    d.name, i.name
+                )));
+            }
+            inputs.push(InputDecl { name: i.name, ty: sandbox::type_from_wit(i.ty), optional: i.optional });
+        }
+        decls.push(Arc::new(NodeDecl {
+            name: d.name,
+            doc: d.doc,
+            inputs,
+            output: sandbox::type_from_wit(d.output),
+            capabilities: d.capabilities.into_iter().map(sandbox::capability_from_wit).collect(),
+        }));
+    }
+    Ok(decls)
+}
+
+/// Whether `s` is a valid node or input name.
+pub(crate) fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+}
+
+/// Compile `bytes`, or load the code this engine compiled for them before.
+///
+/// Cache entries are written by this function only (temp file + rename), named
+/// by the component's hash and the engine's compatibility hash, and checked
+/// against a digest before they are loaded.
+fn compile_cached(
+    engine: &Engine,
+    bytes: &[u8],
+    hash: &[u8; 32],
+    cache_dir: Option<&Path>,
+) -> wasmtime::Result<(Component, bool)> {
+    let Some(dir) = cache_dir else {
+        return Ok((Component::new(engine, bytes)?, false));
+    };
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+    let engine_hash = std::hash::Hasher::finish(&engine_hash);
+    let dir = dir.join("components");
+    let file = dir.join(format!("{}-{engine_hash:016x}.cwasm", hex(hash)));
+    if let Ok(cached) = std::fs::read(&file)
+        && let Some(component) = load_verified(engine, &cached)
+    {
+        return Ok((component, true));
+    }
+    let component = Component::new(engine, bytes)?;
+    // A cache that cannot be written is not an error: the next run compiles again.
+    if let Ok(serialized) = component.serialize() {
+        let _ = write_verified(&dir, &file, &serialized);
+    }
+    Ok((component, false))
+}
+
+const DIGEST_LEN: usize = 32;
+
+fn write_verified(dir: &Path, file: &Path, serialized: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile_in(dir)?;
+    tmp.1.write_all(&Sha256::digest(serialized))?;
+    tmp.1.write_all(serialized)?;
+    tmp.1.sync_all()?;
+    drop(tmp.1);
+    std::fs::rename(&tmp.0, file)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    for attempt in 0..100u32 {
+        let name = format!(".tmp-{}-{attempt}", std::process::id());
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary file name"))
+}
+
+#[allow(unsafe_code)]
+fn load_verified(engine: &Engine, cached: &[u8]) -> Option<Component> {
+    let (digest, code) = cached.split_at_checked(DIGEST_LEN)?;
+    if Sha256::digest(code).as_slice() != digest {
+        return None;
+    }
+    // SAFETY: `code` was produced by `Component::serialize` of an engine with
+    // the same compatibility hash (it is in the file name), written by
+    // `write_verified` into Weavelet's own cache directory, and its digest
+    // matches, so it is not truncated or corrupted. User-supplied precompiled
+    // bytes never reach this function: components are always given as wasm.
+    unsafe { Component::deserialize(engine, code).ok() }
+}

@@ -1,0 +1,104 @@
+//! `Config` and `Policy`: every default in one place.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The budgets a node runs under.
+///
+/// The defaults are the untrusted-node budget of Weavelet's security model:
+///
+/// | budget | default |
+/// |---|---|
+/// | wall time | 5 s |
+/// | memory (all of a node's memories summed) | 256 MiB |
+/// | output | 64 MiB |
+/// | log | 64 KiB |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Wall-clock time a node may run, including its instantiation.
+    pub timeout: Duration,
+    /// Bytes of linear memory a node may hold, summed over all its memories.
+    pub memory: u64,
+    /// Bytes a node's output may occupy.
+    pub output_bytes: usize,
+    /// Bytes of log (and captured stderr) kept per node.
+    pub log_bytes: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            timeout: Duration::from_secs(5),
+            memory: 256 << 20,
+            output_bytes: 64 << 20,
+            log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// How a [`crate::Runtime`] is built.
+///
+/// | setting | default |
+/// |---|---|
+/// | `jobs` | the number of cores |
+/// | `cache_dir` | `$WEAVELET_CACHE_DIR`, else the platform cache dir (`~/.cache/weavelet`) |
+/// | `policy` | [`Policy::default`] |
+/// | `max_component_size` | 64 MiB |
+/// | `wasm_stack` | 1 MiB (worker threads get 16 MiB) |
+/// | `epoch_tick` | 10 ms |
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How many nodes run at the same time.
+    pub jobs: usize,
+    /// Where compiled components are cached (`None`: no disk cache).
+    pub cache_dir: Option<PathBuf>,
+    /// The default budgets of every node.
+    pub policy: Policy,
+    /// Component files larger than this are refused before compiling.
+    pub max_component_size: u64,
+    /// The maximum wasm stack of a node.
+    pub wasm_stack: usize,
+    /// The granularity of wall-time budgets.
+    pub epoch_tick: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cache_dir: default_cache_dir(),
+            policy: Policy::default(),
+            max_component_size: 64 << 20,
+            wasm_stack: 1 << 20,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+impl Config {
+    /// Set how many nodes run at the same time (at least 1).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Set (or, with `None`, turn off) the on-disk cache of compiled components.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// Set the default node budgets.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+}
+
+/// `$WEAVELET_CACHE_DIR`, else the platform's cache directory for Weavelet.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WEAVELET_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "weavelet").map(|d| d.cache_dir().to_path_buf())
+}

@@ -1,0 +1,386 @@
+//! `weavelet.toml`: a pipeline written down.
+//!
+//! ```toml
+//! [pipeline]
+//! name = "sensor report"
+//! outputs = ["report"]            # default targets (else every sink)
+//!
+//! [[components]]
+//! rust = "../../guests/diamond"    # a Rust crate: built for wasm32-wasip2 on demand
+//!
+//! [[components]]
+//! path = "nodes/extra.wasm"        # or a component file
+//!
+//! [params]
+//! count = 1000                     # a value
+//! unit = { type = "text" }         # declared, no value: every run must pass --param unit=...
+//!
+//! [nodes.total_again]              # use a component's node a second time
+//! use = "total"
+//! inputs = { readings = "other_readings" }
+//! ```
+//!
+//! Paths are relative to the manifest's folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::error::{Diagnostic, Error};
+use crate::pipeline::Pipeline;
+use crate::runtime::Runtime;
+use crate::value::{Value, ValueType};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[serde(default)]
+    pipeline: PipelineSection,
+    #[serde(default)]
+    components: Vec<ComponentEntry>,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    nodes: BTreeMap<String, toml::Spanned<AliasEntry>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineSection {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    outputs: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentEntry {
+    #[serde(default)]
+    path: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    rust: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AliasEntry {
+    #[serde(rename = "use")]
+    uses: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, String>,
+}
+
+/// A loaded pipeline and what the manifest said about it.
+pub struct Loaded {
+    /// The pipeline, ready to plan.
+    pub pipeline: Pipeline,
+    /// The pipeline's name (the folder's name if the manifest gives none).
+    pub name: String,
+    /// The manifest file.
+    pub path: PathBuf,
+}
+
+/// Where a pipeline's manifest is: `path` itself, or `path/weavelet.toml`.
+pub fn locate(path: &Path) -> Result<PathBuf, Error> {
+    if path.is_dir() {
+        let file = path.join("weavelet.toml");
+        if file.is_file() {
+            return Ok(file);
+        }
+        return Err(Error::Usage(format!(
+            "{} holds no weavelet.toml; point at a pipeline manifest or a folder holding one",
+            path.display()
+        )));
+    }
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    Err(Error::Usage(format!("{} does not exist", path.display())))
+}
+
+/// Load a manifest, building and loading every component it lists.
+/// `on_build` is told before a Rust component crate is built.
+pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> Result<Loaded, Error> {
+    let file = locate(path)?;
+    let src =
+        std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+    let manifest: Manifest = toml::from_str(&src).map_err(|e| {
+        let message = e.message().trim_end_matches('\n').to_string();
+        spanned(&file, &src, e.span(), message, None)
+    })?;
+    let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let name = manifest.pipeline.name.clone().unwrap_or_else(|| {
+        base.canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "pipeline".into())
+    });
+
+    let mut pipeline = Pipeline::new();
+    if manifest.components.is_empty() {
+        return Err(Error::Manifest {
+            path: file.clone(),
+            diagnostic: Diagnostic::new("the pipeline lists no components").with_help(
+                "add a [[components]] entry with `path = \"nodes.wasm\"` or `rust = \"path/to/crate\"`",
+            ),
+        });
+    }
+    let mut modules = Vec::new();
+    for entry in &manifest.components {
+        let wasm = match (&entry.path, &entry.rust) {
+            (Some(p), None) => base.join(p.get_ref()),
+            (None, Some(krate)) => {
+                let dir = base.join(krate.get_ref());
+                if !dir.join("Cargo.toml").is_file() {
+                    return Err(spanned(
+                        &file,
+                        &src,
+                        Some(krate.span()),
+                        format!("{} is not a Rust crate (no Cargo.toml there)", dir.display()),
+                        Some("`rust = ...` names the folder of a node crate".into()),
+                    ));
+                }
+                let dir = dir.canonicalize().unwrap_or(dir);
+                on_build(&dir);
+                build_rust_component(&dir, runtime.config().cache_dir.as_deref())?
+            }
+            _ => {
+                return Err(Error::Manifest {
+                    path: file.clone(),
+                    diagnostic: Diagnostic::new(
+                        "each [[components]] entry needs exactly one of `path` or `rust`",
+                    ),
+                });
+            }
+        };
+        let module = runtime.load_component(&wasm)?;
+        pipeline.add_component(&module)?;
+        modules.push(module);
+    }
+
+    for (alias, entry) in &manifest.nodes {
+        let span = entry.span();
+        let entry = entry.get_ref();
+        if !crate::component::is_name(alias) {
+            return Err(spanned(
+                &file,
+                &src,
+                Some(span),
+                format!("`{alias}` is not a valid node name"),
+                None,
+            ));
+        }
+        let Some(module) = modules.iter().find(|m| m.decls().any(|d| d.name == entry.uses)) else {
+            let known = modules.iter().flat_map(|m| m.decls().map(|d| d.name.as_str()));
+            let help = crate::plan::suggest(&entry.uses, known).map(|s| format!("did you mean `{s}`?"));
+            return Err(spanned(
+                &file,
+                &src,
+                Some(span),
+                format!(
+                    "node `{alias}` uses `{}`, but no listed component has a node of that name",
+                    entry.uses
+                ),
+                help,
+            ));
+        };
+        let mut node = module.node(&entry.uses)?.renamed(alias);
+        for (input, target) in &entry.inputs {
+            node = node
+                .bind(input, target)
+                .map_err(|e| spanned(&file, &src, Some(span.clone()), e.to_string(), None))?;
+        }
+        pipeline.add_node(node);
+    }
+
+    for (key, value) in &manifest.params {
+        let span = value.span();
+        match param_value(value.get_ref()) {
+            Ok(Some(v)) => pipeline.set_param(key, v),
+            Ok(None) => {
+                let ty = value
+                    .get_ref()
+                    .get("type")
+                    .and_then(toml::Value::as_str)
+                    .and_then(ValueType::from_name)
+                    .unwrap_or(ValueType::Any);
+                pipeline.require_param(key, ty);
+            }
+            Err(why) => {
+                return Err(spanned(&file, &src, Some(span), format!("parameter `{key}`: {why}"), None));
+            }
+        }
+    }
+    pipeline.set_default_outputs(manifest.pipeline.outputs.clone());
+    Ok(Loaded { pipeline, name, path: file })
+}
+
+/// A TOML parameter: `Some(value)`, or `None` for a declaration without a value.
+fn param_value(v: &toml::Value) -> Result<Option<Value>, String> {
+    use toml::Value as T;
+    Ok(Some(match v {
+        T::Integer(i) => Value::Int(*i),
+        T::Float(f) => Value::Float(*f),
+        T::Boolean(b) => Value::Bool(*b),
+        T::String(s) => Value::Text(s.as_str().into()),
+        T::Array(items) => {
+            if items.iter().all(|i| i.is_integer()) {
+                Value::IntList(items.iter().filter_map(T::as_integer).collect::<Vec<_>>().into())
+            } else if items.iter().all(|i| i.is_float() || i.is_integer()) {
+                Value::FloatList(
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_float().or_else(|| i.as_integer().map(|n| n as f64)))
+                        .collect::<Vec<_>>()
+                        .into(),
+                )
+            } else if items.iter().all(T::is_bool) {
+                Value::BoolList(items.iter().filter_map(T::as_bool).collect::<Vec<_>>().into())
+            } else if items.iter().all(T::is_str) {
+                Value::TextList(
+                    items.iter().filter_map(|s| s.as_str().map(str::to_string)).collect::<Vec<_>>().into(),
+                )
+            } else {
+                return Err("a list must hold values of one type".into());
+            }
+        }
+        T::Table(t) => {
+            let ty = t.get("type").and_then(T::as_str);
+            if let Some(ty) = ty
+                && ValueType::from_name(ty).is_none()
+            {
+                return Err(format!(
+                    "unknown type `{ty}` (int, float, bool, text, bytes, int-list, float-list, bool-list, text-list, any)"
+                ));
+            }
+            if let Some(key) = t.keys().find(|k| !matches!(k.as_str(), "type" | "default" | "doc")) {
+                return Err(format!(
+                    "unknown key `{key}` (a parameter declaration has `type`, `default` and `doc`)"
+                ));
+            }
+            return match t.get("default") {
+                Some(default) => param_value(default),
+                None => Ok(None),
+            };
+        }
+        T::Datetime(_) => return Err("dates are not supported; give the date as text".into()),
+    }))
+}
+
+/// A manifest error pointing at `span` in `src`, with the line and a caret.
+fn spanned(
+    path: &Path,
+    src: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: String,
+    help: Option<String>,
+) -> Error {
+    let mut message = message;
+    if let Some(span) = span {
+        let start = span.start.min(src.len());
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let line_no = src[..start].matches('\n').count() + 1;
+        let col = src[line_start..start].chars().count() + 1;
+        let width = src[start..span.end.min(line_end).max(start)].chars().count().max(1);
+        let gutter = line_no.to_string().len();
+        message = format!(
+            "line {line_no}, column {col}: {message}\n{:gutter$} |\n{line_no} | {}\n{:gutter$} | {}{}",
+            "",
+            &src[line_start..line_end],
+            "",
+            " ".repeat(col - 1),
+            "^".repeat(width),
+        );
+    }
+    let mut diagnostic = Diagnostic::new(message);
+    diagnostic.help = help;
+    Error::Manifest { path: path.to_path_buf(), diagnostic }
+}
+
+/// The target Rust node crates are built for.
+pub const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Make sure the `wasm32-wasip2` standard library is installed, installing it
+/// with rustup if it is missing.
+pub fn ensure_wasm_target() -> Result<(), Error> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| Error::Usage(format!("cannot run rustc ({e}); install Rust with rustup first")))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
+        return Ok(());
+    }
+    eprintln!("installing the {WASM_TARGET} target with rustup (once)");
+    let status = Command::new("rustup").args(["target", "add", WASM_TARGET]).status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(Error::Usage(format!(
+            "the {WASM_TARGET} target is not installed and could not be installed automatically; run: rustup target add {WASM_TARGET}"
+        ))),
+    }
+}
+
+/// Build a Rust node crate as a component and return the `.wasm` file.
+pub fn build_rust_component(dir: &Path, cache_dir: Option<&Path>) -> Result<PathBuf, Error> {
+    ensure_wasm_target()?;
+    let target_dir = match cache_dir {
+        Some(c) => c.join("cargo-target"),
+        None => dir.join("target"),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--message-format=json-render-diagnostics",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Error::Usage(format!("cannot run cargo to build {}: {e}", dir.display())))?;
+    if !output.status.success() {
+        return Err(Error::Usage(format!(
+            "building the node crate {} failed (cargo's messages are above)",
+            dir.display()
+        )));
+    }
+    let manifest_path = dir.join("Cargo.toml").canonicalize().unwrap_or_else(|_| dir.join("Cargo.toml"));
+    let mut found = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let same_package =
+            msg["manifest_path"].as_str().map(PathBuf::from).and_then(|p| p.canonicalize().ok())
+                == Some(manifest_path.clone());
+        if !same_package {
+            continue;
+        }
+        if let Some(files) = msg["filenames"].as_array() {
+            for f in files.iter().filter_map(|f| f.as_str()) {
+                if f.ends_with(".wasm") {
+                    found = Some(PathBuf::from(f));
+                }
+            }
+        }
+    }
+    found.ok_or_else(|| {
+        Error::Usage(format!(
+            "building {} produced no .wasm file; a node crate needs `crate-type = [\"cdylib\"]` under [lib]",
+            dir.display()
+        ))
+    })
+}

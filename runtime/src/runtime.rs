@@ -1,0 +1,140 @@
+//! `Runtime`: the engine, the compiled-component cache, the epoch ticker and
+//! the worker pool, built once and shared.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use wasmtime::component::Linker;
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::component::{self, ComponentModule};
+use crate::config::Config;
+use crate::error::Error;
+use crate::events::EventSink;
+use crate::exec::{self, RunReport};
+use crate::plan::Plan;
+use crate::sandbox::{self, NodeState};
+
+/// Shared, thread-safe and built once: one wasmtime `Engine` (Cranelift,
+/// pooling allocator, epoch interruption), the compiled-component cache and
+/// the worker pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub engine: Engine,
+    pub linker: Linker<NodeState>,
+    pub components: Mutex<FxHashMap<[u8; 32], Arc<ComponentModule>>>,
+    pub config: Config,
+    pub pool: tokio::runtime::Runtime,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Host threads that run nodes get this much stack: far more than the wasm
+/// stack budget, so a guest's recursion traps before the host's stack ends.
+pub(crate) const WORKER_STACK: usize = 16 << 20;
+
+impl Runtime {
+    /// Build a runtime.
+    pub fn new(config: Config) -> Result<Runtime, Error> {
+        let engine_err = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let mut wasm = wasmtime::Config::new();
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(256)
+            .total_core_instances(2048)
+            .total_memories(256)
+            .total_tables(2048)
+            .max_memories_per_component(16)
+            .max_tables_per_component(64)
+            .max_core_instances_per_component(64)
+            .table_elements(100_000)
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(16 << 10);
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.wasm_stack)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(engine_err)?;
+        let linker = sandbox::linker(&engine).map_err(engine_err)?;
+
+        let workers = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(config.jobs.max(1) * 2 + 8)
+            .thread_stack_size(WORKER_STACK)
+            .thread_name("weavelet-node")
+            .enable_time()
+            .build()
+            .map_err(|e| Error::Engine(format!("cannot start worker threads: {e}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            let tick = config.epoch_tick;
+            std::thread::Builder::new()
+                .name("weavelet-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| Error::Engine(format!("cannot start the epoch ticker: {e}")))?;
+        }
+
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                components: Mutex::new(FxHashMap::default()),
+                config,
+                pool: workers,
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// The configuration this runtime was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Load a component: compiled once per process (and cached on disk across
+    /// processes), pre-instantiated, its node declarations read and checked.
+    pub fn load_component(&self, path: impl AsRef<Path>) -> Result<Arc<ComponentModule>, Error> {
+        component::load(&self.inner, path.as_ref())
+    }
+
+    /// Run a plan to completion on the worker pool and report every output and
+    /// failure. Node failures are in the report, not an `Err`: see
+    /// [`RunReport::check`].
+    ///
+    /// Blocks the calling thread; from async code use [`Runtime::run_async`].
+    pub fn run(&self, plan: &Plan) -> Result<RunReport, Error> {
+        self.run_with_events(plan, None)
+    }
+
+    /// [`Runtime::run`], sending every node event to `events`.
+    pub fn run_with_events(&self, plan: &Plan, events: Option<EventSink>) -> Result<RunReport, Error> {
+        let handles = exec::start(self, plan, events);
+        let report = self.inner.pool.block_on(exec::finish(handles));
+        Ok(report)
+    }
+
+    /// [`Runtime::run_with_events`] for async callers (any executor).
+    pub async fn run_async(&self, plan: &Plan, events: Option<EventSink>) -> Result<RunReport, Error> {
+        let handles = exec::start(self, plan, events);
+        Ok(exec::finish(handles).await)
+    }
+}

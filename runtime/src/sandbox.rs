@@ -1,0 +1,365 @@
+//! The sandbox of one component-node invocation: a fresh `Store` from an
+//! `InstancePre`, budgets armed before instantiation, WASI with no grants,
+//! bounded log capture, and traps turned into node failures.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::config::Policy;
+use crate::error::{FailureKind, NodeFailure};
+use crate::events::{Event, EventKind, EventSink, LogLevel};
+use crate::value::Value;
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        world: "module",
+        path: "../wit",
+    });
+}
+
+use bindings::weavelet::node::types as wit;
+
+/// Per-store data of one node invocation.
+pub(crate) struct NodeState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    log: LogBudget,
+    node: Arc<str>,
+    events: Option<EventSink>,
+}
+
+impl WasiView for NodeState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Bytes of log a node may still write.
+struct LogBudget {
+    left: usize,
+    dropped: usize,
+}
+
+impl bindings::weavelet::node::host::Host for NodeState {
+    fn log(&mut self, level: bindings::weavelet::node::host::LogLevel, message: String) {
+        use bindings::weavelet::node::host::LogLevel as L;
+        let level = match level {
+            L::Trace => LogLevel::Trace,
+            L::Debug => LogLevel::Debug,
+            L::Info => LogLevel::Info,
+            L::Warn => LogLevel::Warn,
+            L::Error => LogLevel::Error,
+        };
+        if message.len() > self.log.left {
+            self.log.dropped += message.len();
+            return;
+        }
+        self.log.left -= message.len();
+        if let Some(events) = &self.events {
+            events(&Event { node: self.node.clone(), kind: EventKind::Log { level, message } });
+        }
+    }
+
+    fn progress(&mut self, done: u64, total: u64, message: String) {
+        if let Some(events) = &self.events {
+            let message: String = message.chars().take(200).collect();
+            events(&Event { node: self.node.clone(), kind: EventKind::Progress { done, total, message } });
+        }
+    }
+}
+
+impl bindings::weavelet::node::types::Host for NodeState {}
+
+/// Sums the memory of every linear memory in the store against one budget
+/// (`StoreLimits` would cap each memory separately).
+struct Limiter {
+    memory_budget: u64,
+    memory_used: u64,
+    exceeded: bool,
+}
+
+/// The error a trap carries when a node's memory budget is exceeded.
+#[derive(Debug)]
+struct MemoryBudgetExceeded {
+    limit: u64,
+    wanted: u64,
+}
+
+impl std::fmt::Display for MemoryBudgetExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "memory budget of {} exceeded (the node asked for {} in all)",
+            crate::human_bytes(self.limit),
+            crate::human_bytes(self.wanted)
+        )
+    }
+}
+
+impl std::error::Error for MemoryBudgetExceeded {}
+
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let grow = desired.saturating_sub(current) as u64;
+        let wanted = self.memory_used.saturating_add(grow);
+        if wanted > self.memory_budget {
+            self.exceeded = true;
+            return Err(MemoryBudgetExceeded { limit: self.memory_budget, wanted }.into());
+        }
+        self.memory_used = wanted;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        16
+    }
+}
+
+/// Fill a linker with everything a node may import: the Weavelet host
+/// interface and WASI (whose context grants nothing).
+pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<NodeState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    bindings::Module::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+/// A fresh store for one invocation, with every budget armed.
+pub(crate) fn store(
+    engine: &Engine,
+    node: Arc<str>,
+    policy: &Policy,
+    epoch_tick: std::time::Duration,
+    events: Option<EventSink>,
+) -> (Store<NodeState>, MemoryOutputPipe) {
+    let stderr = MemoryOutputPipe::new(policy.log_bytes);
+    let wasi = WasiCtx::builder()
+        .stdout(stderr.clone())
+        .stderr(stderr.clone())
+        // Deterministic randomness and no clocks beyond WASI's defaults until
+        // capability grants exist; nothing else (files, env, sockets) is granted.
+        .insecure_random_seed(0)
+        .allow_ip_name_lookup(false)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .build();
+    let state = NodeState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: Limiter { memory_budget: policy.memory, memory_used: 0, exceeded: false },
+        log: LogBudget { left: policy.log_bytes, dropped: 0 },
+        node,
+        events,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    let tick = epoch_tick.as_nanos().max(1);
+    let ticks = policy.timeout.as_nanos().div_ceil(tick).max(1);
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    store.epoch_deadline_trap();
+    (store, stderr)
+}
+
+/// Invoke node `name` of a pre-instantiated component in a fresh sandbox.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn invoke(
+    pre: &bindings::ModulePre<NodeState>,
+    node_name: &Arc<str>,
+    component_node: &str,
+    source: &Arc<str>,
+    inputs: &[(String, Value)],
+    policy: &Policy,
+    epoch_tick: std::time::Duration,
+    events: Option<EventSink>,
+) -> Result<Value, NodeFailure> {
+    let fail = |kind: FailureKind, message: String| NodeFailure {
+        node: node_name.to_string(),
+        source: source.to_string(),
+        kind,
+        message,
+    };
+    let started = Instant::now();
+    let (mut store, stderr) = store(pre.engine(), node_name.clone(), policy, epoch_tick, events);
+    let wit_inputs: Vec<(String, wit::Value)> = inputs.iter().map(|(n, v)| (n.clone(), to_wit(v))).collect();
+    let result = pre
+        .instantiate(&mut store)
+        .and_then(|module| module.weavelet_node_node().call_run(&mut store, component_node, &wit_inputs));
+    let dropped = store.data().log.dropped;
+    let memory_exceeded = store.data().limiter.exceeded;
+    drop(store);
+    match result {
+        Ok(Ok(value)) => {
+            let value = from_wit(value);
+            let size = value.byte_size();
+            if size > policy.output_bytes {
+                return Err(fail(
+                    FailureKind::OutputTooLarge { size, limit: policy.output_bytes },
+                    format!(
+                        "output of {} exceeds the output budget of {}",
+                        crate::human_bytes(size as u64),
+                        crate::human_bytes(policy.output_bytes as u64)
+                    ),
+                ));
+            }
+            Ok(value)
+        }
+        Ok(Err(e)) => {
+            let kind = match e.kind {
+                wit::ErrorKind::InvalidInput => "invalid-input",
+                wit::ErrorKind::Failed => "failed",
+                wit::ErrorKind::UnknownNode => "unknown-node",
+            };
+            let message: String = e.message.chars().take(4096).collect();
+            Err(fail(FailureKind::Error { kind: kind.to_string(), input: e.input }, message))
+        }
+        Err(err) => {
+            let guest_said = String::from_utf8_lossy(&stderr.contents()).trim().to_string();
+            let guest_said = last_lines(&crate::events::sanitize(&guest_said), 6);
+            if let Some(limit) = err.downcast_ref::<MemoryBudgetExceeded>() {
+                return Err(fail(FailureKind::Memory { limit: limit.limit }, limit.to_string()));
+            }
+            if memory_exceeded {
+                return Err(fail(
+                    FailureKind::Memory { limit: policy.memory },
+                    format!("memory budget of {} exceeded", crate::human_bytes(policy.memory)),
+                ));
+            }
+            let trap = err.downcast_ref::<Trap>().copied();
+            let mut message = match trap {
+                Some(Trap::Interrupt) => {
+                    return Err(fail(
+                        FailureKind::Timeout(policy.timeout),
+                        format!(
+                            "wall-time budget of {:?} exceeded (ran {:.2?})",
+                            policy.timeout,
+                            started.elapsed()
+                        ),
+                    ));
+                }
+                Some(Trap::StackOverflow) => "wasm stack overflow (unbounded recursion?)".to_string(),
+                Some(Trap::UnreachableCodeReached) if guest_said.contains("panicked") => {
+                    "the guest panicked".to_string()
+                }
+                Some(trap) => trap.to_string(),
+                None => format!("{err:#}"),
+            };
+            if let Some(frame) = err
+                .downcast_ref::<wasmtime::WasmBacktrace>()
+                .and_then(|bt| bt.frames().iter().find_map(|f| f.func_name().map(str::to_string)))
+            {
+                message.push_str(&format!(" (in `{frame}`)"));
+            }
+            if !guest_said.is_empty() {
+                message.push_str(&format!("\n    guest stderr: {}", guest_said.replace('\n', "\n    ")));
+            }
+            if dropped > 0 {
+                message.push_str(&format!("\n    ({dropped} bytes of log over budget were dropped)"));
+            }
+            let kind = if trap.is_some() { FailureKind::Trap } else { FailureKind::Host };
+            Err(fail(kind, message))
+        }
+    }
+}
+
+fn last_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Ask a freshly instantiated component for its node declarations.
+pub(crate) fn declarations(
+    pre: &bindings::ModulePre<NodeState>,
+    policy: &Policy,
+    epoch_tick: std::time::Duration,
+) -> wasmtime::Result<Vec<wit::NodeDecl>> {
+    let (mut store, _stderr) = store(pre.engine(), "<declarations>".into(), policy, epoch_tick, None);
+    let module = pre.instantiate(&mut store)?;
+    module.weavelet_node_node().call_nodes(&mut store)
+}
+
+pub(crate) fn to_wit(v: &Value) -> wit::Value {
+    match v {
+        Value::Null => wit::Value::Null,
+        Value::Bool(b) => wit::Value::Boolean(*b),
+        Value::Int(i) => wit::Value::Int(*i),
+        Value::Float(x) => wit::Value::Float(*x),
+        Value::Text(s) => wit::Value::Text(s.to_string()),
+        Value::Bytes(b) => wit::Value::Bytes(b.to_vec()),
+        Value::BoolList(l) => wit::Value::BoolList(l.to_vec()),
+        Value::IntList(l) => wit::Value::IntList(l.to_vec()),
+        Value::FloatList(l) => wit::Value::FloatList(l.to_vec()),
+        Value::TextList(l) => wit::Value::TextList(l.to_vec()),
+    }
+}
+
+pub(crate) fn from_wit(v: wit::Value) -> Value {
+    match v {
+        wit::Value::Null => Value::Null,
+        wit::Value::Boolean(b) => Value::Bool(b),
+        wit::Value::Int(i) => Value::Int(i),
+        wit::Value::Float(x) => Value::Float(x),
+        wit::Value::Text(s) => Value::Text(s.into()),
+        wit::Value::Bytes(b) => Value::Bytes(b.into()),
+        wit::Value::BoolList(l) => Value::BoolList(l.into()),
+        wit::Value::IntList(l) => Value::IntList(l.into()),
+        wit::Value::FloatList(l) => Value::FloatList(l.into()),
+        wit::Value::TextList(l) => Value::TextList(l.into()),
+    }
+}
+
+pub(crate) fn type_from_wit(t: wit::ValueType) -> crate::ValueType {
+    use crate::ValueType as T;
+    match t {
+        wit::ValueType::Any => T::Any,
+        wit::ValueType::Null => T::Null,
+        wit::ValueType::Boolean => T::Bool,
+        wit::ValueType::Int => T::Int,
+        wit::ValueType::Float => T::Float,
+        wit::ValueType::Text => T::Text,
+        wit::ValueType::Bytes => T::Bytes,
+        wit::ValueType::BoolList => T::BoolList,
+        wit::ValueType::IntList => T::IntList,
+        wit::ValueType::FloatList => T::FloatList,
+        wit::ValueType::TextList => T::TextList,
+    }
+}
+
+pub(crate) fn capability_from_wit(c: wit::Capability) -> crate::Capability {
+    match c {
+        wit::Capability::ReadDir(d) => crate::Capability::ReadDir(d),
+        wit::Capability::WriteDir(d) => crate::Capability::WriteDir(d),
+        wit::Capability::Env(k) => crate::Capability::Env(k),
+        wit::Capability::Clock => crate::Capability::Clock,
+        wit::Capability::Random => crate::Capability::Random,
+    }
+}

@@ -1,0 +1,184 @@
+//! The `weavelet` binary end to end: real manifests, real components.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use assert_cmd::Command;
+use common::*;
+use predicates::prelude::*;
+
+fn weavelet(cache: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weavelet"));
+    cmd.env("WEAVELET_CACHE_DIR", cache).env_remove("CARGO_TARGET_DIR");
+    cmd
+}
+
+const DIAMOND: &str = r#"
+[pipeline]
+name = "diamond test"
+
+[[components]]
+path = "{diamond}"
+
+[params]
+count = 10
+"#;
+
+#[test]
+fn runs_a_pipeline_and_prints_its_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), DIAMOND);
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(&m)
+        .assert()
+        .success()
+        .stdout("report: total 223.01, range 20.00 .. 24.55\n")
+        .stderr(predicate::str::contains("running diamond test (4 nodes"))
+        .stderr(predicate::str::contains("started  readings"))
+        .stderr(predicate::str::contains("finished report in"))
+        .stderr(predicate::str::contains("log      report info: reporting on a spread of 4.55"));
+}
+
+#[test]
+fn params_and_outputs_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    manifest(dir.path(), DIAMOND);
+    // A folder holding weavelet.toml is a pipeline too.
+    weavelet(dir.path())
+        .args([
+            "run", "--param", "count=4", "-p", "unit= K", "--output", "spread", "--output", "total", "-j",
+            "1",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout("spread: [20, 21.56]\ntotal: 83.11999999999999\n");
+}
+
+#[test]
+fn plan_errors_are_diagnostics_with_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), DIAMOND);
+    weavelet(dir.path())
+        .args(["run", "--param", "count=ten", "--output", "reprot"])
+        .arg(&m)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("error: the pipeline cannot run:\n- no node is named `reprot`, so it cannot be an output\n  help: did you mean `report`?"));
+    weavelet(dir.path())
+        .args(["run", "--param", "count=ten"])
+        .arg(&m)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("parameter `count`: `ten` is not an int, but input `count` of node `readings` expects int\n  help: pass --param count=<int>"));
+}
+
+#[test]
+fn failed_nodes_exit_1_and_independent_outputs_still_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        r#"
+[pipeline]
+outputs = ["after_trap", "independent"]
+
+[[components]]
+path = "{fixtures}"
+
+[params]
+x = 3
+"#,
+    );
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(&m)
+        .assert()
+        .code(1)
+        .stdout("independent: 30\n")
+        .stderr(predicate::str::contains("failed   traps: node `traps` (fixture_nodes.wasm) trapped"))
+        .stderr(predicate::str::contains("skipped  after_trap (upstream `traps` failed)"))
+        .stderr(predicate::str::contains("error: 1 node failed:"))
+        .stderr(predicate::str::contains("not run because of those failures: after_trap"));
+}
+
+#[test]
+fn aliases_and_cycles_in_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        r#"
+[[components]]
+path = "{fixtures}"
+
+[nodes.a]
+use = "inc"
+inputs = { x = "b" }
+
+[nodes.b]
+use = "inc"
+inputs = { x = "a" }
+"#,
+    );
+    weavelet(dir.path())
+        .args(["run", "--output", "b"])
+        .arg(&m)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("dependency cycle: a → b → a"));
+}
+
+#[test]
+fn manifest_syntax_errors_point_at_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "[[components]]\npath = \"{diamond}\"\n\n[params]\ncount = ten\n");
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(&m)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("weavelet.toml: line 5, column 9:"))
+        .stderr(predicate::str::contains("5 | count = ten\n  |         ^"));
+    let m = manifest(dir.path(), "[[compnents]]\npath = \"x.wasm\"\n");
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(&m)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown field `compnents`"));
+}
+
+#[test]
+fn a_missing_pipeline_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(dir.path().join("nope"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope does not exist"));
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("holds no weavelet.toml"));
+}
+
+#[test]
+fn inspect_shows_declarations() {
+    let dir = tempfile::tempdir().unwrap();
+    weavelet(dir.path())
+        .args(["inspect", DIAMOND_NODES])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "node report(total: float, spread: float-list, unit: text?) -> text",
+        ))
+        .stdout(predicate::str::contains(
+            "    A one-line report of the total and the spread, in `unit` (optional).",
+        ))
+        .stdout(predicate::str::contains("sha256  "));
+}

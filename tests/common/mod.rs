@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use weavelet::{ComponentModule, Config, Pipeline, Runtime};
+pub use weavelet_test_artifacts::{DIAMOND_NODES, FIXTURE_NODES};
+
+/// A runtime with no disk cache (tests must not depend on each other's state).
+pub fn runtime() -> Runtime {
+    Runtime::new(Config::default().cache_dir(None)).unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+pub fn load(rt: &Runtime, path: &str) -> Arc<ComponentModule> {
+    rt.load_component(path).unwrap_or_else(|e| panic!("loading {path}: {e}"))
+}
+
+/// A pipeline of every node of the given components.
+pub fn pipeline(rt: &Runtime, components: &[&str]) -> Pipeline {
+    let mut p = Pipeline::new();
+    for c in components {
+        p.add_component(&load(rt, c)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    p
+}
+
+/// The plan error's text (panics if planning succeeds).
+pub fn plan_error(p: &Pipeline, outputs: &[&str]) -> String {
+    match p.plan(outputs) {
+        Ok(plan) => panic!("expected a plan error, got {plan:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Write `text` as weavelet.toml in `dir`, with `{diamond}`/`{fixtures}` replaced by component paths.
+pub fn manifest(dir: &Path, text: &str) -> PathBuf {
+    let text = text
+        .replace("{diamond}", &DIAMOND_NODES.replace('\\', "/"))
+        .replace("{fixtures}", &FIXTURE_NODES.replace('\\', "/"));
+    let path = dir.join("weavelet.toml");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path
+}

@@ -1,0 +1,364 @@
+//! The embedding API against real compiled components: resolution, every
+//! pre-run error, concurrency, failure isolation and budgets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::*;
+use weavelet::{Config, EventKind, FailureKind, Pipeline, Policy, Runtime, Value};
+
+#[test]
+fn diamond_resolves_by_parameter_names_and_computes() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[DIAMOND_NODES]);
+    p.set_param("count", Value::Int(10));
+    let plan = p.plan(&[]).unwrap_or_else(|e| panic!("{e}"));
+    // Sinks are the default targets; inputs come before the nodes that read them.
+    assert_eq!(plan.targets().collect::<Vec<_>>(), ["report"]);
+    let order: Vec<&str> = plan.node_names().collect();
+    assert_eq!(order.len(), 4);
+    assert_eq!(order[0], "readings");
+    assert_eq!(order[3], "report");
+    let report = rt.run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    report.check().unwrap_or_else(|e| panic!("{e}"));
+    // readings(10) = 20 + (i % 10) * 0.5 + ((i * 7919) % 13) * 0.01 for i in 0..10
+    let expected: Vec<f64> =
+        (0..10).map(|i: i64| 20.0 + (i % 10) as f64 * 0.5 + ((i * 7919) % 13) as f64 * 0.01).collect();
+    let total: f64 = expected.iter().sum();
+    let min = expected.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = expected.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(
+        report.output("report"),
+        Some(&Value::from(format!("total {total:.2}, range {min:.2} .. {max:.2}")))
+    );
+    assert_eq!(report.nodes_run, 4);
+}
+
+#[test]
+fn only_the_subgraph_of_requested_outputs_is_planned() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[DIAMOND_NODES]);
+    p.set_param("count", Value::Int(3));
+    let plan = p.plan(&["total"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.node_names().collect::<Vec<_>>(), ["readings", "total"]);
+    let report = rt.run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(report.output("total"), Some(Value::Float(_))));
+    assert_eq!(report.output("report"), None);
+}
+
+#[test]
+fn optional_input_binds_to_a_parameter_when_given() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[DIAMOND_NODES]);
+    p.set_param("count", Value::Int(1));
+    p.set_param_text("unit", "°C");
+    let report =
+        rt.run(&p.plan(&["report"]).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    let Some(Value::Text(text)) = report.output("report") else { panic!("no report: {report:?}") };
+    assert!(text.contains("°C"), "{text}");
+}
+
+#[test]
+fn missing_dependency_suggests_the_closest_name() {
+    let rt = runtime();
+    let module = load(&rt, DIAMOND_NODES);
+    let mut p = Pipeline::new();
+    p.add_node(
+        module
+            .node("total")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .bind("readings", "readigns")
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    p.add_node(module.node("readings").unwrap_or_else(|e| panic!("{e}")));
+    p.set_param("count", Value::Int(3));
+    let err = plan_error(&p, &["total"]);
+    assert!(err.contains("node `total` (diamond_nodes.wasm) needs `readigns` (float-list), but no node or parameter is called `readigns`"), "{err}");
+    assert!(err.contains("did you mean `readings`?"), "{err}");
+}
+
+#[test]
+fn two_nodes_with_one_name_name_both_sources() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let copy = dir.path().join("copy_of_diamond.wasm");
+    std::fs::copy(DIAMOND_NODES, &copy).unwrap_or_else(|e| panic!("{e}"));
+    let mut p = pipeline(&rt, &[DIAMOND_NODES]);
+    p.add_node(load(&rt, copy.to_str().unwrap_or_default()).node("total").unwrap_or_else(|e| panic!("{e}")));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains(
+            "two nodes are named `total`: one from diamond_nodes.wasm, one from copy_of_diamond.wasm"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn cycle_prints_the_full_path() {
+    let rt = runtime();
+    let m = load(&rt, FIXTURE_NODES);
+    let node = |alias: &str, from: &str| {
+        m.node("inc").and_then(|n| n.renamed(alias).bind("x", from)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut p = Pipeline::new();
+    p.add_node(node("a", "c"));
+    p.add_node(node("b", "a"));
+    p.add_node(node("c", "b"));
+    p.add_node(node("out", "c"));
+    let err = plan_error(&p, &["out"]);
+    assert!(
+        err.contains("dependency cycle: a → b → c → a")
+            || err.contains("dependency cycle: b → c → a → b")
+            || err.contains("dependency cycle: c → a → b → c"),
+        "{err}"
+    );
+}
+
+#[test]
+fn declared_type_mismatch_is_reported_before_running() {
+    let rt = runtime();
+    let p = pipeline(&rt, &[FIXTURE_NODES]);
+    let err = plan_error(&p, &["double_word"]);
+    assert!(
+        err.contains("type mismatch: node `word` (fixture_nodes.wasm) outputs text, but input `word` of node `double_word` (fixture_nodes.wasm) expects int"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_required_parameter_says_how_to_pass_it() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[DIAMOND_NODES]);
+    p.require_param("count", weavelet::ValueType::Int);
+    let err = plan_error(&p, &["report"]);
+    assert!(
+        err.contains("missing required parameter `count` (int), needed by input `count` of node `readings`"),
+        "{err}"
+    );
+    assert!(err.contains("help: pass --param count=<int>"), "{err}");
+}
+
+#[test]
+fn unparsable_parameter_names_the_expected_type() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[DIAMOND_NODES]);
+    p.set_param_text("count", "ten");
+    let err = plan_error(&p, &["report"]);
+    assert!(
+        err.contains(
+            "parameter `count`: `ten` is not an int, but input `count` of node `readings` expects int"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let rt = runtime();
+    let p = pipeline(&rt, &[DIAMOND_NODES]);
+    let err = plan_error(&p, &["report", "reprot"]);
+    assert!(err.contains("no node is named `reprot`"), "{err}");
+    assert!(err.contains("did you mean `report`?"), "{err}");
+}
+
+/// `meet_a` and `meet_b` each log `rendezvous`; the event sink holds each
+/// logging node until the other has logged too. Run one at a time, the first
+/// would wait forever (the sink gives up after 20 s and the test fails).
+#[test]
+fn independent_nodes_run_at_the_same_time() {
+    let rt = Runtime::new(Config::default().cache_dir(None).jobs(2)).unwrap_or_else(|e| panic!("{e}"));
+    let p = pipeline(&rt, &[FIXTURE_NODES]);
+    let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let met = Arc::new(Mutex::new(true));
+    let sink = {
+        let arrived = arrived.clone();
+        let met = met.clone();
+        Arc::new(move |event: &weavelet::Event| {
+            if let EventKind::Log { message, .. } = &event.kind
+                && message == "rendezvous"
+            {
+                let (count, cv) = &*arrived;
+                let mut n = count.lock().unwrap_or_else(|e| e.into_inner());
+                *n += 1;
+                cv.notify_all();
+                let (n, timeout) = cv
+                    .wait_timeout_while(n, Duration::from_secs(20), |n| *n < 2)
+                    .unwrap_or_else(|e| e.into_inner());
+                if timeout.timed_out() && *n < 2 {
+                    *met.lock().unwrap_or_else(|e| e.into_inner()) = false;
+                }
+            }
+        })
+    };
+    let plan = p.plan(&["met"]).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt.run_with_events(&plan, Some(sink)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(*met.lock().unwrap_or_else(|e| e.into_inner()), "meet_a and meet_b never ran at the same time");
+    assert_eq!(report.output("met"), Some(&Value::from("a+b")));
+}
+
+#[test]
+fn a_trap_stops_its_downstream_and_independent_branches_finish() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[FIXTURE_NODES]);
+    p.set_param("x", Value::Int(4));
+    let plan = p.plan(&["after_trap", "independent"]).unwrap_or_else(|e| panic!("{e}"));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = events.clone();
+        Arc::new(move |e: &weavelet::Event| {
+            events
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((e.node.to_string(), format!("{:?}", e.kind)))
+        })
+    };
+    let report = rt.run_with_events(&plan, Some(sink)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.output("independent"), Some(&Value::Int(40)));
+    assert_eq!(report.output("after_trap"), None);
+    assert_eq!(report.failures.len(), 1);
+    let failure = &report.failures[0];
+    assert_eq!((failure.node.as_str(), failure.source.as_str()), ("traps", "fixture_nodes.wasm"));
+    assert_eq!(failure.kind, FailureKind::Trap);
+    assert!(
+        failure.to_string().starts_with(
+            "node `traps` (fixture_nodes.wasm) trapped: wasm trap: wasm `unreachable` instruction executed"
+        ),
+        "{failure}"
+    );
+    assert_eq!(report.skipped, [("after_trap".to_string(), "traps".to_string())]);
+    assert!(report.check().is_err());
+    let events = events.lock().unwrap_or_else(|e| e.into_inner());
+    for kind in ["Queued", "Started", "Finished", "Failed", "Skipped"] {
+        assert!(events.iter().any(|(_, k)| k.starts_with(kind)), "no {kind} event in {events:?}");
+    }
+}
+
+#[test]
+fn a_guest_error_and_a_guest_panic_name_the_node() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[FIXTURE_NODES]);
+    p.set_param("x", Value::Int(7));
+    let report = rt
+        .run(&p.plan(&["fails", "panics", "independent"]).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.output("independent"), Some(&Value::Int(70)));
+    let text = report.check().err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(text.contains("node `fails` (fixture_nodes.wasm) failed: refusing to work on 7"), "{text}");
+    assert!(text.contains("node `panics` (fixture_nodes.wasm) trapped: the guest panicked"), "{text}");
+    assert!(text.contains("fixture panic on purpose with x = 7"), "{text}");
+}
+
+#[test]
+fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
+    let policy = Policy { timeout: Duration::from_millis(200), ..Policy::default() };
+    let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap_or_else(|e| panic!("{e}"));
+    let mut p = pipeline(&rt, &[FIXTURE_NODES]);
+    p.set_param("x", Value::Int(1));
+    let report = rt
+        .run(&p.plan(&["spins", "independent"]).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.output("independent"), Some(&Value::Int(10)));
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].kind, FailureKind::Timeout(Duration::from_millis(200)));
+    assert!(
+        report.failures[0]
+            .to_string()
+            .contains("node `spins` (fixture_nodes.wasm) was stopped: wall-time budget of 200ms exceeded"),
+        "{}",
+        report.failures[0]
+    );
+}
+
+#[test]
+fn every_invocation_gets_a_fresh_sandbox() {
+    // One node used many times over: each invocation instantiates anew, so a
+    // thousand-node chain of `inc` computes exactly 1000.
+    let rt = runtime();
+    let m = load(&rt, FIXTURE_NODES);
+    let mut p = Pipeline::new();
+    p.add_node(
+        m.node("inc").and_then(|n| n.renamed("n0").bind("x", "start")).unwrap_or_else(|e| panic!("{e}")),
+    );
+    for i in 1..1000 {
+        p.add_node(
+            m.node("inc")
+                .and_then(|n| n.renamed(&format!("n{i}")).bind("x", &format!("n{}", i - 1)))
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    p.set_param("start", Value::Int(0));
+    let report =
+        rt.run(&p.plan(&["n999"]).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.output("n999"), Some(&Value::Int(1000)));
+}
+
+#[test]
+fn components_are_cached_on_disk_across_runtimes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = || Config::default().cache_dir(Some(dir.path().to_path_buf()));
+    let first = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!load(&first, DIAMOND_NODES).was_cached_on_disk());
+    let second = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
+    let module = load(&second, DIAMOND_NODES);
+    assert!(module.was_cached_on_disk());
+    // A corrupted cache entry is ignored and rewritten, never loaded.
+    for entry in std::fs::read_dir(dir.path().join("components")).unwrap_or_else(|e| panic!("{e}")).flatten()
+    {
+        let mut bytes = std::fs::read(entry.path()).unwrap_or_else(|e| panic!("{e}"));
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(entry.path(), bytes).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let third = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!load(&third, DIAMOND_NODES).was_cached_on_disk());
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_clearly() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bogus = dir.path().join("bogus.wasm");
+    std::fs::write(&bogus, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    let err = rt.load_component(&bogus).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("not a WebAssembly file"), "{err}");
+    let err =
+        rt.load_component(dir.path().join("missing.wasm")).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("the file does not exist"), "{err}");
+}
+
+macro_rules! guest_is_a_weavelet_component {
+    ($name:ident) => {{
+        let rt = runtime();
+        let m = load(&rt, weavelet_test_artifacts::$name);
+        assert!(m.decls().count() > 0, "{} declares no nodes", stringify!($name));
+    }};
+}
+
+#[test]
+fn every_guest_loads_and_declares_nodes() {
+    weavelet_test_artifacts::foreach_guest!(guest_is_a_weavelet_component);
+}
+
+#[test]
+fn declarations_carry_names_docs_types_and_optionality() {
+    let rt = runtime();
+    let m = load(&rt, DIAMOND_NODES);
+    let report = m.decls().find(|d| d.name == "report").unwrap_or_else(|| panic!("no report node"));
+    assert_eq!(report.doc, "A one-line report of the total and the spread, in `unit` (optional).");
+    let inputs: Vec<(&str, String, bool)> =
+        report.inputs.iter().map(|i| (i.name.as_str(), i.ty.to_string(), i.optional)).collect();
+    assert_eq!(
+        inputs,
+        [
+            ("total", "float".into(), false),
+            ("spread", "float-list".into(), false),
+            ("unit", "text".into(), true)
+        ]
+    );
+    assert_eq!(report.output, weavelet::ValueType::Text);
+}
