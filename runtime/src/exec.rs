@@ -81,12 +81,33 @@ struct RunState {
     started: Instant,
 }
 
-pub(crate) struct Handles {
+/// One execution of a plan, under way. Wait for it with [`Run::wait`] (blocking)
+/// or [`Run::finish`] (async); its events go to the sink given at the start.
+#[must_use = "a run reports its outputs and failures only when waited for"]
+pub struct Run {
     state: Arc<RunState>,
     workers: Vec<JoinHandle<()>>,
 }
 
-pub(crate) fn start(runtime: &Runtime, plan: &crate::Plan, events: Option<EventSink>) -> Handles {
+impl Run {
+    /// Block until every planned node has finished, failed or been skipped.
+    pub fn wait(self) -> RunReport {
+        let pool = self.state.runtime.clone();
+        pool.inner.pool.block_on(self.finish())
+    }
+
+    /// Wait for the run from async code (any executor).
+    pub async fn finish(self) -> RunReport {
+        finish(self).await
+    }
+
+    /// How many planned nodes have not completed yet.
+    pub fn remaining(&self) -> usize {
+        self.state.outstanding.load(Ordering::Relaxed)
+    }
+}
+
+pub(crate) fn start(runtime: &Runtime, plan: &crate::Plan, events: Option<EventSink>) -> Run {
     let plan = plan.inner.clone();
     let mut slots: Vec<Slot> = plan
         .nodes
@@ -129,10 +150,10 @@ pub(crate) fn start(runtime: &Runtime, plan: &crate::Plan, events: Option<EventS
             runtime.inner.pool.spawn_blocking(move || worker(&state))
         })
         .collect();
-    Handles { state, workers }
+    Run { state, workers }
 }
 
-pub(crate) async fn finish(handles: Handles) -> RunReport {
+async fn finish(handles: Run) -> RunReport {
     for worker in handles.workers {
         // A worker cannot panic (node bodies run under catch_unwind); if the
         // pool is shutting down, what finished is still reported.

@@ -49,8 +49,9 @@
 //!   nodes they need. Missing dependencies (with suggestions), duplicate
 //!   names, cycles, type mismatches and missing parameters are reported here,
 //!   all at once, before anything runs.
-//! - A run ([`Runtime::run`]) executes a plan and returns a [`RunReport`];
-//!   [`Event`]s report every node's progress as it happens.
+//! - [`Run`]: one execution of a plan ([`Runtime::start`], or [`Runtime::run`]
+//!   to wait for it); it ends in a [`RunReport`], and [`Event`]s report every
+//!   node's progress as it happens.
 //! - [`Value`]: what flows along edges. Cloning never copies data.
 //! - [`Policy`]: the budgets a node runs under (wall time, memory, output, log).
 //!
@@ -78,7 +79,7 @@ pub use component::ComponentModule;
 pub use config::{Config, Policy, default_cache_dir};
 pub use error::{Diagnostic, Error, FailureKind, NodeFailure};
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
-pub use exec::RunReport;
+pub use exec::{Run, RunReport};
 pub use pipeline::{BuiltinFn, Capability, InputDecl, Node, NodeDecl, Pipeline};
 pub use plan::Plan;
 pub use runtime::Runtime;

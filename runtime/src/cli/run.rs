@@ -48,7 +48,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     let mut loaded = manifest::load(&runtime, &args.pipeline, &mut |dir| {
         if !quiet {
             let cwd = std::env::current_dir().unwrap_or_default();
-            let shown = dir.strip_prefix(&cwd).unwrap_or(dir);
+            let shown = match dir.strip_prefix(&cwd) {
+                Ok(rel) if rel.as_os_str().is_empty() => std::path::Path::new("."),
+                Ok(rel) => rel,
+                Err(_) => dir,
+            };
             eprintln!("building {} for {}", shown.display(), manifest::WASM_TARGET);
         }
     })?;
