@@ -113,5 +113,68 @@ fn run_component(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, plan, run_builtin, run_component);
+/// A script of n trivial functions: a chain (`n{i}` reads `n{i-1}`) or independent ones (all read `start`).
+fn script_source(n: usize, chained: bool) -> String {
+    let mut src = String::with_capacity(n * 40);
+    for i in 0..n {
+        let input = if chained && i > 0 { format!("n{}", i - 1) } else { "start".to_string() };
+        src.push_str(&format!("fn n{i}({input}) {{ {input} + 1 }}\n"));
+    }
+    src
+}
+
+fn rhai(c: &mut Criterion) {
+    let rt = Runtime::new(Config::default().cache_dir(None)).unwrap();
+    let policy = weavelet::Policy::default();
+    let path = std::path::Path::new("bench.rhai");
+    let mut g = c.benchmark_group("rhai");
+    g.sample_size(20);
+
+    let n = 1_000;
+    g.throughput(Throughput::Elements(n as u64));
+    let chain_src = script_source(n, true);
+    g.bench_function(BenchmarkId::new("load_and_plan", n), |b| {
+        b.iter(|| {
+            let script = weavelet::Script::from_source(path, &chain_src, &policy).unwrap();
+            let mut p = Pipeline::new();
+            p.add_script(&script);
+            p.set_param("start", Value::Int(0));
+            p.plan(&[]).unwrap()
+        })
+    });
+    let script = weavelet::Script::from_source(path, &chain_src, &policy).unwrap();
+    let mut p = Pipeline::new();
+    p.add_script(&script);
+    p.set_param("start", Value::Int(0));
+    let plan = p.plan(&[&format!("n{}", n - 1)]).unwrap();
+    g.bench_function(BenchmarkId::new("chain", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+
+    // The script's own work, without Weavelet: the same function called 1 000
+    // times through a function pointer of a bare Rhai engine.
+    let engine = rhai::Engine::new_raw();
+    let ast = engine.compile("fn n1(n0) { n0 + 1 }").unwrap();
+    let f = rhai::FnPtr::new("n1").unwrap();
+    g.bench_function(BenchmarkId::new("bare_rhai_calls", n), |b| {
+        b.iter(|| {
+            let mut x: i64 = 0;
+            for _ in 0..n {
+                x = f.call(&engine, &ast, (x,)).unwrap();
+            }
+            x
+        })
+    });
+
+    let n = 10_000;
+    g.throughput(Throughput::Elements(n as u64));
+    let script = weavelet::Script::from_source(path, &script_source(n, false), &policy).unwrap();
+    let mut p = Pipeline::new();
+    p.add_script(&script);
+    p.add_node(fan_in(n));
+    p.set_param("start", Value::Int(0));
+    let plan = p.plan(&["total"]).unwrap();
+    g.bench_function(BenchmarkId::new("wide", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, plan, run_builtin, run_component, rhai);
 criterion_main!(benches);

@@ -182,3 +182,52 @@ fn inspect_shows_declarations() {
         ))
         .stdout(predicate::str::contains("sha256  "));
 }
+
+/// The examples as the README runs them, with their Rust crate swapped for the
+/// prebuilt component (so the test does not run cargo).
+fn example(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    for entry in std::fs::read_dir(&src).unwrap().flatten() {
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(dir.join("weavelet.toml")).unwrap();
+    assert!(text.contains("rust = \"../../guests/diamond\""));
+    manifest(dir, &text.replace("rust = \"../../guests/diamond\"", "path = \"{diamond}\""))
+}
+
+#[test]
+fn the_demo_example_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("diamond", dir.path());
+    weavelet(dir.path())
+        .args(["run", "-q"])
+        .arg(&m)
+        .assert()
+        .success()
+        .stdout("report: total 22309.95 °C, range 20.00 °C .. 24.62 °C\n");
+}
+
+#[test]
+fn the_mixed_example_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = example("mixed", dir.path());
+    weavelet(dir.path())
+        .args(["run"])
+        .arg(&m)
+        .assert()
+        .success()
+        .stdout("summary: total 11154.94, calibrated range 19.75 .. 24.37, 59.2% above 22.0\n")
+        .stderr(predicate::str::contains("running mixed report (7 nodes"));
+}
+
+#[test]
+fn the_rhai_example_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rhai/report.rhai");
+    weavelet(dir.path())
+        .args(["run", "--param", "n=6"])
+        .arg(&script)
+        .assert()
+        .success()
+        .stdout("report: sum 91, mean 15.166666666666666, even: [4, 16, 36]\n");
+}

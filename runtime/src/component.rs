@@ -69,6 +69,7 @@ impl ComponentModule {
             decl: decl.clone(),
             body: Body::Component { module: self.clone(), node: decl.name.as_str().into() },
             source: self.display.clone(),
+            policy: None,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 /// | memory (all of a node's memories summed) | 256 MiB |
 /// | output | 64 MiB |
 /// | log | 64 KiB |
+/// | Rhai operations | 100 M |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Wall-clock time a node may run, including its instantiation.
@@ -23,6 +24,8 @@ pub struct Policy {
     pub output_bytes: usize,
     /// Bytes of log (and captured stderr) kept per node.
     pub log_bytes: usize,
+    /// Operations a Rhai node may execute.
+    pub operations: u64,
 }
 
 impl Default for Policy {
@@ -32,6 +35,7 @@ impl Default for Policy {
             memory: 256 << 20,
             output_bytes: 64 << 20,
             log_bytes: 64 << 10,
+            operations: 100_000_000,
         }
     }
 }

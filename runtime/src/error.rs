@@ -64,6 +64,11 @@ pub enum FailureKind {
     },
     /// The output's type is not the declared one.
     WrongOutputType,
+    /// A script limit stopped it (operations, call depth, string or array size, ...).
+    Limit {
+        /// Which limit.
+        limit: String,
+    },
     /// The host could not set up the node's sandbox.
     Host,
 }
@@ -90,7 +95,10 @@ impl fmt::Display for NodeFailure {
             }
             FailureKind::Error { .. } => write!(f, "failed: {}", self.message),
             FailureKind::Trap => write!(f, "trapped: {}", self.message),
-            FailureKind::Timeout(_) | FailureKind::Memory { .. } | FailureKind::OutputTooLarge { .. } => {
+            FailureKind::Timeout(_)
+            | FailureKind::Memory { .. }
+            | FailureKind::OutputTooLarge { .. }
+            | FailureKind::Limit { .. } => {
                 write!(f, "was stopped: {}", self.message)
             }
             FailureKind::WrongOutputType => write!(f, "returned the wrong type: {}", self.message),
@@ -121,6 +129,9 @@ pub enum Error {
         /// What is wrong, with the line where known.
         diagnostic: Diagnostic,
     },
+    /// A Rhai script cannot be compiled or declares its nodes wrongly.
+    #[error("{0}")]
+    Script(Diagnostic),
     /// The run finished with failed nodes.
     #[error("{}", run_message(.0))]
     Run(Vec<NodeFailure>),
@@ -168,4 +179,19 @@ impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
+}
+
+/// The source line `line` (1-based) of `src` with a caret under columns
+/// `col..col + width` (1-based), as shown under a diagnostic.
+pub(crate) fn snippet(src: &str, line: usize, col: usize, width: usize) -> String {
+    let text = src.lines().nth(line.saturating_sub(1)).unwrap_or_default();
+    let gutter = line.to_string().len();
+    let col = col.max(1);
+    format!(
+        "{:gutter$} |\n{line} | {text}\n{:gutter$} | {}{}",
+        "",
+        "",
+        " ".repeat(col - 1),
+        "^".repeat(width.max(1))
+    )
 }

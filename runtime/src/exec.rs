@@ -221,13 +221,16 @@ fn process(state: &RunState, i: u32) -> Option<u32> {
         None => {
             let inputs = gather(state, i);
             emit(state, i, EventKind::Started);
-            let started = Instant::now();
+            // Durations are only reported through events: skip the clock without a sink.
+            let started = state.events.as_ref().map(|_| Instant::now());
             let result = execute(state, i, inputs);
             state.nodes_run.fetch_add(1, Ordering::Relaxed);
             match result {
                 Ok(value) => {
                     *slot.value.lock() = Some(value);
-                    emit(state, i, EventKind::Finished { duration: started.elapsed() });
+                    if let Some(started) = started {
+                        emit(state, i, EventKind::Finished { duration: started.elapsed() });
+                    }
                     None
                 }
                 Err(failure) => {
@@ -288,6 +291,8 @@ fn gather(state: &RunState, i: u32) -> Vec<Value> {
                 }
             }
         })
+        .zip(&planned.node.decl.inputs)
+        .map(|(value, decl)| crate::script::coerce(value, decl.ty))
         .collect()
 }
 
@@ -295,6 +300,7 @@ fn execute(state: &RunState, i: u32, inputs: Vec<Value>) -> Result<Value, NodeFa
     let planned = &state.plan.nodes[i as usize];
     let node = &planned.node;
     let config = &state.runtime.inner.config;
+    let policy = node.policy.as_deref().unwrap_or(&config.policy);
     let outcome = catch_unwind(AssertUnwindSafe(|| match &node.body {
         Body::Component { module, node: component_node } => {
             let named: Vec<(String, Value)> =
@@ -305,10 +311,13 @@ fn execute(state: &RunState, i: u32, inputs: Vec<Value>) -> Result<Value, NodeFa
                 component_node,
                 &node.source,
                 &named,
-                &config.policy,
+                policy,
                 config.epoch_tick,
                 state.events.clone(),
             )
+        }
+        Body::Script { script, index } => {
+            script.invoke(&node.name, *index, inputs, policy, state.events.clone())
         }
         Body::Builtin(f) => f(&inputs).map_err(|message| NodeFailure {
             node: node.name.to_string(),

@@ -73,6 +73,7 @@ mod pipeline;
 mod plan;
 mod runtime;
 mod sandbox;
+mod script;
 mod value;
 
 pub use component::ComponentModule;
@@ -83,6 +84,7 @@ pub use exec::{Run, RunReport};
 pub use pipeline::{BuiltinFn, Capability, InputDecl, Node, NodeDecl, Pipeline};
 pub use plan::Plan;
 pub use runtime::Runtime;
+pub use script::Script;
 pub use value::{Value, ValueType};
 
 /// `1.5 MiB`-style sizes for messages.

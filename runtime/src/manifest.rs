@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use crate::error::{Diagnostic, Error};
+use crate::error::{Diagnostic, Error, snippet};
 use crate::pipeline::Pipeline;
 use crate::runtime::Runtime;
 use crate::value::{Value, ValueType};
@@ -40,6 +40,8 @@ struct Manifest {
     pipeline: PipelineSection,
     #[serde(default)]
     components: Vec<ComponentEntry>,
+    #[serde(default)]
+    scripts: Vec<ScriptEntry>,
     #[serde(default)]
     params: BTreeMap<String, toml::Spanned<toml::Value>>,
     #[serde(default)]
@@ -62,6 +64,12 @@ struct ComponentEntry {
     path: Option<toml::Spanned<String>>,
     #[serde(default)]
     rust: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptEntry {
+    path: toml::Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +109,15 @@ pub fn locate(path: &Path) -> Result<PathBuf, Error> {
     Err(Error::Usage(format!("{} does not exist", path.display())))
 }
 
+/// A pipeline of one Rhai script: every node of `path`, no manifest needed.
+pub fn load_script(runtime: &Runtime, path: &Path) -> Result<Loaded, Error> {
+    let script = crate::Script::load(path, &runtime.config().policy)?;
+    let mut pipeline = Pipeline::new();
+    pipeline.add_script(&script);
+    let name = path.file_stem().map_or_else(|| "script".into(), |s| s.to_string_lossy().into_owned());
+    Ok(Loaded { pipeline, name, path: path.to_path_buf() })
+}
+
 /// Load a manifest, building and loading every component it lists.
 /// `on_build` is told before a Rust component crate is built.
 pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> Result<Loaded, Error> {
@@ -120,13 +137,28 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
     });
 
     let mut pipeline = Pipeline::new();
-    if manifest.components.is_empty() {
+    if manifest.components.is_empty() && manifest.scripts.is_empty() {
         return Err(Error::Manifest {
             path: file.clone(),
-            diagnostic: Diagnostic::new("the pipeline lists no components").with_help(
-                "add a [[components]] entry with `path = \"nodes.wasm\"` or `rust = \"path/to/crate\"`",
+            diagnostic: Diagnostic::new("the pipeline lists no components and no scripts").with_help(
+                "add a [[components]] entry with `path = \"nodes.wasm\"` or `rust = \"path/to/crate\"`, \
+                 or a [[scripts]] entry with `path = \"nodes.rhai\"`",
             ),
         });
+    }
+    for entry in &manifest.scripts {
+        let script_path = base.join(entry.path.get_ref());
+        if !script_path.is_file() {
+            return Err(spanned(
+                &file,
+                &src,
+                Some(entry.path.span()),
+                format!("script {} does not exist", script_path.display()),
+                None,
+            ));
+        }
+        let script = crate::Script::load(&script_path, &runtime.config().policy)?;
+        pipeline.add_script(&script);
     }
     let mut modules = Vec::new();
     for entry in &manifest.components {
@@ -285,16 +317,8 @@ fn spanned(
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let line_no = src[..start].matches('\n').count() + 1;
         let col = src[line_start..start].chars().count() + 1;
-        let width = src[start..span.end.min(line_end).max(start)].chars().count().max(1);
-        let gutter = line_no.to_string().len();
-        message = format!(
-            "line {line_no}, column {col}: {message}\n{:gutter$} |\n{line_no} | {}\n{:gutter$} | {}{}",
-            "",
-            &src[line_start..line_end],
-            "",
-            " ".repeat(col - 1),
-            "^".repeat(width),
-        );
+        let width = src[start..span.end.min(line_end).max(start)].chars().count();
+        message = format!("line {line_no}, column {col}: {message}\n{}", snippet(src, line_no, col, width));
     }
     let mut diagnostic = Diagnostic::new(message);
     diagnostic.help = help;

@@ -82,6 +82,8 @@ pub(crate) enum Body {
     Component { module: Arc<ComponentModule>, node: Arc<str> },
     /// Host code; receives the inputs in declaration order.
     Builtin(Arc<BuiltinFn>),
+    /// Node number `index` of a Rhai script.
+    Script { script: Arc<crate::script::Script>, index: usize },
 }
 
 /// A node placed in a pipeline: its declaration, where it comes from, and what
@@ -95,6 +97,8 @@ pub struct Node {
     pub(crate) body: Body,
     /// Where the node comes from, for messages (`diamond.wasm`, `builtin`).
     pub(crate) source: Arc<str>,
+    /// Budgets of this node, when they differ from the runtime's default policy.
+    pub(crate) policy: Option<Arc<crate::Policy>>,
 }
 
 impl Node {
@@ -127,6 +131,12 @@ impl Node {
                 names(self.decl.inputs.iter().map(|i| i.name.as_str()))
             ))),
         }
+    }
+
+    /// Run this node under `policy` instead of the runtime's default.
+    pub fn with_policy(mut self, policy: crate::Policy) -> Node {
+        self.policy = Some(Arc::new(policy));
+        self
     }
 
     /// Give the node another name in the pipeline (to use one node twice).
@@ -189,6 +199,11 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Add every node of a loaded Rhai script.
+    pub fn add_script(&mut self, script: &Arc<crate::script::Script>) {
+        self.nodes.extend(script.nodes());
+    }
+
     /// Add one node (from [`ComponentModule::node`] or [`Pipeline::builtin`]).
     pub fn add_node(&mut self, node: Node) {
         self.nodes.push(node);
@@ -205,6 +220,7 @@ impl Pipeline {
             decl: Arc::new(decl),
             body: Body::Builtin(Arc::new(f)),
             source: "builtin".into(),
+            policy: None,
         }
     }
 

@@ -95,8 +95,15 @@ impl ValueType {
     }
 
     /// Whether a value of type `self` may feed an input declared as `input`.
+    /// Ints feed floats and int lists feed float lists (widened on the way).
     pub fn feeds(self, input: ValueType) -> bool {
-        self == input || self == ValueType::Any || input == ValueType::Any
+        self == input
+            || self == ValueType::Any
+            || input == ValueType::Any
+            || matches!(
+                (self, input),
+                (ValueType::Int, ValueType::Float) | (ValueType::IntList, ValueType::FloatList)
+            )
     }
 }
 

@@ -9,7 +9,7 @@ use super::display::{self, Status};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The pipeline: a weavelet.toml, or a folder holding one.
+    /// The pipeline: a weavelet.toml, a folder holding one, or a single .rhai script.
     pipeline: PathBuf,
     /// Set a parameter (repeatable): --param count=100.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
@@ -45,17 +45,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     }
     let runtime = Runtime::new(config)?;
     let quiet = args.quiet;
-    let mut loaded = manifest::load(&runtime, &args.pipeline, &mut |dir| {
-        if !quiet {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let shown = match dir.strip_prefix(&cwd) {
-                Ok(rel) if rel.as_os_str().is_empty() => std::path::Path::new("."),
-                Ok(rel) => rel,
-                Err(_) => dir,
-            };
-            eprintln!("building {} for {}", shown.display(), manifest::WASM_TARGET);
-        }
-    })?;
+    let is_script = args.pipeline.extension().is_some_and(|e| e == "rhai");
+    let mut loaded = if is_script {
+        manifest::load_script(&runtime, &args.pipeline)?
+    } else {
+        manifest::load(&runtime, &args.pipeline, &mut |dir| {
+            if !quiet {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let shown = match dir.strip_prefix(&cwd) {
+                    Ok(rel) if rel.as_os_str().is_empty() => std::path::Path::new("."),
+                    Ok(rel) => rel,
+                    Err(_) => dir,
+                };
+                eprintln!("building {} for {}", shown.display(), manifest::WASM_TARGET);
+            }
+        })?
+    };
     for (k, v) in &args.params {
         loaded.pipeline.set_param_text(k, v);
     }

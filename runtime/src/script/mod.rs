@@ -1,0 +1,352 @@
+//! Rhai nodes: every top-level function of a `.rhai` file whose name does not
+//! start with `_` is a node, and its parameter names are its inputs.
+//!
+//! A script is compiled once, by a sandboxed engine (see [`engine`]); each
+//! node invocation calls its function with a fresh scope, under the node's
+//! operation limit and wall-time deadline.
+
+mod convert;
+mod engine;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{AST, Dynamic, Engine, EvalAltResult, Position};
+
+use crate::config::Policy;
+use crate::error::{Diagnostic, Error, FailureKind, NodeFailure, snippet};
+use crate::events::EventSink;
+use crate::pipeline::{Body, InputDecl, Node, NodeDecl};
+use crate::value::{Value, ValueType};
+
+pub(crate) use convert::coerce;
+
+/// A compiled Rhai script and the nodes it defines.
+pub struct Script {
+    path: PathBuf,
+    display: Arc<str>,
+    engine: Arc<Engine>,
+    ast: AST,
+    nodes: Vec<ScriptNode>,
+}
+
+struct ScriptNode {
+    decl: Arc<NodeDecl>,
+    policy: Option<Arc<Policy>>,
+    /// The line of its `fn`, for failures that carry no position.
+    line: usize,
+    func: rhai::FnPtr,
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Script")
+            .field("path", &self.path)
+            .field("nodes", &self.nodes.iter().map(|n| &n.decl.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Script {
+    /// Compile a `.rhai` file. Syntax errors are reported with the file, the
+    /// line, the column and the source line.
+    pub fn load(path: impl AsRef<Path>, default: &Policy) -> Result<Arc<Script>, Error> {
+        let path = path.as_ref();
+        let source = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Usage(format!("{} does not exist", path.display())),
+            _ => Error::io(format!("reading {}", path.display()), e),
+        })?;
+        Script::from_source(path, &source, default)
+    }
+
+    /// Compile script text; `path` is used in messages.
+    pub fn from_source(path: &Path, source: &str, default: &Policy) -> Result<Arc<Script>, Error> {
+        let engine = Arc::new(engine::sandboxed());
+        let ast = engine.compile(source).map_err(|e| {
+            let (line, col) = (e.1.line().unwrap_or(1), e.1.position().unwrap_or(1));
+            let message = e.0.to_string();
+            script_error(path, source, line, col, &format!("syntax error: {message}"), syntax_help(&message))
+        })?;
+        let display: Arc<str> = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
+            .into();
+
+        let mut nodes: Vec<ScriptNode> = Vec::new();
+        let lines = fn_lines(source);
+        let line_of = |name: &str| lines.get(name).copied().unwrap_or(1);
+        let mut functions: Vec<_> = ast
+            .iter_functions()
+            // Closures compile to functions named `anon$...`; helpers start with `_`.
+            .filter(|f| !f.name.starts_with('_') && !f.name.contains('$'))
+            .filter(|f| !matches!(f.access, rhai::FnAccess::Private))
+            .collect();
+        functions.sort_by_key(|f| line_of(f.name));
+        let mut seen = rustc_hash::FxHashSet::default();
+        for f in functions {
+            let line = line_of(f.name);
+            if !seen.insert(f.name) {
+                return Err(script_error(
+                    path,
+                    source,
+                    line,
+                    1,
+                    &format!("function `{}` is defined twice (with different numbers of parameters)", f.name),
+                    Some("a node's name must be unique: rename one of them".into()),
+                ));
+            }
+            let mut doc = Vec::new();
+            let mut decl = NodeDecl {
+                name: f.name.to_string(),
+                doc: String::new(),
+                inputs: f.params.iter().map(|p| InputDecl::required(*p, ValueType::Any)).collect(),
+                output: ValueType::Any,
+                capabilities: Vec::new(),
+            };
+            let mut policy: Option<Policy> = None;
+            for line_text in f.comments.iter().flat_map(|c| c.lines()) {
+                let line_text = line_text.trim();
+                let text = line_text
+                    .strip_prefix("///")
+                    .or_else(|| line_text.strip_prefix("/**"))
+                    .unwrap_or(line_text);
+                let text = text.strip_suffix("*/").unwrap_or(text);
+                let text = text.strip_prefix(' ').unwrap_or(text);
+                match text.trim().strip_prefix('@') {
+                    Some(directive) => apply_directive(directive, &mut decl, &mut policy, default)
+                        .map_err(|why| script_error(path, source, line, 1, &why, Some(DIRECTIVES.into())))?,
+                    None => doc.push(text.trim_end().to_string()),
+                }
+            }
+            decl.doc = doc.join("\n").trim().to_string();
+            let func =
+                rhai::FnPtr::new(f.name).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            nodes.push(ScriptNode { decl: Arc::new(decl), policy: policy.map(Arc::new), line, func });
+        }
+        if nodes.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} defines no nodes: every top-level `fn` whose name does not start with `_` is a node",
+                path.display()
+            )));
+        }
+        Ok(Arc::new(Script { path: path.to_path_buf(), display, engine, ast, nodes }))
+    }
+
+    /// The script file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The declarations of its nodes.
+    pub fn decls(&self) -> impl Iterator<Item = &NodeDecl> {
+        self.nodes.iter().map(|n| &*n.decl)
+    }
+
+    /// Its nodes, ready to add to a pipeline.
+    pub fn nodes(self: &Arc<Self>) -> impl Iterator<Item = Node> + '_ {
+        self.nodes.iter().enumerate().map(|(index, n)| Node {
+            name: n.decl.name.as_str().into(),
+            bindings: n.decl.inputs.iter().map(|i| Arc::from(i.name.as_str())).collect(),
+            decl: n.decl.clone(),
+            body: Body::Script { script: self.clone(), index },
+            source: self.display.clone(),
+            policy: n.policy.clone(),
+        })
+    }
+
+    /// Call function `func` with `inputs` under `policy`.
+    pub(crate) fn invoke(
+        &self,
+        node: &Arc<str>,
+        index: usize,
+        inputs: Vec<Value>,
+        policy: &Policy,
+        events: Option<EventSink>,
+    ) -> Result<Value, NodeFailure> {
+        let args: Vec<Dynamic> = inputs.into_iter().map(convert::to_dynamic).collect();
+        let guard = engine::Invocation::begin(node.clone(), policy, events);
+        let Some(script_node) = self.nodes.get(index) else {
+            return Err(NodeFailure {
+                node: node.to_string(),
+                source: self.display.to_string(),
+                kind: FailureKind::Host,
+                message: format!("the script has no node number {index}"),
+            });
+        };
+        // A function pointer is resolved by hash; `call_fn` would scan every function of the script.
+        let result = script_node.func.call::<Dynamic>(&self.engine, &self.ast, args);
+        let stopped = guard.end();
+        let fn_line = script_node.line;
+        let fail = |kind: FailureKind, message: String, pos: Position| NodeFailure {
+            node: node.to_string(),
+            source: format!("{}:{}", self.display, pos.line().unwrap_or(fn_line)),
+            kind,
+            message,
+        };
+        match result {
+            Ok(value) => convert::from_dynamic(value).map_err(|why| {
+                fail(FailureKind::WrongOutputType, format!("it returned {why}"), Position::NONE)
+            }),
+            Err(err) => {
+                let err = innermost(&err);
+                let pos = err.position();
+                let (kind, message) = describe(err, stopped, policy);
+                Err(fail(kind, message, pos))
+            }
+        }
+    }
+}
+
+/// What the user can write in a node's doc comment.
+const DIRECTIVES: &str = "node settings go in the doc comment: @timeout 10s, @operations 1000000, \
+                          @output <type>, @input <name> <type>, @optional <name>";
+
+fn apply_directive(
+    directive: &str,
+    decl: &mut NodeDecl,
+    policy: &mut Option<Policy>,
+    default: &Policy,
+) -> Result<(), String> {
+    let mut words = directive.split_whitespace();
+    let key = words.next().unwrap_or_default();
+    let args: Vec<&str> = words.collect();
+    let ty = |name: &str| {
+        ValueType::from_name(name).ok_or_else(|| {
+            format!("`{name}` is not a type (any, bool, int, float, text, bytes, int-list, float-list, bool-list, text-list)")
+        })
+    };
+    let input = |decl: &mut NodeDecl, name: &str| -> Result<usize, String> {
+        decl.inputs
+            .iter()
+            .position(|i| i.name == name)
+            .ok_or_else(|| format!("node `{}` has no parameter `{name}`", decl.name))
+    };
+    match (key, args.as_slice()) {
+        ("timeout", [d]) => policy.get_or_insert_with(|| default.clone()).timeout = parse_duration(d)?,
+        ("operations", [n]) => {
+            policy.get_or_insert_with(|| default.clone()).operations =
+                n.replace('_', "").parse().map_err(|_| format!("`{n}` is not a number of operations"))?;
+        }
+        ("output", [t]) => decl.output = ty(t)?,
+        ("input", [name, t]) => {
+            let i = input(decl, name)?;
+            decl.inputs[i].ty = ty(t)?;
+        }
+        ("optional", [name]) => {
+            let i = input(decl, name)?;
+            decl.inputs[i].optional = true;
+        }
+        _ => return Err(format!("node `{}`: unknown or malformed setting `@{directive}`", decl.name)),
+    }
+    Ok(())
+}
+
+/// `500ms`, `10s`, `2m`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (write 500ms, 10s or 2m)");
+    let (number, unit) =
+        text.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((text, ""), |i| text.split_at(i));
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| bad())
+}
+
+/// The line of each top-level `fn NAME(` in `source` (the first, for overloads).
+fn fn_lines(source: &str) -> rustc_hash::FxHashMap<&str, usize> {
+    let mut lines = rustc_hash::FxHashMap::default();
+    for (i, line) in source.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix("fn ") else { continue };
+        let rest = rest.trim_start();
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if rest[end..].trim_start().starts_with('(') {
+            lines.entry(&rest[..end]).or_insert(i + 1);
+        }
+    }
+    lines
+}
+
+fn syntax_help(message: &str) -> Option<String> {
+    if message.contains("'eval'") || message.contains("eval") && message.contains("reserved") {
+        return Some("`eval` is disabled in Weavelet scripts".into());
+    }
+    if message.contains("'import'") || message.contains("import") {
+        return Some("scripts cannot import modules or files".into());
+    }
+    None
+}
+
+fn script_error(
+    path: &Path,
+    source: &str,
+    line: usize,
+    col: usize,
+    message: &str,
+    help: Option<String>,
+) -> Error {
+    let mut diagnostic = Diagnostic::new(format!(
+        "{}:{line}:{col}: {message}\n{}",
+        path.display(),
+        snippet(source, line, col, 1)
+    ));
+    diagnostic.help = help;
+    Error::Script(diagnostic)
+}
+
+/// The error behind the wrappers that function calls add (the node's own call
+/// through its function pointer, and calls to helpers).
+fn innermost(err: &EvalAltResult) -> &EvalAltResult {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => innermost(inner),
+        other => other,
+    }
+}
+
+/// A failure's kind and message from a Rhai error.
+fn describe(err: &EvalAltResult, stopped: Option<engine::Stop>, policy: &Policy) -> (FailureKind, String) {
+    use EvalAltResult as E;
+    match (err, stopped) {
+        (E::ErrorTerminated(..), Some(engine::Stop::Timeout(ran))) => (
+            FailureKind::Timeout(policy.timeout),
+            format!("wall-time budget of {:?} exceeded (ran {ran:.2?})", policy.timeout),
+        ),
+        (E::ErrorTerminated(..), Some(engine::Stop::Operations)) => (
+            FailureKind::Limit { limit: "operations".into() },
+            format!("operation budget of {} exceeded (raise it with `/// @operations N`)", policy.operations),
+        ),
+        (E::ErrorTooManyOperations(_), _) => (
+            FailureKind::Limit { limit: "operations".into() },
+            format!("operation budget of {} exceeded", policy.operations),
+        ),
+        (E::ErrorStackOverflow(_), _) => (
+            FailureKind::Limit { limit: "call depth".into() },
+            format!("call depth limit of {} exceeded (unbounded recursion?)", engine::MAX_CALL_LEVELS),
+        ),
+        (E::ErrorDataTooLarge(what, _), _) => (
+            FailureKind::Limit { limit: what.to_lowercase() },
+            format!("{} exceeds its limit ({})", what.to_lowercase(), engine::limits_summary()),
+        ),
+        (E::ErrorTooManyVariables(_), _) => (
+            FailureKind::Limit { limit: "variables".into() },
+            format!("more than {} variables", engine::MAX_VARIABLES),
+        ),
+        (E::ErrorFunctionNotFound(sig, _), _) if sig.starts_with("sleep") => (
+            FailureKind::Error { kind: "failed".into(), input: None },
+            format!("function not available in Weavelet scripts: {sig} (a node cannot sleep)"),
+        ),
+        (E::ErrorRuntime(value, _), _) => {
+            (FailureKind::Error { kind: "failed".into(), input: None }, format!("thrown: {value}"))
+        }
+        (other, _) => {
+            let text = other.to_string();
+            // Rhai appends " (line N, position M)"; the line is in the source already.
+            let text = text.split(" (line ").next().unwrap_or(&text).to_string();
+            (FailureKind::Error { kind: "failed".into(), input: None }, text)
+        }
+    }
+}
