@@ -5,6 +5,10 @@
 
 mod common;
 
+/// As in the `weavelet` binary: gives scripts a total memory budget.
+#[global_allocator]
+static ALLOC: weavelet::CountingAllocator = weavelet::CountingAllocator;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -177,6 +181,17 @@ fn rhai_huge_array_hits_the_array_limit() {
 fn rhai_many_arrays_count_towards_their_container() {
     let f = broken("many_arrays", Policy::default());
     assert_eq!(f.kind, FailureKind::Limit { limit: "size of array/blob".into() });
+}
+
+#[test]
+fn rhai_many_arrays_in_many_variables_hit_the_total_memory_budget() {
+    assert!(weavelet::alloc_counting_installed());
+    let f = broken("hoards", Policy { memory: 32 << 20, ..Policy::default() });
+    assert_eq!(f.kind, FailureKind::Memory { limit: 32 << 20 });
+    assert!(
+        f.to_string().contains("was stopped: memory budget of 32.0 MiB exceeded (the script held"),
+        "{f}"
+    );
 }
 
 #[test]

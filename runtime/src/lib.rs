@@ -63,6 +63,7 @@
 //! nothing granted (no files, no environment, no network, deterministic
 //! randomness); its stdout and stderr are captured into a bounded buffer.
 
+mod alloc;
 mod component;
 mod config;
 mod error;
@@ -76,6 +77,7 @@ mod sandbox;
 mod script;
 mod value;
 
+pub use alloc::{CountingAllocator, is_installed as alloc_counting_installed};
 pub use component::ComponentModule;
 pub use config::{Config, Policy, default_cache_dir};
 pub use error::{Diagnostic, Error, FailureKind, NodeFailure};

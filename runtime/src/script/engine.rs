@@ -86,6 +86,8 @@ pub(crate) enum Stop {
     Timeout(Duration),
     /// Past its operation budget.
     Operations,
+    /// Holding more heap than its memory budget (how much it wanted).
+    Memory(u64),
 }
 
 struct Current {
@@ -93,6 +95,9 @@ struct Current {
     started: Instant,
     deadline: Instant,
     operations: u64,
+    /// Live heap bytes of this thread when the node started, and its budget.
+    heap_base: isize,
+    memory: u64,
     events: Option<EventSink>,
     log_left: usize,
     stopped: Option<Stop>,
@@ -114,6 +119,8 @@ impl Invocation {
                 started,
                 deadline: started + policy.timeout,
                 operations: policy.operations,
+                heap_base: crate::alloc::live_bytes(),
+                memory: policy.memory,
                 events,
                 log_left: policy.log_bytes,
                 stopped: None,
@@ -144,6 +151,14 @@ fn on_progress(ops: u64) -> Option<rhai::Dynamic> {
         if ops > c.operations {
             c.stopped = Some(Stop::Operations);
             return Some("operations".into());
+        }
+        // The heap counter is a thread-local read: cheap enough for every 64th operation.
+        if ops.is_multiple_of(64) {
+            let held = (crate::alloc::live_bytes() - c.heap_base).max(0) as u64;
+            if held > c.memory {
+                c.stopped = Some(Stop::Memory(held));
+                return Some("memory".into());
+            }
         }
         if ops.is_multiple_of(CLOCK_EVERY) {
             let now = Instant::now();

@@ -319,6 +319,14 @@ fn describe(err: &EvalAltResult, stopped: Option<engine::Stop>, policy: &Policy)
             FailureKind::Limit { limit: "operations".into() },
             format!("operation budget of {} exceeded (raise it with `/// @operations N`)", policy.operations),
         ),
+        (E::ErrorTerminated(..), Some(engine::Stop::Memory(held))) => (
+            FailureKind::Memory { limit: policy.memory },
+            format!(
+                "memory budget of {} exceeded (the script held {})",
+                crate::human_bytes(policy.memory),
+                crate::human_bytes(held)
+            ),
+        ),
         (E::ErrorTooManyOperations(_), _) => (
             FailureKind::Limit { limit: "operations".into() },
             format!("operation budget of {} exceeded", policy.operations),
