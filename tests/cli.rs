@@ -231,3 +231,14 @@ fn the_rhai_example_runs() {
         .success()
         .stdout("report: sum 91, mean 15.166666666666666, even: [4, 16, 36]\n");
 }
+
+#[test]
+fn a_parameter_no_node_reads_is_a_warning_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), DIAMOND);
+    weavelet(dir.path()).args(["run", "-q", "--param", "unti=K"]).arg(&m).assert().success().stderr(
+        predicate::str::contains(
+            "warning: parameter `unti` is not an input of any node\nhelp: did you mean `unit`?",
+        ),
+    );
+}

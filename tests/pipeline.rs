@@ -275,6 +275,21 @@ fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
 }
 
 #[test]
+fn clock_and_randomness_are_deterministic_without_grants() {
+    let run = || {
+        let rt = runtime();
+        let p = pipeline(&rt, &[FIXTURE_NODES]);
+        let report = rt.run(&p.plan(&["clock_and_random"]).unwrap()).unwrap();
+        report.check().unwrap();
+        report.output("clock_and_random").cloned().unwrap()
+    };
+    let first = run();
+    let Value::IntList(values) = &first else { panic!("{first:?}") };
+    assert_eq!(values[0], 0, "the wall clock of an ungranted node reads the epoch");
+    assert_eq!(run(), first, "randomness differs between runs");
+}
+
+#[test]
 fn every_invocation_gets_a_fresh_sandbox() {
     // One node used many times over: each invocation instantiates anew, so a
     // thousand-node chain of `inc` computes exactly 1000.

@@ -61,7 +61,7 @@
 //! component: no state survives between nodes or runs. Its wall-time deadline
 //! and memory budget are armed before instantiation; WASI is linked with
 //! nothing granted (no files, no environment, no network, deterministic
-//! randomness); its stdout and stderr are captured into a bounded buffer.
+//! randomness, a clock fixed at the Unix epoch); its stdout and stderr are captured into a bounded buffer.
 
 mod alloc;
 mod component;

@@ -145,6 +145,28 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+/// The clock of a node without a clock grant: always the Unix epoch, and a
+/// monotonic clock that never advances.
+struct FixedClock;
+
+impl wasmtime_wasi::HostWallClock for FixedClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
 /// Fill a linker with everything a node may import: the Weavelet host
 /// interface and WASI (whose context grants nothing).
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<NodeState>> {
@@ -163,12 +185,16 @@ pub(crate) fn store(
     events: Option<EventSink>,
 ) -> (Store<NodeState>, MemoryOutputPipe) {
     let stderr = MemoryOutputPipe::new(policy.log_bytes);
+    // Nothing is granted: no files, no environment, no sockets. Randomness and
+    // clocks are deterministic, so a node computes the same output every run.
     let wasi = WasiCtx::builder()
         .stdout(stderr.clone())
         .stderr(stderr.clone())
-        // Deterministic randomness and no clocks beyond WASI's defaults until
-        // capability grants exist; nothing else (files, env, sockets) is granted.
+        .secure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0))
+        .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1))
         .insecure_random_seed(0)
+        .wall_clock(FixedClock)
+        .monotonic_clock(FixedClock)
         .allow_ip_name_lookup(false)
         .allow_tcp(false)
         .allow_udp(false)
