@@ -290,6 +290,41 @@ fn clock_and_randomness_are_deterministic_without_grants() {
 }
 
 #[test]
+fn memory_past_the_budget_fails_the_node_and_names_the_limit() {
+    let policy = Policy { memory: 64 << 20, ..Policy::default() };
+    let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap();
+    let m = load(&rt, FIXTURE_NODES);
+    let mut p = Pipeline::new();
+    p.add_node(m.node("hog").unwrap().renamed("small").bind("mib", "small_mib").unwrap());
+    p.add_node(m.node("hog").unwrap().renamed("big").bind("mib", "big_mib").unwrap());
+    p.set_param("small_mib", Value::Int(16));
+    p.set_param("big_mib", Value::Int(100));
+    let report = rt.run(&p.plan(&["small", "big"]).unwrap()).unwrap();
+    assert_eq!(report.output("small"), Some(&Value::Int(16 << 20)));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let f = &report.failures[0];
+    assert_eq!(f.node, "big");
+    assert_eq!(f.kind, FailureKind::Memory { limit: 64 << 20 });
+    assert!(f.to_string().contains("was stopped: memory budget of 64.0 MiB exceeded"), "{f}");
+}
+
+#[test]
+fn unbounded_recursion_traps_on_the_wasm_stack_limit() {
+    let rt = runtime();
+    let mut p = pipeline(&rt, &[FIXTURE_NODES]);
+    p.set_param("depth", Value::Int(0));
+    p.set_param("x", Value::Int(1));
+    let report = rt.run(&p.plan(&["recurse", "independent"]).unwrap()).unwrap();
+    assert_eq!(report.output("independent"), Some(&Value::Int(10)));
+    let f = &report.failures[0];
+    assert_eq!(f.kind, FailureKind::Trap);
+    assert!(
+        f.to_string().contains("node `recurse` (fixture_nodes.wasm) trapped: wasm stack overflow"),
+        "{f}"
+    );
+}
+
+#[test]
 fn every_invocation_gets_a_fresh_sandbox() {
     // One node used many times over: each invocation instantiates anew, so a
     // thousand-node chain of `inc` computes exactly 1000.

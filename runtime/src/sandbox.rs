@@ -296,6 +296,10 @@ pub(crate) fn invoke(
                 Some(Trap::UnreachableCodeReached) if guest_said.contains("panicked") => {
                     "the guest panicked".to_string()
                 }
+                Some(Trap::MemoryOutOfBounds) => format!(
+                    "{} (a guest whose own stack overflows in linear memory fails this way too)",
+                    Trap::MemoryOutOfBounds
+                ),
                 Some(trap) => trap.to_string(),
                 None => format!("{err:#}"),
             };
