@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Run data pipelines whose nodes are sandboxed WebAssembly components.
+/// Run data pipelines whose nodes are sandboxed WebAssembly components and Rhai scripts.
 #[derive(Parser)]
 #[command(name = "weavelet", version, about, long_about = None)]
 struct Cli {
@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a pipeline (a weavelet.toml, or a folder holding one).
+    /// Run a pipeline (a weavelet.toml, a folder holding one, or a .rhai script).
     Run(run::RunArgs),
     /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
     Inspect(inspect::InspectArgs),
