@@ -20,6 +20,7 @@ pub struct ComponentModule {
     pub(crate) hash: [u8; 32],
     pub(crate) pre: bindings::ModulePre<NodeState>,
     pub(crate) decls: Vec<Arc<NodeDecl>>,
+    pub(crate) imports: Arc<[String]>,
     pub(crate) from_disk_cache: bool,
 }
 
@@ -46,6 +47,11 @@ impl ComponentModule {
     /// The nodes it declares.
     pub fn decls(&self) -> impl Iterator<Item = &NodeDecl> {
         self.decls.iter().map(|d| &**d)
+    }
+
+    /// The interfaces it imports (`weavelet:node/host@0.1.0`, `wasi:cli/environment@0.2.6`, ...).
+    pub fn imports(&self) -> &[String] {
+        &self.imports
     }
 
     /// Whether its compiled code came from the on-disk cache.
@@ -112,6 +118,7 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
             hash,
             pre: module.pre.clone(),
             decls: module.decls.clone(),
+            imports: module.imports.clone(),
             from_disk_cache: module.from_disk_cache,
         }));
     }
@@ -119,6 +126,8 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
     let (component, from_disk_cache) =
         compile_cached(&rt.engine, &bytes, &hash, rt.config.cache_dir.as_deref())
             .map_err(|e| err(describe_compile_error(&e)))?;
+    let imports: Arc<[String]> =
+        component.component_type().imports(&rt.engine).map(|(name, _)| name.to_string()).collect();
     let pre =
         rt.linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
     let pre = bindings::ModulePre::new(pre).map_err(|e| {
@@ -128,8 +137,15 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
         .map_err(|e| err(format!("asking it for its nodes failed: {e:#}")))?;
     let decls = validate_decls(raw)
         .map_err(|d| Error::Component { path: path.to_path_buf(), message: d.to_string() })?;
-    let module =
-        Arc::new(ComponentModule { path: path.to_path_buf(), display, hash, pre, decls, from_disk_cache });
+    let module = Arc::new(ComponentModule {
+        path: path.to_path_buf(),
+        display,
+        hash,
+        pre,
+        decls,
+        imports,
+        from_disk_cache,
+    });
     rt.components.lock().insert(hash, module.clone());
     Ok(module)
 }

@@ -1,37 +1,103 @@
-//! `weavelet inspect`: what a component declares.
+//! `weavelet inspect`: what a component declares and imports, for review
+//! before it is granted anything.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use weavelet::{Config, Runtime};
+use weavelet::{Capability, Config, Runtime, sanitize};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
     /// The component file (.wasm).
     component: PathBuf,
+    /// Print JSON for tools instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What an import gives the component, in an operator's words.
+fn describe_import(name: &str) -> &'static str {
+    let interface = name.split('@').next().unwrap_or(name);
+    match interface {
+        "weavelet:node/host" => "Weavelet host: log and progress (bounded)",
+        "weavelet:node/types" => "Weavelet value types",
+        "wasi:cli/environment" => "WASI environment: empty, no arguments",
+        "wasi:cli/exit" => "WASI exit: ends the node as a failure",
+        "wasi:cli/stdin" => "WASI stdin: empty",
+        "wasi:cli/stdout" | "wasi:cli/stderr" => "WASI output: captured into the node's error text (bounded)",
+        i if i.starts_with("wasi:cli/terminal-") => "WASI terminal: none",
+        i if i.starts_with("wasi:io/") => "WASI streams, for the captured output",
+        i if i.starts_with("wasi:sockets/") => "WASI sockets: every connection and lookup refused",
+        i if i.starts_with("wasi:filesystem/") => "WASI filesystem: no directories granted",
+        i if i.starts_with("wasi:clocks/") => "WASI clocks: fixed at the Unix epoch",
+        i if i.starts_with("wasi:random/") => "WASI random: seeded, the same every run",
+        _ => "not provided by Weavelet",
+    }
+}
+
+fn capability_json(c: &Capability) -> serde_json::Value {
+    match c {
+        Capability::ReadDir(d) => serde_json::json!({ "read-dir": d }),
+        Capability::WriteDir(d) => serde_json::json!({ "write-dir": d }),
+        Capability::Env(k) => serde_json::json!({ "env": k }),
+        Capability::Clock => serde_json::json!("clock"),
+        Capability::Random => serde_json::json!("random"),
+    }
 }
 
 pub fn run(args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
     let runtime = Runtime::new(Config::default().jobs(1))?;
     let module = runtime.load_component(&args.component)?;
     let size = std::fs::metadata(&args.component).map(|m| m.len()).unwrap_or(0);
-    println!("component {}", args.component.display());
-    println!("  size    {}", weavelet::human_bytes(size));
-    println!("  sha256  {}", module.content_hash());
+
+    if args.json {
+        let nodes: Vec<serde_json::Value> = module
+            .decls()
+            .map(|d| {
+                serde_json::json!({
+                    "name": d.name,
+                    "doc": d.doc,
+                    "inputs": d.inputs.iter().map(|i| serde_json::json!({
+                        "name": i.name, "type": i.ty.name(), "optional": i.optional,
+                    })).collect::<Vec<_>>(),
+                    "output": d.output.name(),
+                    "capabilities": d.capabilities.iter().map(capability_json).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "path": args.component.display().to_string(),
+            "size": size,
+            "sha256": module.content_hash(),
+            "imports": module.imports(),
+            "nodes": nodes,
+        });
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    out!("component {}", args.component.display());
+    out!("  size    {}", weavelet::human_bytes(size));
+    out!("  sha256  {}", module.content_hash());
+    out!();
+    out!("imports");
+    for import in module.imports() {
+        out!("  {import:<44} {}", describe_import(import));
+    }
     for decl in module.decls() {
         let inputs: Vec<String> = decl
             .inputs
             .iter()
             .map(|i| format!("{}: {}{}", i.name, i.ty, if i.optional { "?" } else { "" }))
             .collect();
-        println!();
-        println!("node {}({}) -> {}", decl.name, inputs.join(", "), decl.output);
+        out!();
+        out!("node {}({}) -> {}", decl.name, inputs.join(", "), decl.output);
         for line in decl.doc.lines() {
-            println!("    {}", weavelet::sanitize(line));
+            out!("    {}", sanitize(line));
         }
         if !decl.capabilities.is_empty() {
-            let caps: Vec<String> = decl.capabilities.iter().map(ToString::to_string).collect();
-            println!("    requests: {}", caps.join(", "));
+            let caps: Vec<String> = decl.capabilities.iter().map(|c| sanitize(&c.to_string())).collect();
+            out!("    requests: {}", caps.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)

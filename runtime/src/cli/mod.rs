@@ -1,5 +1,16 @@
 //! Subcommands, one file each; this module only parses and dispatches.
 
+/// `println!` that ends the process quietly when stdout is closed (`weavelet inspect x | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod display;
 mod inspect;
 mod run;

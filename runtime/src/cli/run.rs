@@ -83,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     status.finish();
 
     for (name, value) in &report.outputs {
-        println!("{name}: {}", weavelet::sanitize(&value.to_string()));
+        out!("{name}: {}", weavelet::sanitize(&value.to_string()));
     }
     if report.is_success() {
         if !quiet {
