@@ -103,10 +103,7 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
         return Err(err("not a WebAssembly file (it does not start with \\0asm)".into()));
     }
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
-    let display: Arc<str> = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
-        .into();
+    let display = crate::file_label(path);
     if let Some(module) = rt.components.lock().get(&hash) {
         if module.path == path {
             return Ok(module.clone());
@@ -125,7 +122,7 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
 
     let (component, from_disk_cache) =
         compile_cached(&rt.engine, &bytes, &hash, rt.config.cache_dir.as_deref())
-            .map_err(|e| err(describe_compile_error(&e)))?;
+            .map_err(|e| err(format!("it does not compile as a component: {e:#}")))?;
     let imports: Arc<[String]> =
         component.component_type().imports(&rt.engine).map(|(name, _)| name.to_string()).collect();
     let pre =
@@ -148,10 +145,6 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
     });
     rt.components.lock().insert(hash, module.clone());
     Ok(module)
-}
-
-fn describe_compile_error(e: &wasmtime::Error) -> String {
-    format!("it does not compile as a component: {e:#}")
 }
 
 fn validate_decls(

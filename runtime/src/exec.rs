@@ -292,7 +292,7 @@ fn gather(state: &RunState, i: u32) -> Vec<Value> {
             }
         })
         .zip(&planned.node.decl.inputs)
-        .map(|(value, decl)| crate::script::coerce(value, decl.ty))
+        .map(|(value, decl)| value.widen_to(decl.ty))
         .collect()
 }
 

@@ -89,6 +89,11 @@ pub use runtime::Runtime;
 pub use script::Script;
 pub use value::{Value, ValueType};
 
+/// How a node's source file is named in messages: its file name.
+pub(crate) fn file_label(path: &std::path::Path) -> std::sync::Arc<str> {
+    path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned()).into()
+}
+
 /// `1.5 MiB`-style sizes for messages.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -143,6 +143,31 @@ impl Value {
         }
     }
 
+    /// Adapt this value to the type an input declares, where that loses
+    /// nothing (the conversions [`ValueType::feeds`] allows): an int where a
+    /// float is expected, an int list where a float list is, and an empty list
+    /// of any element type.
+    pub fn widen_to(self, expected: ValueType) -> Value {
+        let empty_list = match &self {
+            Value::BoolList(l) => l.is_empty(),
+            Value::IntList(l) => l.is_empty(),
+            Value::FloatList(l) => l.is_empty(),
+            Value::TextList(l) => l.is_empty(),
+            _ => false,
+        };
+        match (self, expected) {
+            (Value::Int(i), ValueType::Float) => Value::Float(i as f64),
+            (Value::IntList(l), ValueType::FloatList) => {
+                Value::FloatList(l.iter().map(|&i| i as f64).collect::<Vec<_>>().into())
+            }
+            (_, ValueType::IntList) if empty_list => Value::IntList(Vec::new().into()),
+            (_, ValueType::FloatList) if empty_list => Value::FloatList(Vec::new().into()),
+            (_, ValueType::BoolList) if empty_list => Value::BoolList(Vec::new().into()),
+            (_, ValueType::TextList) if empty_list => Value::TextList(Vec::new().into()),
+            (v, _) => v,
+        }
+    }
+
     /// Parse a parameter given on the command line as `expected`.
     ///
     /// Lists are comma-separated (`1,2,3`); `any` guesses int, float, bool,
@@ -255,6 +280,16 @@ mod tests {
         assert_eq!(Value::parse_as("1, 2", ValueType::IntList), Ok(Value::from(vec![1i64, 2])));
         assert_eq!(Value::parse_as("2.5", ValueType::Any), Ok(Value::Float(2.5)));
         assert_eq!(Value::parse_as("abc", ValueType::Int), Err("`abc` is not an int".into()));
+    }
+
+    #[test]
+    fn widening_loses_nothing() {
+        assert_eq!(Value::Int(2).widen_to(ValueType::Float), Value::Float(2.0));
+        assert_eq!(Value::Float(2.5).widen_to(ValueType::Int), Value::Float(2.5));
+        assert_eq!(
+            Value::FloatList(Vec::new().into()).widen_to(ValueType::TextList),
+            Value::TextList(Vec::new().into())
+        );
     }
 
     #[test]

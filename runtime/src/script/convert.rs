@@ -9,7 +9,7 @@
 
 use rhai::{Array, Blob, Dynamic, ImmutableString};
 
-use crate::value::{Value, ValueType};
+use crate::value::Value;
 
 pub(crate) fn to_dynamic(v: Value) -> Dynamic {
     match v {
@@ -90,33 +90,6 @@ fn array_value(array: Array) -> Result<Value, String> {
     ))
 }
 
-/// Adapt a value to the type an input declares, where that loses nothing:
-/// an int where a float is expected, an int list where a float list is, and
-/// an empty list of any element type.
-pub(crate) fn coerce(value: Value, expected: ValueType) -> Value {
-    match (value, expected) {
-        (Value::Int(i), ValueType::Float) => Value::Float(i as f64),
-        (Value::IntList(l), ValueType::FloatList) => {
-            Value::FloatList(l.iter().map(|&i| i as f64).collect::<Vec<_>>().into())
-        }
-        (v, ValueType::IntList) if is_empty_list(&v) => Value::IntList(Vec::new().into()),
-        (v, ValueType::FloatList) if is_empty_list(&v) => Value::FloatList(Vec::new().into()),
-        (v, ValueType::BoolList) if is_empty_list(&v) => Value::BoolList(Vec::new().into()),
-        (v, ValueType::TextList) if is_empty_list(&v) => Value::TextList(Vec::new().into()),
-        (v, _) => v,
-    }
-}
-
-fn is_empty_list(v: &Value) -> bool {
-    match v {
-        Value::BoolList(l) => l.is_empty(),
-        Value::IntList(l) => l.is_empty(),
-        Value::FloatList(l) => l.is_empty(),
-        Value::TextList(l) => l.is_empty(),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,15 +100,5 @@ mod tests {
         assert_eq!(from_dynamic(Dynamic::from_array(mixed)), Ok(Value::from(vec![1.0, 2.5])));
         let bad: Array = vec![1i64.into(), "x".into()];
         assert!(from_dynamic(Dynamic::from_array(bad)).is_err_and(|e| e.contains("mixing")));
-    }
-
-    #[test]
-    fn coercion_only_widens() {
-        assert_eq!(coerce(Value::Int(2), ValueType::Float), Value::Float(2.0));
-        assert_eq!(coerce(Value::Float(2.5), ValueType::Int), Value::Float(2.5));
-        assert_eq!(
-            coerce(Value::FloatList(Vec::new().into()), ValueType::TextList),
-            Value::TextList(Vec::new().into())
-        );
     }
 }

@@ -20,8 +20,6 @@ use crate::events::EventSink;
 use crate::pipeline::{Body, InputDecl, Node, NodeDecl};
 use crate::value::{Value, ValueType};
 
-pub(crate) use convert::coerce;
-
 /// A compiled Rhai script and the nodes it defines.
 pub struct Script {
     path: PathBuf,
@@ -68,10 +66,7 @@ impl Script {
             let message = e.0.to_string();
             script_error(path, source, line, col, &format!("syntax error: {message}"), syntax_help(&message))
         })?;
-        let display: Arc<str> = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
-            .into();
+        let display = crate::file_label(path);
 
         let mut nodes: Vec<ScriptNode> = Vec::new();
         let lines = fn_lines(source);
