@@ -20,6 +20,7 @@ fn builtin_inc(name: &str, from: &str) -> Node {
             doc: String::new(),
             inputs: vec![InputDecl::required("x", ValueType::Int)],
             output: ValueType::Int,
+            output_columns: vec![],
             capabilities: vec![],
         },
         |inputs| match inputs {
@@ -38,6 +39,7 @@ fn fan_in(n: usize) -> Node {
             doc: String::new(),
             inputs: (0..n).map(|i| InputDecl::required(format!("n{i}"), ValueType::Int)).collect(),
             output: ValueType::Int,
+            output_columns: vec![],
             capabilities: vec![],
         },
         |inputs| Ok(Value::Int(inputs.iter().map(|v| if let Value::Int(i) = v { *i } else { 0 }).sum())),

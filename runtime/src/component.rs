@@ -49,7 +49,7 @@ impl ComponentModule {
         self.decls.iter().map(|d| &**d)
     }
 
-    /// The interfaces it imports (`weavelet:node/host@0.1.0`, `wasi:cli/environment@0.2.6`, ...).
+    /// The interfaces it imports (`weavelet:node/host@0.2.0`, `wasi:cli/environment@0.2.6`, ...).
     pub fn imports(&self) -> &[String] {
         &self.imports
     }
@@ -128,7 +128,7 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
     let pre =
         rt.linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
     let pre = bindings::ModulePre::new(pre).map_err(|e| {
-        err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.1.0`): {e:#}"))
+        err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.2.0`): {e:#}"))
     })?;
     let raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick)
         .map_err(|e| err(format!("asking it for its nodes failed: {e:#}")))?;
@@ -173,17 +173,46 @@ fn validate_decls(
                     d.name, i.name
                 )));
             }
-            inputs.push(InputDecl { name: i.name, ty: sandbox::type_from_wit(i.ty), optional: i.optional });
+            let columns = columns_from_wit(&d.name, i.columns)?;
+            inputs.push(InputDecl {
+                name: i.name,
+                ty: sandbox::type_from_wit(i.ty),
+                optional: i.optional,
+                columns,
+            });
         }
+        let output_columns = columns_from_wit(&d.name, d.output_columns)?;
         decls.push(Arc::new(NodeDecl {
             name: d.name,
             doc: d.doc,
             inputs,
             output: sandbox::type_from_wit(d.output),
+            output_columns,
             capabilities: d.capabilities.into_iter().map(sandbox::capability_from_wit).collect(),
         }));
     }
     Ok(decls)
+}
+
+/// Column requirements as declared by a component, with their type names checked.
+fn columns_from_wit(
+    node: &str,
+    columns: Vec<sandbox::bindings::weavelet::node::types::Column>,
+) -> Result<Vec<(String, String)>, Diagnostic> {
+    columns
+        .into_iter()
+        .map(|c| {
+            if crate::table::is_column_type(&c.dtype) {
+                Ok((c.name, c.dtype))
+            } else {
+                Err(Diagnostic::new(format!(
+                    "node `{node}` declares column `{}` with an unknown type `{}`",
+                    c.name, c.dtype
+                ))
+                .with_help(format!("column types: {}", crate::table::COLUMN_TYPES)))
+            }
+        })
+        .collect()
 }
 
 /// Whether `s` is a valid node or input name.

@@ -26,6 +26,8 @@ pub struct Policy {
     pub log_bytes: usize,
     /// Operations a Rhai node may execute.
     pub operations: u64,
+    /// Directories whose files the node may read through the host (table readers).
+    pub files: std::sync::Arc<crate::table::io::Grants>,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
             output_bytes: 64 << 20,
             log_bytes: 64 << 10,
             operations: 100_000_000,
+            files: Default::default(),
         }
     }
 }
@@ -90,6 +93,16 @@ impl Config {
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
         self
+    }
+
+    /// Grant every node read access to files under `dir` (relative paths in
+    /// node calls start at `base`).
+    pub fn allow_read(mut self, base: PathBuf, dir: &std::path::Path) -> std::io::Result<Self> {
+        let mut grants = (*self.policy.files).clone();
+        grants.base = base;
+        grants.read.push(dir.canonicalize()?);
+        self.policy.files = std::sync::Arc::new(grants);
+        Ok(self)
     }
 
     /// Set the default node budgets.

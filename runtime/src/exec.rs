@@ -296,11 +296,42 @@ fn gather(state: &RunState, i: u32) -> Vec<Value> {
         .collect()
 }
 
+/// Check table inputs against the columns the node requires; the error names
+/// the input, where it came from, and every missing or mistyped column.
+fn check_columns(state: &RunState, i: u32, inputs: &[Value]) -> Result<(), NodeFailure> {
+    let planned = &state.plan.nodes[i as usize];
+    let node = &planned.node;
+    for (k, (decl, value)) in node.decl.inputs.iter().zip(inputs).enumerate() {
+        let Value::Table(table) = value else { continue };
+        if decl.columns.is_empty() {
+            continue;
+        }
+        if let Err(problems) = table.check_columns(&decl.columns) {
+            let from = match &planned.inputs[k] {
+                Input::Node(d) => format!("node `{}`", state.plan.nodes[*d as usize].node.name),
+                Input::Value(_) => format!("parameter `{}`", node.bindings[k]),
+            };
+            return Err(NodeFailure {
+                node: node.name.to_string(),
+                source: node.source.to_string(),
+                kind: FailureKind::Error { kind: "invalid-input".into(), input: Some(decl.name.clone()) },
+                message: format!("input `{}` (the table from {from}): {problems}", decl.name),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn execute(state: &RunState, i: u32, inputs: Vec<Value>) -> Result<Value, NodeFailure> {
+    check_columns(state, i, &inputs)?;
     let planned = &state.plan.nodes[i as usize];
     let node = &planned.node;
     let config = &state.runtime.inner.config;
-    let policy = node.policy.as_deref().unwrap_or(&config.policy);
+    let mut policy = std::borrow::Cow::Borrowed(node.policy.as_deref().unwrap_or(&config.policy));
+    if let Some(files) = &state.plan.files {
+        policy.to_mut().files = files.clone();
+    }
+    let policy = &*policy;
     let outcome = catch_unwind(AssertUnwindSafe(|| match &node.body {
         Body::Component { module, node: component_node } => {
             let named: Vec<(String, Value)> =

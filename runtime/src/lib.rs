@@ -21,6 +21,7 @@
 //!         doc: "twice the parameter `x`".into(),
 //!         inputs: vec![InputDecl::required("x", ValueType::Int)],
 //!         output: ValueType::Int,
+//!         output_columns: vec![],
 //!         capabilities: vec![],
 //!     },
 //!     |inputs| match inputs {
@@ -70,11 +71,13 @@ mod error;
 mod events;
 mod exec;
 pub mod manifest;
+mod output;
 mod pipeline;
 mod plan;
 mod runtime;
 mod sandbox;
 mod script;
+pub mod table;
 mod value;
 
 pub use alloc::{CountingAllocator, is_installed as alloc_counting_installed};
@@ -83,10 +86,14 @@ pub use config::{Config, Policy, default_cache_dir};
 pub use error::{Diagnostic, Error, FailureKind, NodeFailure};
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
 pub use exec::{Run, RunReport};
+pub use output::save;
 pub use pipeline::{BuiltinFn, Capability, InputDecl, Node, NodeDecl, Pipeline};
 pub use plan::Plan;
+/// The polars version tables are built on (to make or inspect `DataFrame`s).
+pub use polars;
 pub use runtime::Runtime;
 pub use script::Script;
+pub use table::{Table, TableError};
 pub use value::{Value, ValueType};
 
 /// How a node's source file is named in messages: its file name.

@@ -18,6 +18,12 @@
 //! [nodes.total_again]              # use a component's node a second time
 //! use = "total"
 //! inputs = { readings = "other_readings" }
+//!
+//! [policy]
+//! read = ["data"]                  # folders whose files nodes may read (tables)
+//!
+//! [outputs]
+//! report = "out/report.txt"        # write a node's output to a file (format by extension)
 //! ```
 //!
 //! Paths are relative to the manifest's folder.
@@ -46,6 +52,17 @@ struct Manifest {
     params: BTreeMap<String, toml::Spanned<toml::Value>>,
     #[serde(default)]
     nodes: BTreeMap<String, toml::Spanned<AliasEntry>>,
+    #[serde(default)]
+    policy: PolicySection,
+    #[serde(default)]
+    outputs: BTreeMap<String, toml::Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySection {
+    #[serde(default)]
+    read: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +106,8 @@ pub struct Loaded {
     pub name: String,
     /// The manifest file.
     pub path: PathBuf,
+    /// Outputs to write to files: node name and path (manifest `[outputs]`).
+    pub saves: Vec<(String, PathBuf)>,
 }
 
 /// Where a pipeline's manifest is: `path` itself, or `path/weavelet.toml`.
@@ -115,7 +134,7 @@ pub fn load_script(runtime: &Runtime, path: &Path) -> Result<Loaded, Error> {
     let mut pipeline = Pipeline::new();
     pipeline.add_script(&script);
     let name = path.file_stem().map_or_else(|| "script".into(), |s| s.to_string_lossy().into_owned());
-    Ok(Loaded { pipeline, name, path: path.to_path_buf() })
+    Ok(Loaded { pipeline, name, path: path.to_path_buf(), saves: Vec::new() })
 }
 
 /// Load a manifest, building and loading every component it lists.
@@ -247,7 +266,47 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
         }
     }
     pipeline.set_default_outputs(manifest.pipeline.outputs.clone());
-    Ok(Loaded { pipeline, name, path: file })
+
+    if !manifest.policy.read.is_empty() {
+        let mut grants = (*runtime.config().policy.files).clone();
+        grants.base = base.canonicalize().unwrap_or_else(|_| base.clone());
+        for dir in &manifest.policy.read {
+            let path = base.join(dir.get_ref());
+            match path.canonicalize() {
+                Ok(real) if real.is_dir() => grants.read.push(real),
+                _ => {
+                    return Err(spanned(
+                        &file,
+                        &src,
+                        Some(dir.span()),
+                        format!(
+                            "`{}` is not a folder ({} does not exist or is a file)",
+                            dir.get_ref(),
+                            path.display()
+                        ),
+                        Some("read grants name folders, relative to the manifest's folder".into()),
+                    ));
+                }
+            }
+        }
+        pipeline.set_files(grants);
+    }
+    let mut saves = Vec::new();
+    for (node, target) in &manifest.outputs {
+        if !pipeline.nodes().iter().any(|n| n.name() == node) {
+            let help = crate::plan::suggest(node, pipeline.nodes().iter().map(|n| n.name()))
+                .map(|s| format!("did you mean `{s}`?"));
+            return Err(spanned(
+                &file,
+                &src,
+                Some(target.span()),
+                format!("[outputs] names `{node}`, but the pipeline has no node of that name"),
+                help,
+            ));
+        }
+        saves.push((node.clone(), base.join(target.get_ref())));
+    }
+    Ok(Loaded { pipeline, name, path: file, saves })
 }
 
 /// A TOML parameter: `Some(value)`, or `None` for a declaration without a value.

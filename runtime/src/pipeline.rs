@@ -17,17 +17,25 @@ pub struct InputDecl {
     pub ty: ValueType,
     /// An optional input that nothing binds to receives `null`.
     pub optional: bool,
+    /// For a table input: the `(column, dtype)` pairs it requires (checked before the node runs).
+    pub columns: Vec<(String, String)>,
 }
 
 impl InputDecl {
     /// A required input.
     pub fn required(name: impl Into<String>, ty: ValueType) -> Self {
-        InputDecl { name: name.into(), ty, optional: false }
+        InputDecl { name: name.into(), ty, optional: false, columns: Vec::new() }
     }
 
     /// An optional input.
     pub fn optional(name: impl Into<String>, ty: ValueType) -> Self {
-        InputDecl { name: name.into(), ty, optional: true }
+        InputDecl { name: name.into(), ty, optional: true, columns: Vec::new() }
+    }
+
+    /// Require these `(column, dtype)` pairs of a table input.
+    pub fn with_columns(mut self, columns: &[(&str, &str)]) -> Self {
+        self.columns = columns.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
+        self
     }
 }
 
@@ -69,6 +77,8 @@ pub struct NodeDecl {
     pub inputs: Vec<InputDecl>,
     /// Its output type.
     pub output: ValueType,
+    /// For a table output: the `(column, dtype)` pairs it promises.
+    pub output_columns: Vec<(String, String)>,
     /// The capabilities it requests.
     pub capabilities: Vec<Capability>,
 }
@@ -183,6 +193,8 @@ pub struct Pipeline {
     pub(crate) nodes: Vec<Node>,
     pub(crate) params: FxHashMap<String, Param>,
     pub(crate) outputs: Vec<String>,
+    /// Files every node of this pipeline may read (overrides the runtime's default).
+    pub(crate) files: Option<Arc<crate::table::io::Grants>>,
 }
 
 impl Pipeline {
@@ -243,6 +255,11 @@ impl Pipeline {
     /// The outputs planned when none are requested (empty: every sink).
     pub fn set_default_outputs(&mut self, outputs: Vec<String>) {
         self.outputs = outputs;
+    }
+
+    /// Grant every node of this pipeline read access to the files `grants` names.
+    pub fn set_files(&mut self, grants: crate::table::io::Grants) {
+        self.files = Some(Arc::new(grants));
     }
 
     /// The default outputs (empty: every sink).

@@ -43,6 +43,8 @@ pub(crate) struct PlanInner {
     pub nodes: Vec<PlannedNode>,
     pub targets: Vec<u32>,
     pub warnings: Vec<Diagnostic>,
+    /// The pipeline's file grants, when it sets its own.
+    pub files: Option<Arc<crate::table::io::Grants>>,
 }
 
 impl Plan {
@@ -220,6 +222,24 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
                         .with_help("change one of the two declarations, or put a converting node between them"),
                     );
                 }
+                // Where the upstream node promises its columns, check them before anything runs.
+                if !input.columns.is_empty() && !upstream.decl.output_columns.is_empty() {
+                    let problems =
+                        crate::table::missing_columns(&upstream.decl.output_columns, &input.columns);
+                    if !problems.is_empty() {
+                        errors.push(
+                            Diagnostic::new(format!(
+                                "schema mismatch: input `{}` of node `{}` needs columns node `{}` ({}) does not promise: {}",
+                                input.name,
+                                node.name(),
+                                upstream.name(),
+                                upstream.source(),
+                                problems.join("; ")
+                            ))
+                            .with_help("change the columns one node promises or the other requires"),
+                        );
+                    }
+                }
                 inputs.push(Input::Node(planned[dep as usize]));
                 deps += 1;
                 continue;
@@ -306,7 +326,9 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
     }
 
     let targets = targets.iter().map(|&t| planned[t as usize]).collect();
-    Ok(Plan { inner: Arc::new(PlanInner { nodes: planned_nodes, targets, warnings }) })
+    Ok(Plan {
+        inner: Arc::new(PlanInner { nodes: planned_nodes, targets, warnings, files: pipeline.files.clone() }),
+    })
 }
 
 fn example(ty: crate::ValueType) -> &'static str {

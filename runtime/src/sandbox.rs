@@ -19,10 +19,17 @@ pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         world: "module",
         path: "../wit",
+        with: { "weavelet:node/types.table": crate::table::Table },
     });
 }
 
 use bindings::weavelet::node::types as wit;
+use wasmtime::component::Resource;
+
+use crate::table::{self, Table, TableError};
+
+/// Table handles a node may hold at once (SECURITY.md: handle floods).
+pub const MAX_HANDLES: usize = 10_000;
 
 /// Per-store data of one node invocation.
 pub(crate) struct NodeState {
@@ -32,6 +39,11 @@ pub(crate) struct NodeState {
     log: LogBudget,
     node: Arc<str>,
     events: Option<EventSink>,
+    /// Live table handles of this store.
+    handles: usize,
+    /// Files the node may read, and the byte budgets data crossing into it obeys.
+    files: Arc<table::io::Grants>,
+    output_bytes: usize,
 }
 
 impl WasiView for NodeState {
@@ -75,6 +87,198 @@ impl bindings::weavelet::node::host::Host for NodeState {
 }
 
 impl bindings::weavelet::node::types::Host for NodeState {}
+
+type Handle = Resource<Table>;
+type TableResult = Result<Handle, String>;
+
+impl NodeState {
+    fn get(&self, handle: &Handle) -> Result<Table, String> {
+        self.table.get(handle).cloned().map_err(|e| format!("invalid table handle: {e}"))
+    }
+
+    fn put(&mut self, table: Table) -> TableResult {
+        if self.handles >= MAX_HANDLES {
+            return Err(format!(
+                "the node holds {MAX_HANDLES} table handles, the most allowed; drop the ones it no longer needs"
+            ));
+        }
+        let handle = self.table.push(table).map_err(|e| format!("cannot keep another table: {e}"))?;
+        self.handles += 1;
+        Ok(handle)
+    }
+
+    fn derive(
+        &mut self,
+        handle: &Handle,
+        f: impl FnOnce(&Table) -> Result<Table, TableError>,
+    ) -> TableResult {
+        let table = self.get(handle)?;
+        let derived = f(&table).map_err(|e| e.message)?;
+        self.put(derived)
+    }
+
+    fn read_with<T>(
+        &mut self,
+        handle: &Handle,
+        f: impl FnOnce(&Table) -> Result<T, TableError>,
+    ) -> Result<T, String> {
+        let table = self.get(handle)?;
+        f(&table).map_err(|e| e.message)
+    }
+
+    /// Check the size of data about to be copied into the guest against its output budget.
+    fn copy_budget<T>(&self, items: Vec<T>, item_size: usize) -> Result<Vec<T>, String> {
+        let bytes = items.len().saturating_mul(item_size);
+        if bytes > self.output_bytes {
+            return Err(format!(
+                "{} items ({}) exceed the {} a node may receive at once; select fewer rows",
+                items.len(),
+                crate::human_bytes(bytes as u64),
+                crate::human_bytes(self.output_bytes as u64)
+            ));
+        }
+        Ok(items)
+    }
+}
+
+impl wit::HostTable for NodeState {
+    fn read(&mut self, path: String) -> TableResult {
+        let table = table::io::read(&self.files, &path).map_err(|e| e.message)?;
+        self.put(table)
+    }
+
+    fn from_ipc(&mut self, bytes: Vec<u8>) -> TableResult {
+        let table = table::io::from_ipc(&bytes, self.output_bytes).map_err(|e| e.message)?;
+        self.put(table)
+    }
+
+    fn sql(&mut self, query: String, tables: Vec<(String, Handle)>) -> TableResult {
+        let named = tables
+            .iter()
+            .map(|(name, h)| Ok((name.clone(), self.get(h)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let table = Table::sql(&query, &named).map_err(|e| e.message)?;
+        self.put(table)
+    }
+
+    fn concat(&mut self, tables: Vec<Handle>) -> TableResult {
+        let tables = tables.iter().map(|h| self.get(h)).collect::<Result<Vec<_>, String>>()?;
+        let table = Table::concat(&tables).map_err(|e| e.message)?;
+        self.put(table)
+    }
+
+    fn schema(&mut self, this: Handle) -> Result<Vec<wit::Column>, String> {
+        let schema = self.read_with(&this, Table::schema)?;
+        Ok(schema.into_iter().map(|(name, dtype)| wit::Column { name, dtype }).collect())
+    }
+
+    fn height(&mut self, this: Handle) -> Result<u64, String> {
+        self.read_with(&this, Table::height)
+    }
+
+    fn select(&mut self, this: Handle, exprs: Vec<String>) -> TableResult {
+        self.derive(&this, |t| t.select(&exprs))
+    }
+
+    fn rename(&mut self, this: Handle, pairs: Vec<(String, String)>) -> TableResult {
+        self.derive(&this, |t| t.rename(&pairs))
+    }
+
+    fn drop_columns(&mut self, this: Handle, columns: Vec<String>) -> TableResult {
+        self.derive(&this, |t| t.drop(&columns))
+    }
+
+    fn filter(&mut self, this: Handle, predicate: String) -> TableResult {
+        self.derive(&this, |t| t.filter(&predicate))
+    }
+
+    fn with_columns(&mut self, this: Handle, columns: Vec<(String, String)>) -> TableResult {
+        self.derive(&this, |t| t.with_columns(&columns))
+    }
+
+    fn group_by(
+        &mut self,
+        this: Handle,
+        keys: Vec<String>,
+        aggregations: Vec<wit::Aggregation>,
+    ) -> TableResult {
+        let aggs: Vec<(String, String)> = aggregations.into_iter().map(|a| (a.name, a.expr)).collect();
+        self.derive(&this, |t| t.group_by(&keys, &aggs))
+    }
+
+    fn sort(&mut self, this: Handle, by: Vec<String>, descending: Vec<bool>) -> TableResult {
+        self.derive(&this, |t| t.sort(&by, &descending))
+    }
+
+    fn head(&mut self, this: Handle, n: u64) -> TableResult {
+        self.derive(&this, |t| Ok(t.head(n)))
+    }
+
+    fn tail(&mut self, this: Handle, n: u64) -> TableResult {
+        self.derive(&this, |t| Ok(t.tail(n)))
+    }
+
+    fn slice(&mut self, this: Handle, offset: i64, len: u64) -> TableResult {
+        self.derive(&this, |t| Ok(t.slice(offset, len)))
+    }
+
+    fn join(
+        &mut self,
+        this: Handle,
+        other: Handle,
+        left_on: Vec<String>,
+        right_on: Vec<String>,
+        how: wit::JoinKind,
+    ) -> TableResult {
+        let other = self.get(&other)?;
+        let how = match how {
+            wit::JoinKind::Inner => table::JoinKind::Inner,
+            wit::JoinKind::Left => table::JoinKind::Left,
+            wit::JoinKind::Outer => table::JoinKind::Outer,
+        };
+        self.derive(&this, |t| t.join(&other, &left_on, &right_on, how))
+    }
+
+    fn drop_nulls(&mut self, this: Handle, subset: Vec<String>) -> TableResult {
+        self.derive(&this, |t| t.drop_nulls(&subset))
+    }
+
+    fn rolling_mean(&mut self, this: Handle, column: String, window: u32, name: String) -> TableResult {
+        self.derive(&this, |t| t.rolling_mean(&column, u64::from(window), &name))
+    }
+
+    fn to_ipc(&mut self, this: Handle, columns: Vec<String>) -> Result<Vec<u8>, String> {
+        let limit = self.output_bytes;
+        self.read_with(&this, |t| table::io::to_ipc(t, &columns, limit))
+    }
+
+    fn column_f64(&mut self, this: Handle, name: String) -> Result<Vec<f64>, String> {
+        let items = self.read_with(&this, |t| t.column_f64(&name))?;
+        self.copy_budget(items, 8)
+    }
+
+    fn column_s64(&mut self, this: Handle, name: String) -> Result<Vec<i64>, String> {
+        let items = self.read_with(&this, |t| t.column_i64(&name))?;
+        self.copy_budget(items, 8)
+    }
+
+    fn column_text(&mut self, this: Handle, name: String) -> Result<Vec<String>, String> {
+        let items = self.read_with(&this, |t| t.column_text(&name))?;
+        let average = items.iter().map(|s| s.len() + 8).sum::<usize>() / items.len().max(1);
+        self.copy_budget(items, average)
+    }
+
+    fn column_bool(&mut self, this: Handle, name: String) -> Result<Vec<bool>, String> {
+        let items = self.read_with(&this, |t| t.column_bool(&name))?;
+        self.copy_budget(items, 1)
+    }
+
+    fn drop(&mut self, rep: Handle) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        self.handles = self.handles.saturating_sub(1);
+        Ok(())
+    }
+}
 
 /// Sums the memory of every linear memory in the store against one budget
 /// (`StoreLimits` would cap each memory separately).
@@ -206,6 +410,9 @@ pub(crate) fn store(
         log: LogBudget { left: policy.log_bytes, dropped: 0 },
         node,
         events,
+        handles: 0,
+        files: policy.files.clone(),
+        output_bytes: policy.output_bytes,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -236,16 +443,29 @@ pub(crate) fn invoke(
     };
     let started = Instant::now();
     let (mut store, stderr) = store(pre.engine(), node_name.clone(), policy, epoch_tick, events);
-    let wit_inputs: Vec<(String, wit::Value)> = inputs.iter().map(|(n, v)| (n.clone(), to_wit(v))).collect();
+    let mut wit_inputs: Vec<(String, wit::Value)> = Vec::with_capacity(inputs.len());
+    for (name, value) in inputs {
+        let value = to_wit(value, store.data_mut()).map_err(|e| fail(FailureKind::Host, e))?;
+        wit_inputs.push((name.clone(), value));
+    }
     let result = pre
         .instantiate(&mut store)
         .and_then(|module| module.weavelet_node_node().call_run(&mut store, component_node, &wit_inputs));
     let dropped = store.data().log.dropped;
     let memory_exceeded = store.data().limiter.exceeded;
+    let result = match result {
+        Ok(Ok(value)) => match from_wit(value, store.data_mut()) {
+            Ok(value) => Ok(Ok(value)),
+            Err(message) => {
+                return Err(fail(FailureKind::Error { kind: "failed".into(), input: None }, message));
+            }
+        },
+        Ok(Err(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    };
     drop(store);
     match result {
         Ok(Ok(value)) => {
-            let value = from_wit(value);
             let size = value.byte_size();
             if size > policy.output_bytes {
                 return Err(fail(
@@ -337,8 +557,8 @@ pub(crate) fn declarations(
     module.weavelet_node_node().call_nodes(&mut store)
 }
 
-pub(crate) fn to_wit(v: &Value) -> wit::Value {
-    match v {
+pub(crate) fn to_wit(v: &Value, state: &mut NodeState) -> Result<wit::Value, String> {
+    Ok(match v {
         Value::Null => wit::Value::Null,
         Value::Bool(b) => wit::Value::Boolean(*b),
         Value::Int(i) => wit::Value::Int(*i),
@@ -349,11 +569,12 @@ pub(crate) fn to_wit(v: &Value) -> wit::Value {
         Value::IntList(l) => wit::Value::IntList(l.to_vec()),
         Value::FloatList(l) => wit::Value::FloatList(l.to_vec()),
         Value::TextList(l) => wit::Value::TextList(l.to_vec()),
-    }
+        Value::Table(t) => wit::Value::Table(state.put(t.clone())?),
+    })
 }
 
-pub(crate) fn from_wit(v: wit::Value) -> Value {
-    match v {
+pub(crate) fn from_wit(v: wit::Value, state: &mut NodeState) -> Result<Value, String> {
+    Ok(match v {
         wit::Value::Null => Value::Null,
         wit::Value::Boolean(b) => Value::Bool(b),
         wit::Value::Int(i) => Value::Int(i),
@@ -364,7 +585,13 @@ pub(crate) fn from_wit(v: wit::Value) -> Value {
         wit::Value::IntList(l) => Value::IntList(l.into()),
         wit::Value::FloatList(l) => Value::FloatList(l.into()),
         wit::Value::TextList(l) => Value::TextList(l.into()),
-    }
+        wit::Value::Table(handle) => {
+            let table =
+                state.table.delete(handle).map_err(|e| format!("returned an invalid table handle: {e}"))?;
+            state.handles = state.handles.saturating_sub(1);
+            Value::Table(table)
+        }
+    })
 }
 
 pub(crate) fn type_from_wit(t: wit::ValueType) -> crate::ValueType {
@@ -381,6 +608,7 @@ pub(crate) fn type_from_wit(t: wit::ValueType) -> crate::ValueType {
         wit::ValueType::IntList => T::IntList,
         wit::ValueType::FloatList => T::FloatList,
         wit::ValueType::TextList => T::TextList,
+        wit::ValueType::Table => T::Table,
     }
 }
 

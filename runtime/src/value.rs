@@ -29,6 +29,8 @@ pub enum Value {
     FloatList(Arc<[f64]>),
     /// A list of texts.
     TextList(Arc<[String]>),
+    /// A host-owned table: a handle, cloned without copying data.
+    Table(crate::table::Table),
 }
 
 /// The declared type of a node's input or output.
@@ -56,6 +58,8 @@ pub enum ValueType {
     FloatList,
     /// A list of texts.
     TextList,
+    /// A table.
+    Table,
 }
 
 impl ValueType {
@@ -73,6 +77,7 @@ impl ValueType {
             ValueType::IntList => "int-list",
             ValueType::FloatList => "float-list",
             ValueType::TextList => "text-list",
+            ValueType::Table => "table",
         }
     }
 
@@ -90,6 +95,7 @@ impl ValueType {
             "int-list" => ValueType::IntList,
             "float-list" => ValueType::FloatList,
             "text-list" => ValueType::TextList,
+            "table" => ValueType::Table,
             _ => return None,
         })
     }
@@ -127,13 +133,15 @@ impl Value {
             Value::IntList(_) => ValueType::IntList,
             Value::FloatList(_) => ValueType::FloatList,
             Value::TextList(_) => ValueType::TextList,
+            Value::Table(_) => ValueType::Table,
         }
     }
 
     /// The approximate number of bytes this value occupies (budgets use it).
+    /// A table counts as its handle: its data stays in the host.
     pub fn byte_size(&self) -> usize {
         match self {
-            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 8,
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Table(_) => 8,
             Value::Text(s) => s.len(),
             Value::Bytes(b) => b.len(),
             Value::BoolList(l) => l.len(),
@@ -201,6 +209,11 @@ impl Value {
             ValueType::TextList => {
                 Value::TextList(text.split(',').map(|s| s.to_string()).collect::<Vec<_>>().into())
             }
+            ValueType::Table => {
+                return Err(
+                    "a table cannot be given as text; pass the path of a file and read it in a node".into()
+                );
+            }
             ValueType::Any => {
                 if let Ok(i) = text.parse::<i64>() {
                     Value::Int(i)
@@ -246,6 +259,10 @@ impl fmt::Display for Value {
                 let quoted: Vec<String> = l.iter().map(|s| format!("{s:?}")).collect();
                 list(f, &quoted)
             }
+            Value::Table(t) => match t.preview(10) {
+                Ok(text) => f.write_str(&text),
+                Err(e) => write!(f, "<table that cannot be computed: {e}>"),
+            },
         }
     }
 }

@@ -57,6 +57,7 @@
 //! | `String` | `text` |
 //! | [`Bytes`] | `bytes` |
 //! | `Vec<bool>`, `Vec<i64>`, `Vec<f64>`, `Vec<String>` | typed lists |
+//! | [`Table`] | `table` (a handle: the data stays in the host) |
 //! | [`Value`] | `any` (checked by the node itself) |
 //! | `Option<T>` (parameter) | optional input of `T` |
 //! | `Result<T, E>` (return, `E: Display`) | `T`; `Err` fails the node |
@@ -66,6 +67,13 @@
 //! `#[weavelet::node(name = "other_name")]` renames the node. Capabilities the
 //! node needs are requested with `read_dir = "/data"`, `write_dir = "/out"`,
 //! `env = "API_KEY"`, `clock` and `random`; the operator must grant them.
+//!
+//! A table input can require columns, checked by the host before the node
+//! runs: `columns(sales = "region: text, revenue: float")`. A node returning a
+//! table can promise its columns with `output_columns = "region: text, total: float"`,
+//! and the host checks promises against requirements before the run starts.
+//! Column types: `int`, `float`, `number`, `text`, `bool`, `date`, `datetime`,
+//! `any`, or an exact dtype (`i64`, `f64`, ...).
 
 #![warn(missing_docs)]
 
@@ -91,8 +99,11 @@ pub mod bindings {
 
 pub use bindings::weavelet::node::host::LogLevel;
 pub use bindings::weavelet::node::types::{
-    Capability, ErrorKind, InputDecl, NodeDecl, NodeError, Value, ValueType,
+    Capability, Column, ErrorKind, InputDecl, JoinKind, NodeDecl, NodeError, Value, ValueType,
 };
+
+mod table;
+pub use table::{Table, TableError};
 
 /// Append a line to this node's log at the given level.
 pub fn log(level: LogLevel, message: &str) {
@@ -143,6 +154,7 @@ pub fn type_name(value: &Value) -> &'static str {
         Value::IntList(_) => "int-list",
         Value::FloatList(_) => "float-list",
         Value::TextList(_) => "text-list",
+        Value::Table(_) => "table",
     }
 }
 
@@ -317,6 +329,7 @@ pub mod __private {
         pub name: &'static str,
         pub ty: ValueType,
         pub optional: bool,
+        pub columns: &'static [(&'static str, &'static str)],
     }
 
     /// Everything the `#[node]` macro knows about a node.
@@ -325,6 +338,7 @@ pub mod __private {
         pub doc: &'static str,
         pub inputs: &'static [InputDef],
         pub output: ValueType,
+        pub output_columns: &'static [(&'static str, &'static str)],
         pub capabilities: &'static [CapabilityDef],
         pub run: fn(&mut Inputs) -> Result<Value, NodeError>,
     }
@@ -360,9 +374,15 @@ pub mod __private {
                 inputs: def
                     .inputs
                     .iter()
-                    .map(|i| InputDecl { name: i.name.to_string(), ty: i.ty, optional: i.optional })
+                    .map(|i| InputDecl {
+                        name: i.name.to_string(),
+                        ty: i.ty,
+                        optional: i.optional,
+                        columns: columns(i.columns),
+                    })
                     .collect(),
                 output: def.output,
+                output_columns: columns(def.output_columns),
                 capabilities: def
                     .capabilities
                     .iter()
@@ -376,6 +396,10 @@ pub mod __private {
                     .collect(),
             })
             .collect()
+    }
+
+    fn columns(list: &[(&str, &str)]) -> Vec<Column> {
+        list.iter().map(|(name, dtype)| Column { name: name.to_string(), dtype: dtype.to_string() }).collect()
     }
 
     /// Run the node called `name`.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
-pub use weavelet_test_artifacts::{DIAMOND_NODES, FIXTURE_NODES};
+#[allow(unused_imports)]
+pub use weavelet_test_artifacts::{DIAMOND_NODES, FIXTURE_NODES, TABLE_NODES};
 
 /// A runtime with no disk cache (tests must not depend on each other's state).
 pub fn runtime() -> Runtime {

@@ -23,6 +23,13 @@ pub struct RunArgs {
     /// Where compiled components are cached (default: $WEAVELET_CACHE_DIR or the platform cache dir).
     #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Write a node's output to a file (repeatable): --save summary=out/summary.csv.
+    /// Tables by extension (.csv .parquet .arrow .json .jsonl), other values as text or .json.
+    #[arg(long = "save", short = 's', value_name = "NODE=PATH", value_parser = parse_param)]
+    saves: Vec<(String, String)>,
+    /// Let nodes read files under this folder (repeatable; adds to the manifest's [policy] read).
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Vec<PathBuf>,
     /// Show only failures and outputs.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -42,6 +49,21 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     }
     if let Some(dir) = args.cache_dir {
         config = config.cache_dir(Some(dir));
+    }
+    let cwd = std::env::current_dir().map_err(|e| weavelet::Error::io("finding the current folder", e))?;
+    // Relative paths in a standalone script's nodes start at the script's folder.
+    let base = if args.pipeline.extension().is_some_and(|e| e == "rhai") {
+        args.pipeline.parent().filter(|p| !p.as_os_str().is_empty()).map_or(cwd.clone(), |p| cwd.join(p))
+    } else {
+        cwd.clone()
+    };
+    for dir in &args.allow_read {
+        config = config.allow_read(base.clone(), dir).map_err(|e| {
+            weavelet::Error::Usage(format!(
+                "--allow-read {}: {e} (it must be an existing folder)",
+                dir.display()
+            ))
+        })?;
     }
     let runtime = Runtime::new(config)?;
     let quiet = args.quiet;
@@ -64,8 +86,21 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     for (k, v) in &args.params {
         loaded.pipeline.set_param_text(k, v);
     }
+    let mut saves = std::mem::take(&mut loaded.saves);
+    saves.extend(args.saves.iter().map(|(node, path)| (node.clone(), cwd.join(path))));
     let outputs: Vec<&str> = args.outputs.iter().map(String::as_str).collect();
-    let plan = loaded.pipeline.plan(&outputs)?;
+    let mut plan = loaded.pipeline.plan(&outputs)?;
+    // Saved nodes are computed even when they are not among the requested outputs.
+    if saves.iter().any(|(node, _)| !plan.targets().any(|t| t == node)) {
+        let mut wanted: Vec<String> = plan.targets().map(str::to_string).collect();
+        for (node, _) in &saves {
+            if !wanted.contains(node) {
+                wanted.push(node.clone());
+            }
+        }
+        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        plan = loaded.pipeline.plan(&wanted)?;
+    }
     for warning in plan.warnings() {
         eprintln!("warning: {warning}");
     }
@@ -82,8 +117,30 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     let report = runtime.run_with_events(&plan, Some(status.sink()))?;
     status.finish();
 
+    // Write files first: a table computed for its file is kept for printing.
+    let mut save_failed = false;
+    for (node, path) in &saves {
+        let Some(value) = report.output(node) else { continue };
+        match weavelet::save(value, path) {
+            Ok(bytes) => {
+                if !quiet {
+                    eprintln!("wrote {} ({}) from `{node}`", path.display(), weavelet::human_bytes(bytes));
+                }
+            }
+            Err(e) => {
+                eprintln!("error: could not write the output of `{node}` to {}: {e}", path.display());
+                save_failed = true;
+            }
+        }
+    }
     for (name, value) in &report.outputs {
+        if saves.iter().any(|(node, _)| node == name) && !args.outputs.contains(name) {
+            continue;
+        }
         out!("{name}: {}", weavelet::sanitize(&value.to_string()));
+    }
+    if save_failed {
+        return Ok(ExitCode::from(super::EXIT_FAILED));
     }
     if report.is_success() {
         if !quiet {

@@ -6,6 +6,7 @@
 //! | bool, int, float, text | `bool`, `i64`, `f64`, string |
 //! | bytes | blob |
 //! | typed lists | arrays (returned arrays must hold one kind of scalar; ints and floats mix into floats) |
+//! | table | `table` (the same host-owned table: nothing is copied) |
 
 use rhai::{Array, Blob, Dynamic, ImmutableString};
 
@@ -25,6 +26,7 @@ pub(crate) fn to_dynamic(v: Value) -> Dynamic {
         Value::TextList(l) => {
             Dynamic::from_array(l.iter().map(|s| ImmutableString::from(s.as_str()).into()).collect())
         }
+        Value::Table(t) => Dynamic::from(t),
     }
 }
 
@@ -53,8 +55,11 @@ pub(crate) fn from_dynamic(d: Dynamic) -> Result<Value, String> {
         let array: Array = d.cast();
         return array_value(array);
     }
+    if d.is::<crate::table::Table>() {
+        return Ok(Value::Table(d.cast()));
+    }
     Err(format!(
-        "a {}, which cannot flow between nodes (return a scalar, a string, a blob or an array of scalars)",
+        "a {}, which cannot flow between nodes (return a scalar, a string, a blob, an array of scalars or a table)",
         d.type_name()
     ))
 }

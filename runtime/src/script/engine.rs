@@ -61,6 +61,7 @@ pub(crate) fn sandboxed() -> Engine {
     ] {
         engine.register_global_module(package);
     }
+    super::tables::register(&mut engine);
     engine
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(MAX_EXPR_DEPTH.0, MAX_EXPR_DEPTH.1)
@@ -101,6 +102,7 @@ struct Current {
     events: Option<EventSink>,
     log_left: usize,
     stopped: Option<Stop>,
+    files: Arc<crate::table::io::Grants>,
 }
 
 thread_local! {
@@ -124,6 +126,7 @@ impl Invocation {
                 events,
                 log_left: policy.log_bytes,
                 stopped: None,
+                files: policy.files.clone(),
             })
         });
         Invocation(())
@@ -139,6 +142,11 @@ impl Drop for Invocation {
     fn drop(&mut self) {
         CURRENT.with(|c| c.borrow_mut().take());
     }
+}
+
+/// The files the node running on this thread may read (none outside a node).
+pub(crate) fn files() -> Arc<crate::table::io::Grants> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|c| c.files.clone()).unwrap_or_default())
 }
 
 /// Checking the clock costs ~20 ns; do it every this many operations.

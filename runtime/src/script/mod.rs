@@ -7,6 +7,7 @@
 
 mod convert;
 mod engine;
+mod tables;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -97,6 +98,7 @@ impl Script {
                 doc: String::new(),
                 inputs: f.params.iter().map(|p| InputDecl::required(*p, ValueType::Any)).collect(),
                 output: ValueType::Any,
+                output_columns: Vec::new(),
                 capabilities: Vec::new(),
             };
             let mut policy: Option<Policy> = None;
@@ -195,7 +197,8 @@ impl Script {
 
 /// What the user can write in a node's doc comment.
 const DIRECTIVES: &str = "node settings go in the doc comment: @timeout 10s, @operations 1000000, \
-                          @output <type>, @input <name> <type>, @optional <name>";
+                          @output <type>, @input <name> <type>, @optional <name>, \
+                          @columns <input> <column>: <type>, ...";
 
 fn apply_directive(
     directive: &str,
@@ -208,7 +211,7 @@ fn apply_directive(
     let args: Vec<&str> = words.collect();
     let ty = |name: &str| {
         ValueType::from_name(name).ok_or_else(|| {
-            format!("`{name}` is not a type (any, bool, int, float, text, bytes, int-list, float-list, bool-list, text-list)")
+            format!("`{name}` is not a type (any, bool, int, float, text, bytes, int-list, float-list, bool-list, text-list, table)")
         })
     };
     let input = |decl: &mut NodeDecl, name: &str| -> Result<usize, String> {
@@ -231,6 +234,11 @@ fn apply_directive(
         ("optional", [name]) => {
             let i = input(decl, name)?;
             decl.inputs[i].optional = true;
+        }
+        ("columns", [name, spec @ ..]) if !spec.is_empty() => {
+            let i = input(decl, name)?;
+            decl.inputs[i].ty = ValueType::Table;
+            decl.inputs[i].columns = crate::table::parse_columns(&spec.join(" "))?;
         }
         _ => return Err(format!("node `{}`: unknown or malformed setting `@{directive}`", decl.name)),
     }

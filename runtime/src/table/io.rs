@@ -1,0 +1,227 @@
+//! Tables in and out: files under granted directories, Arrow IPC bytes from
+//! and to guests, and atomic output files.
+
+use std::fs::File;
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::{Table, TableError, guarded};
+
+/// Columns accepted in a table decoded from a guest's IPC bytes.
+pub const MAX_IPC_COLUMNS: usize = 10_000;
+/// Rows accepted in a table decoded from a guest's IPC bytes.
+pub const MAX_IPC_ROWS: usize = 100_000_000;
+
+/// The file formats tables are read from and written to, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.csv` (with a header row).
+    Csv,
+    /// `.parquet`, `.pq`.
+    Parquet,
+    /// `.arrow`, `.ipc`, `.feather`: the Arrow IPC file format.
+    Ipc,
+    /// `.json`: an array of records.
+    Json,
+    /// `.jsonl`, `.ndjson`: one record per line.
+    JsonLines,
+}
+
+impl Format {
+    /// The format a path's extension names.
+    pub fn of(path: &Path) -> Result<Format, TableError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        Format::named(&ext).ok_or_else(|| {
+            TableError::new(format!(
+                "{}: unknown table format `.{ext}` (use .csv, .parquet, .arrow/.ipc, .json or .jsonl)",
+                path.display()
+            ))
+        })
+    }
+
+    /// The format an extension or name stands for.
+    pub fn named(name: &str) -> Option<Format> {
+        Some(match name {
+            "csv" => Format::Csv,
+            "parquet" | "pq" => Format::Parquet,
+            "arrow" | "ipc" | "feather" => Format::Ipc,
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::JsonLines,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a node may read files: directories granted by the pipeline, and the
+/// folder relative paths start from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Relative paths are resolved against this folder (the pipeline's folder).
+    pub base: PathBuf,
+    /// Directories (canonical) whose files may be read.
+    pub read: Vec<PathBuf>,
+}
+
+impl Grants {
+    /// Resolve `path` and check it lies under a read grant. Symbolic links are
+    /// followed first, so a link out of a granted directory is refused.
+    pub fn readable(&self, path: &str) -> Result<PathBuf, TableError> {
+        if path.contains("://") {
+            return Err(TableError::new(format!("`{path}`: only local files can be read")));
+        }
+        let joined = self.base.join(path);
+        let refused = || {
+            let granted: Vec<String> = self.read.iter().map(|d| d.display().to_string()).collect();
+            TableError::new(format!(
+                "reading `{path}` is not allowed: it is not under a directory the pipeline grants read access to \
+                 (granted: {}). Grant its folder with `read = [\"dir\"]` under [policy] in weavelet.toml, \
+                 or `--allow-read DIR` on the command line",
+                if granted.is_empty() { "none".to_string() } else { granted.join(", ") }
+            ))
+        };
+        if self.read.is_empty() {
+            return Err(refused());
+        }
+        let real = joined.canonicalize().map_err(|e| {
+            // Say "not found" only for paths inside a grant: elsewhere, not even existence leaks.
+            if self.read.iter().any(|d| normalize(&joined).starts_with(d)) {
+                TableError::new(format!("cannot read `{path}`: {e}"))
+            } else {
+                refused()
+            }
+        })?;
+        if self.read.iter().any(|d| real.starts_with(d)) { Ok(real) } else { Err(refused()) }
+    }
+}
+
+/// `path` made absolute with `.` and `..` removed lexically (no file-system access).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Open a table file (lazily where the format allows: CSV, Parquet, IPC and
+/// JSON lines are scanned, so only the columns and rows used are read).
+pub fn read(grants: &Grants, path: &str) -> Result<Table, TableError> {
+    let real = grants.readable(path)?;
+    let format = Format::of(&real)?;
+    let plpath = PlRefPath::try_from_path(&real).map_err(TableError::from)?;
+    let lf = guarded(|| match format {
+        Format::Csv => LazyCsvReader::new(plpath).with_has_header(true).finish(),
+        Format::Parquet => LazyFrame::scan_parquet(plpath, ScanArgsParquet::default()),
+        Format::Ipc => LazyFrame::scan_ipc(plpath, Default::default(), Default::default()),
+        Format::JsonLines => LazyJsonLineReader::new(plpath).finish(),
+        Format::Json => {
+            let file = File::open(&real)?;
+            JsonReader::new(file).with_json_format(JsonFormat::Json).finish().map(DataFrame::lazy)
+        }
+    })
+    .map_err(|e| TableError::new(format!("reading `{path}`: {e}")))?;
+    Table::from_lazy(lf).checked_self().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
+}
+
+/// The table (or some of its columns) as Arrow IPC file bytes, refused past `limit` bytes.
+pub fn to_ipc(table: &Table, columns: &[String], limit: usize) -> Result<Vec<u8>, TableError> {
+    let table = if columns.is_empty() { table.clone() } else { table.select(columns)? };
+    let mut df = table.collect()?;
+    let estimate = df.estimated_size();
+    if estimate > limit {
+        return Err(TableError::new(format!(
+            "the table holds about {}, more than the {} a node may receive as IPC; select fewer columns or rows",
+            crate::human_bytes(estimate as u64),
+            crate::human_bytes(limit as u64)
+        )));
+    }
+    let mut bytes = Vec::new();
+    guarded(|| IpcWriter::new(&mut bytes).finish(&mut df))?;
+    Ok(bytes)
+}
+
+/// Decode Arrow IPC file bytes from a guest, with byte, column and row caps.
+pub fn from_ipc(bytes: &[u8], limit: usize) -> Result<Table, TableError> {
+    let bad = |e: TableError| TableError::new(format!("malformed Arrow IPC: {}", e.message));
+    if bytes.len() > limit {
+        return Err(TableError::new(format!(
+            "{} of IPC exceeds the {} a node may pass",
+            crate::human_bytes(bytes.len() as u64),
+            crate::human_bytes(limit as u64)
+        )));
+    }
+    let mut reader = IpcReader::new(Cursor::new(bytes));
+    let columns = guarded(|| reader.schema().map(|s| s.len())).map_err(bad)?;
+    if columns > MAX_IPC_COLUMNS {
+        return Err(TableError::new(format!(
+            "IPC with {columns} columns; at most {MAX_IPC_COLUMNS} are accepted"
+        )));
+    }
+    // The row limit also bounds every buffer the decoder allocates from lengths in the bytes.
+    let df = guarded(|| IpcReader::new(Cursor::new(bytes)).with_n_rows(Some(MAX_IPC_ROWS + 1)).finish())
+        .map_err(bad)?;
+    if df.height() > MAX_IPC_ROWS {
+        return Err(TableError::new(format!("IPC with more than {MAX_IPC_ROWS} rows")));
+    }
+    Ok(Table::from_frame(df))
+}
+
+/// Write `table` to `path` in the format its extension names, atomically: the
+/// data goes to a temporary file in the same folder, which is synced and then
+/// renamed over `path`. On any failure, `path` is untouched and no temporary
+/// file is left.
+pub fn write(table: &Table, path: &Path) -> Result<u64, TableError> {
+    let format = Format::of(path)?;
+    let mut df = table.collect()?;
+    atomic_write(path, |file| {
+        guarded(|| match format {
+            Format::Csv => CsvWriter::new(&mut *file).finish(&mut df),
+            Format::Parquet => ParquetWriter::new(&mut *file).finish(&mut df).map(|_| ()),
+            Format::Ipc => IpcWriter::new(&mut *file).finish(&mut df),
+            Format::Json => JsonWriter::new(&mut *file).with_json_format(JsonFormat::Json).finish(&mut df),
+            Format::JsonLines => {
+                JsonWriter::new(&mut *file).with_json_format(JsonFormat::JsonLines).finish(&mut df)
+            }
+        })
+    })
+}
+
+/// Write a file through a temporary sibling, fsync, rename; returns the bytes written.
+pub fn atomic_write(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> Result<(), TableError>,
+) -> Result<u64, TableError> {
+    let io = |what: &str, e: std::io::Error| TableError::new(format!("{what} {}: {e}", path.display()));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io("creating the folder of", e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp).map_err(|e| io("creating a temporary file for", e))?;
+        fill(&mut file)?;
+        file.flush().map_err(|e| io("writing", e))?;
+        file.sync_all().map_err(|e| io("syncing", e))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(|e| io("renaming the temporary file onto", e))?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
