@@ -1,7 +1,7 @@
 //! The sales pipeline in plain Rust polars, with no Weavelet: the baseline of
 //! `benches/sales/run.sh`. Usage: plain_polars SALES.csv OUT.csv
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use polars::prelude::*;
 
@@ -14,7 +14,8 @@ fn main() -> PolarsResult<()> {
         .group_by_stable([col("region")])
         .agg([col("revenue").sum().alias("total_revenue"), col("orders").count().alias("order_count")])
         .sort(["region"], Default::default())
-        .collect()?;
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
     CsvWriter::new(std::fs::File::create(output)?).finish(&mut df)?;
     Ok(())
 }

@@ -61,6 +61,14 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, Table
     }
 }
 
+/// Run a plan on polars' streaming engine (batches: a 10 M-row scan never sits in
+/// memory whole), falling back to the in-memory engine for what streaming cannot do.
+fn run(plan: LazyFrame) -> Result<DataFrame, TableError> {
+    // One plan collects to one frame (`unwrap_single` cannot fail here; `guarded` catches it if it did).
+    guarded(|| plan.clone().collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single()))
+        .or_else(|_| guarded(|| plan.collect_with_engine(Engine::InMemory).map(|r| r.unwrap_single())))
+}
+
 struct Inner {
     plan: LazyFrame,
     collected: OnceLock<DataFrame>,
@@ -152,7 +160,7 @@ impl Table {
         if let Some(df) = self.inner.collected.get() {
             return Ok(df.clone());
         }
-        let df = guarded(|| self.inner.plan.clone().collect())?;
+        let df = run(self.inner.plan.clone())?;
         Ok(self.inner.collected.get_or_init(|| df).clone())
     }
 
