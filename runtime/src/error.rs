@@ -175,6 +175,15 @@ fn run_message(failures: &[NodeFailure]) -> String {
     s
 }
 
+/// The message a caught panic carries (`panic!` with a literal or a formatted string).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 impl Error {
     /// An I/O error, with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {

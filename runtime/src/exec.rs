@@ -360,11 +360,7 @@ fn execute(state: &RunState, i: u32, inputs: Vec<Value>) -> Result<Value, NodeFa
     let value = match outcome {
         Ok(result) => result?,
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = crate::error::panic_message(&*panic);
             return Err(NodeFailure {
                 node: node.name.to_string(),
                 source: node.source.to_string(),

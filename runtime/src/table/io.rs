@@ -128,7 +128,7 @@ pub fn read(grants: &Grants, path: &str) -> Result<Table, TableError> {
         }
     })
     .map_err(|e| TableError::new(format!("reading `{path}`: {e}")))?;
-    Table::from_lazy(lf).checked_self().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
+    Table::from_lazy(lf).validated().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
 }
 
 /// The table (or some of its columns) as Arrow IPC file bytes, refused past `limit` bytes.

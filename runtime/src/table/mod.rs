@@ -51,11 +51,7 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, Table
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result.map_err(TableError::from),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
+            let what = crate::error::panic_message(&*panic);
             Err(TableError::new(format!("polars failed on this input: {what}")))
         }
     }
@@ -145,6 +141,11 @@ impl Table {
         Table::from_lazy(f(self.lazy()))
     }
 
+    /// A new table over `f` of this one's plan, validated.
+    fn derive_checked(&self, f: impl FnOnce(LazyFrame) -> LazyFrame) -> Result<Table, TableError> {
+        self.derive(f).validated()
+    }
+
     /// Whether both values are the same table.
     pub fn same(a: &Table, b: &Table) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
@@ -194,25 +195,25 @@ impl Table {
     /// Keep (or compute) the listed expressions, in order.
     pub fn select(&self, exprs: &[String]) -> Result<Table, TableError> {
         let exprs = exprs.iter().map(|e| expr::parse(e)).collect::<Result<Vec<_>, _>>()?;
-        self.checked(self.derive(|lf| lf.select(exprs)))
+        self.derive_checked(|lf| lf.select(exprs))
     }
 
     /// Rename columns: `(old, new)` pairs.
     pub fn rename(&self, pairs: &[(String, String)]) -> Result<Table, TableError> {
         let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
-        self.checked(self.derive(|lf| lf.rename(old, new, true)))
+        self.derive_checked(|lf| lf.rename(old, new, true))
     }
 
     /// Remove columns.
     pub fn drop(&self, columns: &[String]) -> Result<Table, TableError> {
         let names: Vec<PlSmallStr> = columns.iter().map(|c| c.as_str().into()).collect();
-        self.checked(self.derive(|lf| lf.drop(by_name(names, true, false))))
+        self.derive_checked(|lf| lf.drop(by_name(names, true, false)))
     }
 
     /// Keep the rows where `predicate` holds.
     pub fn filter(&self, predicate: &str) -> Result<Table, TableError> {
         let predicate = expr::parse(predicate)?;
-        self.checked(self.derive(|lf| lf.filter(predicate)))
+        self.derive_checked(|lf| lf.filter(predicate))
     }
 
     /// Add or replace columns: `(name, expression)` pairs.
@@ -221,7 +222,7 @@ impl Table {
             .iter()
             .map(|(name, e)| expr::parse(e).map(|e| e.alias(name.as_str())))
             .collect::<Result<Vec<_>, _>>()?;
-        self.checked(self.derive(|lf| lf.with_columns(exprs)))
+        self.derive_checked(|lf| lf.with_columns(exprs))
     }
 
     /// Group by `keys` and aggregate: `(output name, aggregation)` pairs such as
@@ -235,7 +236,7 @@ impl Table {
             .iter()
             .map(|(name, a)| expr::parse_agg(a).map(|e| e.alias(name.as_str())))
             .collect::<Result<Vec<_>, _>>()?;
-        self.checked(self.derive(|lf| lf.group_by_stable(keys).agg(aggs)))
+        self.derive_checked(|lf| lf.group_by_stable(keys).agg(aggs))
     }
 
     /// Sort by columns; `descending` gives each column's direction (missing: ascending).
@@ -247,7 +248,7 @@ impl Table {
         let by: Vec<PlSmallStr> = by.iter().map(|c| c.as_str().into()).collect();
         let options =
             SortMultipleOptions::default().with_order_descending_multi(desc).with_maintain_order(true);
-        self.checked(self.derive(|lf| lf.sort(by, options)))
+        self.derive_checked(|lf| lf.sort(by, options))
     }
 
     /// The first `n` rows.
@@ -288,14 +289,14 @@ impl Table {
             JoinKind::Outer => JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         };
         let right_plan = other.lazy();
-        self.checked(self.derive(|lf| lf.join(right_plan, left, right, args)))
+        self.derive_checked(|lf| lf.join(right_plan, left, right, args))
     }
 
     /// Remove rows with a null in any of `subset` (empty: in any column).
     pub fn drop_nulls(&self, subset: &[String]) -> Result<Table, TableError> {
         let selector = (!subset.is_empty())
             .then(|| by_name(subset.iter().map(|c| PlSmallStr::from(c.as_str())), true, false));
-        self.checked(self.derive(|lf| lf.drop_nulls(selector)))
+        self.derive_checked(|lf| lf.drop_nulls(selector))
     }
 
     /// Add column `name`: the mean of `column` over a sliding window of `window` rows
@@ -308,7 +309,7 @@ impl Table {
         let options =
             RollingOptionsFixedWindow { window_size: window, min_periods: window, ..Default::default() };
         let e = col(column).cast(DataType::Float64).rolling_mean(options).alias(name);
-        self.checked(self.derive(|lf| lf.with_columns([e])))
+        self.derive_checked(|lf| lf.with_columns([e]))
     }
 
     /// Stack tables with the same columns.
@@ -318,7 +319,7 @@ impl Table {
         }
         let plans: Vec<LazyFrame> = tables.iter().map(Table::lazy).collect();
         let lf = guarded(|| concat(plans, UnionArgs::default()))?;
-        tables[0].checked(Table::from_lazy(lf))
+        Table::from_lazy(lf).validated()
     }
 
     /// Run one SQL `SELECT` over named tables (polars SQL).
@@ -329,16 +330,12 @@ impl Table {
             context.register(name, table.lazy());
         }
         let lf = guarded(|| context.execute(query))?;
-        Table::from_lazy(lf).checked_self()
+        Table::from_lazy(lf).validated()
     }
 
-    /// Resolve the new plan's schema now, so a mistake (an unknown column, a
-    /// type error) is reported by the operation that made it.
-    fn checked(&self, table: Table) -> Result<Table, TableError> {
-        table.checked_self()
-    }
-
-    fn checked_self(self) -> Result<Table, TableError> {
+    /// Resolve the table's schema now, so a mistake (an unknown column, a type
+    /// error) is reported by the operation that made it.
+    pub(crate) fn validated(self) -> Result<Table, TableError> {
         guarded(|| self.lazy().collect_schema())?;
         Ok(self)
     }
