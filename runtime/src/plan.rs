@@ -225,7 +225,7 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
                 // Where the upstream node promises its columns, check them before anything runs.
                 if !input.columns.is_empty() && !upstream.decl.output_columns.is_empty() {
                     let problems =
-                        crate::table::missing_columns(&upstream.decl.output_columns, &input.columns);
+                        crate::table::missing_promised_columns(&upstream.decl.output_columns, &input.columns);
                     if !problems.is_empty() {
                         errors.push(
                             Diagnostic::new(format!(

@@ -348,6 +348,13 @@ impl Table {
         Ok(ca.into_no_null_iter().collect())
     }
 
+    /// One column as floats, nulls kept as `None` (charts leave gaps for them).
+    pub fn column_f64_nullable(&self, name: &str) -> Result<Vec<Option<f64>>, TableError> {
+        let s = self.column(name, DataType::Float64)?;
+        let ca = s.f64().map_err(TableError::from)?;
+        Ok(ca.iter().collect())
+    }
+
     /// One column as 64-bit integers. Nulls are an error.
     pub fn column_i64(&self, name: &str) -> Result<Vec<i64>, TableError> {
         let s = self.column(name, DataType::Int64)?;
@@ -421,6 +428,40 @@ impl Table {
 
 /// The problems of `schema` against `required` (empty: it satisfies them).
 pub fn missing_columns(schema: &[(String, String)], required: &[(String, String)]) -> Vec<String> {
+    columns_against(schema, required, dtype_matches)
+}
+
+/// [`missing_columns`] for a node's promised columns, whose types are families
+/// (`text`, `int`, `float`, `number`) or exact dtypes: only a promise that
+/// cannot satisfy the requirement is reported (a `number` may be a `float`).
+pub fn missing_promised_columns(promised: &[(String, String)], required: &[(String, String)]) -> Vec<String> {
+    columns_against(promised, required, promise_matches)
+}
+
+/// Whether a promised column type can satisfy a required one.
+pub fn promise_matches(promised: &str, want: &str) -> bool {
+    let exact_int = |t: &str| {
+        t.len() > 1
+            && (t.starts_with('i') || t.starts_with('u'))
+            && t[1..].chars().all(|c| c.is_ascii_digit())
+    };
+    let exact_float =
+        |t: &str| t.len() > 1 && t.starts_with('f') && t[1..].chars().all(|c| c.is_ascii_digit());
+    match promised {
+        "any" | "" | "number" | "numeric" => true,
+        "int" | "integer" => dtype_matches("i64", want) || exact_int(want),
+        "float" => dtype_matches("f64", want) || exact_float(want),
+        "text" | "string" => dtype_matches("str", want),
+        "boolean" => dtype_matches("bool", want),
+        exact => dtype_matches(exact, want),
+    }
+}
+
+fn columns_against(
+    schema: &[(String, String)],
+    required: &[(String, String)],
+    dtype_matches: fn(&str, &str) -> bool,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, want) in required {
         match schema.iter().find(|(n, _)| n == name) {
@@ -528,4 +569,22 @@ fn no_nulls(name: &str, nulls: usize) -> Result<(), TableError> {
 
 fn idx(n: u64) -> IdxSize {
     IdxSize::try_from(n).unwrap_or(IdxSize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promised_families_satisfy_the_same_requirements() {
+        let p = |promised: &str, want: &str| promise_matches(promised, want);
+        assert!(p("text", "text") && p("str", "text") && p("int", "number") && p("int", "i32"));
+        assert!(p("float", "number") && p("number", "float") && p("f64", "float") && p("bool", "boolean"));
+        assert!(!p("text", "number") && !p("float", "int") && !p("int", "text") && !p("float", "i64"));
+        let promised =
+            vec![("region".to_string(), "text".to_string()), ("total".to_string(), "float".to_string())];
+        let required =
+            vec![("region".to_string(), "text".to_string()), ("total".to_string(), "int".to_string())];
+        assert_eq!(missing_promised_columns(&promised, &required), ["column `total` is float, not int"]);
+    }
 }
