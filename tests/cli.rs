@@ -181,7 +181,7 @@ fn inspect_shows_declarations() {
             "    A one-line report of the total and the spread, in `unit` (optional).",
         ))
         .stdout(predicate::str::contains("sha256  "))
-        .stdout(predicate::str::contains("imports\n  weavelet:node/host@0.2.0"))
+        .stdout(predicate::str::contains("imports\n  weavelet:node/host@0.3.0"))
         .stdout(predicate::str::contains("WASI environment: empty"));
     let out = weavelet(dir.path()).args(["inspect", "--json", FIXTURE_NODES]).output().unwrap();
     assert!(out.status.success());
@@ -189,7 +189,7 @@ fn inspect_shows_declarations() {
     let inc = doc["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "inc").unwrap();
     assert_eq!(inc["inputs"][0], serde_json::json!({ "name": "x", "type": "int", "optional": false }));
     assert_eq!(inc["output"], "int");
-    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "weavelet:node/host@0.2.0"));
+    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "weavelet:node/host@0.3.0"));
     assert_eq!(doc["sha256"].as_str().unwrap().len(), 64);
 }
 

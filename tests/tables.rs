@@ -621,5 +621,5 @@ fn a_failed_output_leaves_no_file_behind() {
 fn a_node_holding_too_many_handles_fails_alone() {
     let rt = runtime();
     let err = run_component(&rt, "t_handle_flood", vec![("t", Value::Table(sales()))]).unwrap_err();
-    assert!(err.contains("t_handle_flood") && err.contains("10000 table handles"), "{err}");
+    assert!(err.contains("t_handle_flood") && err.contains("10000 handles (tables, SVGs, images)"), "{err}");
 }

@@ -49,7 +49,7 @@ impl ComponentModule {
         self.decls.iter().map(|d| &**d)
     }
 
-    /// The interfaces it imports (`weavelet:node/host@0.2.0`, `wasi:cli/environment@0.2.6`, ...).
+    /// The interfaces it imports (`weavelet:node/host@0.3.0`, `wasi:cli/environment@0.2.6`, ...).
     pub fn imports(&self) -> &[String] {
         &self.imports
     }
@@ -128,7 +128,7 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
     let pre =
         rt.linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
     let pre = bindings::ModulePre::new(pre).map_err(|e| {
-        err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.2.0`): {e:#}"))
+        err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.3.0`): {e:#}"))
     })?;
     let raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick)
         .map_err(|e| err(format!("asking it for its nodes failed: {e:#}")))?;

@@ -24,6 +24,8 @@
 //!
 //! [outputs]
 //! report = "out/report.txt"        # write a node's output to a file (format by extension)
+//! chart = ["out/chart.svg", "out/chart.png"]   # several files: an SVG as text and rendered
+//! thumbs = "out/thumbs/{name}.png" # a list of images: one file per image
 //! ```
 //!
 //! Paths are relative to the manifest's folder.
@@ -55,7 +57,15 @@ struct Manifest {
     #[serde(default)]
     policy: PolicySection,
     #[serde(default)]
-    outputs: BTreeMap<String, toml::Spanned<String>>,
+    outputs: BTreeMap<String, toml::Spanned<OutputTargets>>,
+}
+
+/// An `[outputs]` entry: one path or several (`["out/chart.svg", "out/chart.png"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OutputTargets {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -304,7 +314,10 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
                 help,
             ));
         }
-        saves.push((node.clone(), base.join(target.get_ref())));
+        match target.get_ref() {
+            OutputTargets::One(path) => saves.push((node.clone(), base.join(path))),
+            OutputTargets::Many(paths) => saves.extend(paths.iter().map(|p| (node.clone(), base.join(p)))),
+        }
     }
     Ok(Loaded { pipeline, name, path: file, saves })
 }

@@ -15,11 +15,17 @@ use crate::error::{FailureKind, NodeFailure};
 use crate::events::{Event, EventKind, EventSink, LogLevel};
 use crate::value::Value;
 
+mod graphics;
+
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         world: "module",
         path: "../wit",
-        with: { "weavelet:node/types.table": crate::table::Table },
+        with: {
+            "weavelet:node/types.table": crate::table::Table,
+            "weavelet:node/types.svg": crate::graphics::Svg,
+            "weavelet:node/types.image": crate::graphics::Image,
+        },
     });
 }
 
@@ -92,19 +98,29 @@ type Handle = Resource<Table>;
 type TableResult = Result<Handle, String>;
 
 impl NodeState {
-    fn get(&self, handle: &Handle) -> Result<Table, String> {
-        self.table.get(handle).cloned().map_err(|e| format!("invalid table handle: {e}"))
+    /// The host value behind a guest's handle (a table, an SVG, an image).
+    pub(super) fn get<T: Clone + 'static>(&self, handle: &Resource<T>) -> Result<T, String> {
+        self.table.get(handle).cloned().map_err(|e| format!("invalid handle: {e}"))
     }
 
-    fn put(&mut self, table: Table) -> TableResult {
+    /// Give the guest a handle to `value`, within the node's handle cap.
+    pub(super) fn put<T: Send + 'static>(&mut self, value: T) -> Result<Resource<T>, String> {
         if self.handles >= MAX_HANDLES {
             return Err(format!(
-                "the node holds {MAX_HANDLES} table handles, the most allowed; drop the ones it no longer needs"
+                "the node holds {MAX_HANDLES} handles (tables, SVGs, images), the most allowed; \
+                 drop the ones it no longer needs"
             ));
         }
-        let handle = self.table.push(table).map_err(|e| format!("cannot keep another table: {e}"))?;
+        let handle = self.table.push(value).map_err(|e| format!("cannot keep another handle: {e}"))?;
         self.handles += 1;
         Ok(handle)
+    }
+
+    /// Take a value the guest returns (or drops) out of the handle table.
+    pub(super) fn take<T: 'static>(&mut self, handle: Resource<T>) -> Result<T, String> {
+        let value = self.table.delete(handle).map_err(|e| format!("invalid handle: {e}"))?;
+        self.handles = self.handles.saturating_sub(1);
+        Ok(value)
     }
 
     fn derive(
@@ -274,8 +290,7 @@ impl wit::HostTable for NodeState {
     }
 
     fn drop(&mut self, rep: Handle) -> wasmtime::Result<()> {
-        self.table.delete(rep)?;
-        self.handles = self.handles.saturating_sub(1);
+        self.take(rep).map_err(wasmtime::Error::msg)?;
         Ok(())
     }
 }
@@ -570,10 +585,16 @@ pub(crate) fn to_wit(v: &Value, state: &mut NodeState) -> Result<wit::Value, Str
         Value::FloatList(l) => wit::Value::FloatList(l.to_vec()),
         Value::TextList(l) => wit::Value::TextList(l.to_vec()),
         Value::Table(t) => wit::Value::Table(state.put(t.clone())?),
+        Value::Svg(s) => wit::Value::Svg(state.put(s.clone())?),
+        Value::Image(i) => wit::Value::Image(state.put(i.clone())?),
+        Value::Images(l) => {
+            wit::Value::Images(l.iter().map(|i| state.put(i.clone())).collect::<Result<_, _>>()?)
+        }
     })
 }
 
 pub(crate) fn from_wit(v: wit::Value, state: &mut NodeState) -> Result<Value, String> {
+    let returned = |e: String| format!("returned {e}");
     Ok(match v {
         wit::Value::Null => Value::Null,
         wit::Value::Boolean(b) => Value::Bool(b),
@@ -585,12 +606,16 @@ pub(crate) fn from_wit(v: wit::Value, state: &mut NodeState) -> Result<Value, St
         wit::Value::IntList(l) => Value::IntList(l.into()),
         wit::Value::FloatList(l) => Value::FloatList(l.into()),
         wit::Value::TextList(l) => Value::TextList(l.into()),
-        wit::Value::Table(handle) => {
-            let table =
-                state.table.delete(handle).map_err(|e| format!("returned an invalid table handle: {e}"))?;
-            state.handles = state.handles.saturating_sub(1);
-            Value::Table(table)
-        }
+        wit::Value::Table(handle) => Value::Table(state.take(handle).map_err(returned)?),
+        wit::Value::Svg(handle) => Value::Svg(state.take(handle).map_err(returned)?),
+        wit::Value::Image(handle) => Value::Image(state.take(handle).map_err(returned)?),
+        wit::Value::Images(handles) => Value::Images(
+            handles
+                .into_iter()
+                .map(|h| state.take(h).map_err(returned))
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+        ),
     })
 }
 
@@ -609,6 +634,9 @@ pub(crate) fn type_from_wit(t: wit::ValueType) -> crate::ValueType {
         wit::ValueType::FloatList => T::FloatList,
         wit::ValueType::TextList => T::TextList,
         wit::ValueType::Table => T::Table,
+        wit::ValueType::Svg => T::Svg,
+        wit::ValueType::Image => T::Image,
+        wit::ValueType::Images => T::Images,
     }
 }
 

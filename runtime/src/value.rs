@@ -31,6 +31,12 @@ pub enum Value {
     TextList(Arc<[String]>),
     /// A host-owned table: a handle, cloned without copying data.
     Table(crate::table::Table),
+    /// A host-owned SVG document.
+    Svg(crate::graphics::Svg),
+    /// A host-owned image.
+    Image(crate::graphics::Image),
+    /// Several images (a folder's worth), each with its name.
+    Images(Arc<[crate::graphics::Image]>),
 }
 
 /// The declared type of a node's input or output.
@@ -60,6 +66,12 @@ pub enum ValueType {
     TextList,
     /// A table.
     Table,
+    /// An SVG document.
+    Svg,
+    /// An image.
+    Image,
+    /// A list of images.
+    Images,
 }
 
 impl ValueType {
@@ -78,6 +90,9 @@ impl ValueType {
             ValueType::FloatList => "float-list",
             ValueType::TextList => "text-list",
             ValueType::Table => "table",
+            ValueType::Svg => "svg",
+            ValueType::Image => "image",
+            ValueType::Images => "images",
         }
     }
 
@@ -96,6 +111,9 @@ impl ValueType {
             "float-list" => ValueType::FloatList,
             "text-list" => ValueType::TextList,
             "table" => ValueType::Table,
+            "svg" => ValueType::Svg,
+            "image" => ValueType::Image,
+            "images" => ValueType::Images,
             _ => return None,
         })
     }
@@ -134,14 +152,24 @@ impl Value {
             Value::FloatList(_) => ValueType::FloatList,
             Value::TextList(_) => ValueType::TextList,
             Value::Table(_) => ValueType::Table,
+            Value::Svg(_) => ValueType::Svg,
+            Value::Image(_) => ValueType::Image,
+            Value::Images(_) => ValueType::Images,
         }
     }
 
     /// The approximate number of bytes this value occupies (budgets use it).
-    /// A table counts as its handle: its data stays in the host.
+    /// A table, SVG or image counts as its handle: its data stays in the host.
     pub fn byte_size(&self) -> usize {
         match self {
-            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Table(_) => 8,
+            Value::Null
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Table(_)
+            | Value::Svg(_)
+            | Value::Image(_) => 8,
+            Value::Images(l) => l.len() * 8,
             Value::Text(s) => s.len(),
             Value::Bytes(b) => b.len(),
             Value::BoolList(l) => l.len(),
@@ -209,10 +237,11 @@ impl Value {
             ValueType::TextList => {
                 Value::TextList(text.split(',').map(|s| s.to_string()).collect::<Vec<_>>().into())
             }
-            ValueType::Table => {
-                return Err(
-                    "a table cannot be given as text; pass the path of a file and read it in a node".into()
-                );
+            ValueType::Table | ValueType::Svg | ValueType::Image | ValueType::Images => {
+                return Err(format!(
+                    "a{} {expected} cannot be given as text; pass the path of a file and read it in a node",
+                    if expected == ValueType::Image { "n" } else { "" }
+                ));
             }
             ValueType::Any => {
                 if let Ok(i) = text.parse::<i64>() {
@@ -263,6 +292,9 @@ impl fmt::Display for Value {
                 Ok(text) => f.write_str(&text),
                 Err(e) => write!(f, "<table that cannot be computed: {e}>"),
             },
+            Value::Svg(s) => write!(f, "{s}"),
+            Value::Image(i) => write!(f, "{i}"),
+            Value::Images(l) => list(f, l),
         }
     }
 }

@@ -58,6 +58,8 @@
 //! | [`Bytes`] | `bytes` |
 //! | `Vec<bool>`, `Vec<i64>`, `Vec<f64>`, `Vec<String>` | typed lists |
 //! | [`Table`] | `table` (a handle: the data stays in the host) |
+//! | [`Svg`], [`Image`] | `svg`, `image` (handles, like tables) |
+//! | `Vec<Image>` | `images` |
 //! | [`Value`] | `any` (checked by the node itself) |
 //! | `Option<T>` (parameter) | optional input of `T` |
 //! | `Result<T, E>` (return, `E: Display`) | `T`; `Err` fails the node |
@@ -102,7 +104,9 @@ pub use bindings::weavelet::node::types::{
     Capability, Column, ErrorKind, InputDecl, JoinKind, NodeDecl, NodeError, Value, ValueType,
 };
 
+mod graphics;
 mod table;
+pub use graphics::{ChartKind, ChartSpec, GraphicsError, Image, Svg, chart_spec};
 pub use table::{Table, TableError};
 
 /// Append a line to this node's log at the given level.
@@ -155,6 +159,9 @@ pub fn type_name(value: &Value) -> &'static str {
         Value::FloatList(_) => "float-list",
         Value::TextList(_) => "text-list",
         Value::Table(_) => "table",
+        Value::Svg(_) => "svg",
+        Value::Image(_) => "image",
+        Value::Images(_) => "images",
     }
 }
 

@@ -28,7 +28,7 @@ use crate::{Column, FromValue, IntoValue, JoinKind, Value, ValueType};
 /// }
 /// # fn main() {}
 /// ```
-pub struct Table(raw::Table);
+pub struct Table(pub(crate) raw::Table);
 
 /// Why the host refused a table operation (a message for people).
 #[derive(Debug, Clone, PartialEq, Eq)]

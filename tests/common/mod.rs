@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
 #[allow(unused_imports)]
-pub use weavelet_test_artifacts::{DIAMOND_NODES, FIXTURE_NODES, TABLE_NODES};
+pub use weavelet_test_artifacts::{DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, SALES_NODES, TABLE_NODES};
 
 /// A runtime with no disk cache (tests must not depend on each other's state).
 pub fn runtime() -> Runtime {

@@ -20,7 +20,9 @@ fn describe_import(name: &str) -> &'static str {
     let interface = name.split('@').next().unwrap_or(name);
     match interface {
         "weavelet:node/host" => "Weavelet host: log and progress (bounded)",
-        "weavelet:node/types" => "Weavelet value types and host-owned tables (reads only under read grants)",
+        "weavelet:node/types" => {
+            "Weavelet value types; host-owned tables, SVG documents and images (reads only under read grants)"
+        }
         "wasi:cli/environment" => "WASI environment: empty, no arguments",
         "wasi:cli/exit" => "WASI exit: ends the node as a failure",
         "wasi:cli/stdin" => "WASI stdin: empty",

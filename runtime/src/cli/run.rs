@@ -124,7 +124,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
         match weavelet::save(value, path) {
             Ok(bytes) => {
                 if !quiet {
-                    eprintln!("wrote {} ({}) from `{node}`", path.display(), weavelet::human_bytes(bytes));
+                    let files = match value {
+                        weavelet::Value::Images(images) => format!("{} files ", images.len()),
+                        _ => String::new(),
+                    };
+                    eprintln!(
+                        "wrote {files}{} ({}) from `{node}`",
+                        path.display(),
+                        weavelet::human_bytes(bytes)
+                    );
                 }
             }
             Err(e) => {

@@ -7,6 +7,8 @@
 //! | bytes | blob |
 //! | typed lists | arrays (returned arrays must hold one kind of scalar; ints and floats mix into floats) |
 //! | table | `table` (the same host-owned table: nothing is copied) |
+//! | svg, image | `svg`, `image` (host-owned, like tables) |
+//! | images | an array of `image`s |
 
 use rhai::{Array, Blob, Dynamic, ImmutableString};
 
@@ -27,6 +29,9 @@ pub(crate) fn to_dynamic(v: Value) -> Dynamic {
             Dynamic::from_array(l.iter().map(|s| ImmutableString::from(s.as_str()).into()).collect())
         }
         Value::Table(t) => Dynamic::from(t),
+        Value::Svg(s) => Dynamic::from(s),
+        Value::Image(i) => Dynamic::from(i),
+        Value::Images(l) => Dynamic::from_array(l.iter().cloned().map(Dynamic::from).collect()),
     }
 }
 
@@ -58,8 +63,15 @@ pub(crate) fn from_dynamic(d: Dynamic) -> Result<Value, String> {
     if d.is::<crate::table::Table>() {
         return Ok(Value::Table(d.cast()));
     }
+    if d.is::<crate::graphics::Svg>() {
+        return Ok(Value::Svg(d.cast()));
+    }
+    if d.is::<crate::graphics::Image>() {
+        return Ok(Value::Image(d.cast()));
+    }
     Err(format!(
-        "a {}, which cannot flow between nodes (return a scalar, a string, a blob, an array of scalars or a table)",
+        "a {}, which cannot flow between nodes (return a scalar, a string, a blob, an array of scalars or \
+         of images, a table, an svg or an image)",
         d.type_name()
     ))
 }
@@ -67,6 +79,10 @@ pub(crate) fn from_dynamic(d: Dynamic) -> Result<Value, String> {
 fn array_value(array: Array) -> Result<Value, String> {
     if array.is_empty() {
         return Ok(Value::FloatList(Vec::new().into()));
+    }
+    if array.iter().all(|d| d.is::<crate::graphics::Image>()) {
+        let images: Vec<crate::graphics::Image> = array.into_iter().filter_map(|d| d.try_cast()).collect();
+        return Ok(Value::Images(images.into()));
     }
     if array.iter().all(|d| d.is_int()) {
         return Ok(Value::IntList(

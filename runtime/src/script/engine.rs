@@ -62,6 +62,7 @@ pub(crate) fn sandboxed() -> Engine {
         engine.register_global_module(package);
     }
     super::tables::register(&mut engine);
+    super::graphics::register(&mut engine);
     engine
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(MAX_EXPR_DEPTH.0, MAX_EXPR_DEPTH.1)

@@ -7,6 +7,7 @@
 
 mod convert;
 mod engine;
+mod graphics;
 mod tables;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,445 @@
+//! `Svg`: an immutable SVG document built with the `svg` crate.
+//!
+//! A document is a size, an optional view box and a list of top-level
+//! elements behind `Arc`s, so adding an element copies pointers, not
+//! elements. Attributes are checked as they come in: an SVG a node builds is
+//! also a file a person opens in a browser, so event handlers (`onload`),
+//! `javascript:` and references to anything outside the document (`href`,
+//! `url(...)`) are refused. The rasteriser refuses them a second time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use resvg::usvg;
+use svg::Document;
+use svg::node::element::{Circle, Element, Ellipse, Group, Line, Path, Polyline, Rectangle, Text};
+use svg::node::{Blob, Node};
+
+use super::{GraphicsError, finite};
+
+/// The largest width or height of a document, in user units.
+pub const MAX_EXTENT: f64 = 100_000.0;
+/// The most elements one document may hold (nested ones count).
+pub const MAX_ELEMENTS: usize = 250_000;
+/// The most bytes of text (attribute values, text content) one document may hold.
+pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+/// The longest attribute value or text content.
+pub const MAX_VALUE: usize = 64 << 10;
+
+/// An immutable SVG document held by the host. Cloning copies a pointer.
+#[derive(Clone)]
+pub struct Svg(Arc<Inner>);
+
+struct Inner {
+    width: f64,
+    height: f64,
+    view_box: Option<[f64; 4]>,
+    children: Vec<Arc<Element>>,
+    /// Elements, nested ones included.
+    elements: usize,
+    /// Approximate bytes of text.
+    bytes: usize,
+}
+
+impl fmt::Debug for Svg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Svg({} × {}, {} elements)", self.0.width, self.0.height, self.0.elements)
+    }
+}
+
+impl PartialEq for Svg {
+    fn eq(&self, other: &Svg) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.to_text() == other.to_text()
+    }
+}
+
+impl fmt::Display for Svg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<svg {} × {}, {} elements>", num(self.0.width), num(self.0.height), self.0.elements)
+    }
+}
+
+/// Attributes as a node gives them: (name, value) pairs.
+pub type Attrs = [(String, String)];
+
+impl Svg {
+    /// An empty document of `width` × `height` user units.
+    pub fn new(width: f64, height: f64) -> Result<Svg, GraphicsError> {
+        let (width, height) = (extent("width", width)?, extent("height", height)?);
+        Ok(Svg(Arc::new(Inner {
+            width,
+            height,
+            view_box: None,
+            children: Vec::new(),
+            elements: 0,
+            bytes: 0,
+        })))
+    }
+
+    /// Parse SVG text (from a file or a guest). The text is parsed and
+    /// re-written by usvg under the same rules as rasterising: gzip input and
+    /// external references are refused, scripts and event handlers are
+    /// dropped. The result can be placed into other documents.
+    pub fn parse(text: &str) -> Result<Svg, GraphicsError> {
+        Svg::parse_bytes(text.as_bytes())
+    }
+
+    /// [`Svg::parse`] for bytes: compressed SVG is refused, other bytes must be UTF-8.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Svg, GraphicsError> {
+        static PARSED: AtomicU64 = AtomicU64::new(0);
+        let tree = super::raster::parse(bytes)?;
+        let size = tree.size();
+        let options = usvg::WriteOptions {
+            id_prefix: Some(format!("p{}-", PARSED.fetch_add(1, Ordering::Relaxed))),
+            ..usvg::WriteOptions::default()
+        };
+        let clean = tree.to_string(&options);
+        let body = clean
+            .trim_start()
+            .strip_prefix("<?xml")
+            .map_or(clean.as_str(), |rest| rest.find("?>").map_or(rest, |end| &rest[end + 2..]));
+        let (width, height) =
+            (extent("width", f64::from(size.width()))?, extent("height", f64::from(size.height()))?);
+        let element = Element::from(Group::new().add(Blob::new(body.trim().to_string())));
+        let bytes = body.len();
+        if bytes > MAX_DOCUMENT_BYTES {
+            return Err(GraphicsError::new("the SVG text is larger than a document may be (64 MiB)"));
+        }
+        Ok(Svg(Arc::new(Inner {
+            width,
+            height,
+            view_box: None,
+            children: vec![Arc::new(element)],
+            elements: 1 + body.matches('<').count(),
+            bytes,
+        })))
+    }
+
+    /// Read an `.svg` file under the node's read grants (see [`Svg::parse`]).
+    pub fn read(grants: &crate::table::io::Grants, path: &str) -> Result<Svg, GraphicsError> {
+        let real = grants.readable(path)?;
+        let size =
+            std::fs::metadata(&real).map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?.len();
+        if size > MAX_DOCUMENT_BYTES as u64 {
+            return Err(GraphicsError::new(format!(
+                "`{path}` is larger than an SVG document may be (64 MiB)"
+            )));
+        }
+        let bytes = std::fs::read(&real).map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?;
+        Svg::parse_bytes(&bytes).map_err(|e| GraphicsError::new(format!("`{path}`: {e}")))
+    }
+
+    /// Width in user units.
+    pub fn width(&self) -> f64 {
+        self.0.width
+    }
+
+    /// Height in user units.
+    pub fn height(&self) -> f64 {
+        self.0.height
+    }
+
+    /// Elements in the document, nested ones included.
+    pub fn element_count(&self) -> usize {
+        self.0.elements
+    }
+
+    /// The same document with this view box (the user-space rectangle shown).
+    pub fn view_box(&self, x: f64, y: f64, width: f64, height: f64) -> Result<Svg, GraphicsError> {
+        let vb = [finite("x", x)?, finite("y", y)?, extent("width", width)?, extent("height", height)?];
+        let inner = &self.0;
+        Ok(Svg(Arc::new(Inner {
+            width: inner.width,
+            height: inner.height,
+            view_box: Some(vb),
+            children: inner.children.clone(),
+            elements: inner.elements,
+            bytes: inner.bytes,
+        })))
+    }
+
+    /// A rectangle at (`x`, `y`).
+    pub fn rect(&self, x: f64, y: f64, width: f64, height: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let e = Rectangle::new()
+            .set("x", num(finite("x", x)?))
+            .set("y", num(finite("y", y)?))
+            .set("width", num(non_negative("width", width)?))
+            .set("height", num(non_negative("height", height)?));
+        self.push(e.into(), attrs)
+    }
+
+    /// A circle centred on (`cx`, `cy`).
+    pub fn circle(&self, cx: f64, cy: f64, r: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let e = Circle::new()
+            .set("cx", num(finite("cx", cx)?))
+            .set("cy", num(finite("cy", cy)?))
+            .set("r", num(non_negative("r", r)?));
+        self.push(e.into(), attrs)
+    }
+
+    /// An ellipse centred on (`cx`, `cy`).
+    pub fn ellipse(&self, cx: f64, cy: f64, rx: f64, ry: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let e = Ellipse::new()
+            .set("cx", num(finite("cx", cx)?))
+            .set("cy", num(finite("cy", cy)?))
+            .set("rx", num(non_negative("rx", rx)?))
+            .set("ry", num(non_negative("ry", ry)?));
+        self.push(e.into(), attrs)
+    }
+
+    /// A line from (`x1`, `y1`) to (`x2`, `y2`); give it a `stroke`.
+    pub fn line(&self, x1: f64, y1: f64, x2: f64, y2: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let e = Line::new()
+            .set("x1", num(finite("x1", x1)?))
+            .set("y1", num(finite("y1", y1)?))
+            .set("x2", num(finite("x2", x2)?))
+            .set("y2", num(finite("y2", y2)?));
+        self.push(e.into(), attrs)
+    }
+
+    /// A polyline through `points`.
+    pub fn polyline(&self, points: &[(f64, f64)], attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let mut text = String::with_capacity(points.len() * 12);
+        for (i, &(x, y)) in points.iter().enumerate() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push_str(&format!("{},{}", num(finite("a point's x", x)?), num(finite("a point's y", y)?)));
+        }
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(GraphicsError::new("the polyline has more points than a document may hold"));
+        }
+        self.push(Polyline::new().set("points", text).into(), attrs)
+    }
+
+    /// A path with path data `d` (`M 0 0 L 10 10 Z`).
+    pub fn path(&self, d: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        check_value("d", d)?;
+        if let Some(bad) = d.chars().find(|c| !(c.is_ascii_alphanumeric() || " ,.-+\t\r\n".contains(*c))) {
+            return Err(GraphicsError::new(format!(
+                "path data may hold commands and numbers only, not `{bad}`"
+            )));
+        }
+        self.push(Path::new().set("d", d).into(), attrs)
+    }
+
+    /// Text at (`x`, `y`) (the baseline's start, unless `text-anchor` says otherwise).
+    pub fn text(&self, x: f64, y: f64, content: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        check_value("text", content)?;
+        let e = Text::new(content).set("x", num(finite("x", x)?)).set("y", num(finite("y", y)?));
+        self.push(e.into(), attrs)
+    }
+
+    /// The elements of `content` wrapped in a group (`<g>`) with these
+    /// attributes (`transform`, `fill`, `opacity`, ...), added to this document.
+    pub fn group(&self, content: &Svg, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let mut g = Group::new();
+        for child in &content.0.children {
+            g = g.add((**child).clone());
+        }
+        self.push_sized(g.into(), attrs, content.0.elements, content.0.bytes)
+    }
+
+    /// `content` placed at (`x`, `y`) and drawn `scale` times its size (a
+    /// nested `<svg>`, so its own view box and clipping hold): how a dashboard
+    /// composes charts.
+    pub fn place(&self, content: &Svg, x: f64, y: f64, scale: f64) -> Result<Svg, GraphicsError> {
+        let scale = finite("scale", scale)?;
+        if scale <= 0.0 || scale > 1000.0 {
+            return Err(GraphicsError::new(format!("scale must be above 0 and at most 1000, not {scale}")));
+        }
+        let c = &content.0;
+        let vb = c.view_box.unwrap_or([0.0, 0.0, c.width, c.height]);
+        let mut nested = Element::new("svg");
+        nested.assign("x", num(finite("x", x)?));
+        nested.assign("y", num(finite("y", y)?));
+        nested.assign("width", num(c.width * scale));
+        nested.assign("height", num(c.height * scale));
+        nested.assign("viewBox", format!("{} {} {} {}", num(vb[0]), num(vb[1]), num(vb[2]), num(vb[3])));
+        for child in &c.children {
+            nested.append((**child).clone());
+        }
+        self.push_sized(nested, &[], c.elements, c.bytes)
+    }
+
+    /// The document as SVG text.
+    pub fn to_text(&self) -> String {
+        let inner = &self.0;
+        let vb = inner.view_box.unwrap_or([0.0, 0.0, inner.width, inner.height]);
+        let mut doc = Document::new()
+            .set("width", num(inner.width))
+            .set("height", num(inner.height))
+            .set("viewBox", format!("{} {} {} {}", num(vb[0]), num(vb[1]), num(vb[2]), num(vb[3])));
+        for child in &inner.children {
+            doc = doc.add((**child).clone());
+        }
+        let mut text = doc.to_string();
+        text.push('\n');
+        text
+    }
+
+    fn push(&self, element: Element, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        self.push_sized(element, attrs, 0, 0)
+    }
+
+    /// Add `element` with `attrs`; it carries `nested` elements and `nested_bytes` of text.
+    fn push_sized(
+        &self,
+        mut element: Element,
+        attrs: &Attrs,
+        nested: usize,
+        nested_bytes: usize,
+    ) -> Result<Svg, GraphicsError> {
+        let mut bytes = 32;
+        for (name, value) in attrs {
+            check_attribute(name, value)?;
+            bytes += name.len() + value.len() + 4;
+            element.assign(name.as_str(), value.as_str());
+        }
+        let inner = &self.0;
+        let elements = inner.elements.saturating_add(1).saturating_add(nested);
+        let bytes = inner.bytes.saturating_add(bytes).saturating_add(nested_bytes);
+        if elements > MAX_ELEMENTS {
+            return Err(GraphicsError::new(format!(
+                "the document would hold {elements} elements, more than the {MAX_ELEMENTS} allowed"
+            )));
+        }
+        if bytes > MAX_DOCUMENT_BYTES {
+            return Err(GraphicsError::new("the document would be larger than the 64 MiB allowed"));
+        }
+        let mut children = Vec::with_capacity(inner.children.len() + 1);
+        children.extend(inner.children.iter().cloned());
+        children.push(Arc::new(element));
+        Ok(Svg(Arc::new(Inner {
+            width: inner.width,
+            height: inner.height,
+            view_box: inner.view_box,
+            children,
+            elements,
+            bytes,
+        })))
+    }
+}
+
+/// A number as SVG writes it: integers without a fraction, others to 3 decimals.
+pub(crate) fn num(v: f64) -> String {
+    let rounded = (v * 1000.0).round() / 1000.0;
+    if rounded == rounded.trunc() && rounded.abs() < 1e15 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded}")
+    }
+}
+
+fn extent(what: &str, v: f64) -> Result<f64, GraphicsError> {
+    let v = finite(what, v)?;
+    if v <= 0.0 || v > MAX_EXTENT {
+        return Err(GraphicsError::new(format!("{what} must be above 0 and at most {MAX_EXTENT}, not {v}")));
+    }
+    Ok(v)
+}
+
+fn non_negative(what: &str, v: f64) -> Result<f64, GraphicsError> {
+    let v = finite(what, v)?;
+    if v < 0.0 {
+        return Err(GraphicsError::new(format!("{what} must not be negative, not {v}")));
+    }
+    Ok(v)
+}
+
+fn check_value(what: &str, value: &str) -> Result<(), GraphicsError> {
+    if value.len() > MAX_VALUE {
+        return Err(GraphicsError::new(format!(
+            "{what} is {} bytes long, more than the {MAX_VALUE} allowed",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Check one attribute a node gives: a plain name, no event handlers, no
+/// references outside the document, no scripts.
+pub(crate) fn check_attribute(name: &str, value: &str) -> Result<(), GraphicsError> {
+    let plain = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+    if !plain {
+        return Err(GraphicsError::new(format!(
+            "`{name}` is not an attribute name (letters, digits, `-`, `_`, `:` and `.`, starting with a letter)"
+        )));
+    }
+    check_value(&format!("attribute `{name}`"), value)?;
+    let lower_name = name.to_ascii_lowercase();
+    if lower_name.starts_with("on") {
+        return Err(GraphicsError::new(format!(
+            "attribute `{name}` is an event handler; documents cannot carry scripts"
+        )));
+    }
+    let lower = value.to_ascii_lowercase();
+    let compact: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains("javascript:") || compact.contains("<script") {
+        return Err(GraphicsError::new(format!(
+            "attribute `{name}` holds a script; documents cannot carry scripts"
+        )));
+    }
+    if (lower_name == "href" || lower_name.ends_with(":href")) && !value.trim_start().starts_with('#') {
+        return Err(GraphicsError::new(format!(
+            "attribute `{name}` refers to `{value}` outside the document; only `#id` references are allowed"
+        )));
+    }
+    let mut rest = compact.as_str();
+    while let Some(at) = rest.find("url(") {
+        rest = &rest[at + 4..];
+        if !rest.trim_start_matches(['"', '\'']).starts_with('#') {
+            return Err(GraphicsError::new(format!(
+                "attribute `{name}` refers outside the document (`url(...)`); only `url(#id)` is allowed"
+            )));
+        }
+    }
+    if compact.contains("@import") {
+        return Err(GraphicsError::new(format!("attribute `{name}` imports a style sheet; that is refused")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn a(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn builds_and_serialises_in_a_stable_order() {
+        let svg = Svg::new(100.0, 50.0)
+            .and_then(|s| s.rect(0.0, 0.0, 10.0, 5.5, &a(&[("fill", "red")])))
+            .and_then(|s| s.text(1.0, 2.0, "a < b", &[]))
+            .expect("valid document");
+        let text = svg.to_text();
+        assert!(text.contains(r#"<rect fill="red" height="5.5" width="10" x="0" y="0"/>"#), "{text}");
+        assert!(text.contains("a &lt; b"), "{text}");
+        assert_eq!(svg.element_count(), 2);
+    }
+
+    #[test]
+    fn refuses_scripts_and_outside_references() {
+        let svg = Svg::new(10.0, 10.0).expect("valid");
+        for (name, value) in [
+            ("onload", "alert(1)"),
+            ("href", "/etc/passwd"),
+            ("xlink:href", "file:///etc/passwd"),
+            ("fill", "url(http://x/y)"),
+            ("style", "fill: url( '/etc/passwd' )"),
+            ("style", "background: javascript:alert(1)"),
+            ("bad name", "x"),
+        ] {
+            assert!(svg.rect(0.0, 0.0, 1.0, 1.0, &a(&[(name, value)])).is_err(), "{name}={value} accepted");
+        }
+        assert!(svg.rect(0.0, 0.0, 1.0, 1.0, &a(&[("fill", "url(#grad)"), ("href", "#a")])).is_ok());
+        assert!(svg.rect(f64::NAN, 0.0, 1.0, 1.0, &[]).is_err());
+        assert!(svg.path("M0 0 L 1 1 Z\"/><script>", &[]).is_err());
+    }
+}
