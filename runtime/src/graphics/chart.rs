@@ -140,7 +140,10 @@ pub fn chart(table: &Table, spec: &ChartSpec) -> Result<Svg, GraphicsError> {
     if needs_y && spec.y.is_empty() {
         return Err(GraphicsError::new("the chart needs at least one `y` column"));
     }
-    // Compute the table once, with only the columns drawn.
+    // Compute the input table itself, so the result is kept for every other
+    // node and output that reads it (selecting first would run its plan again
+    // for them: a second scan of the CSV behind it), then keep the columns drawn.
+    table.collect().map_err(|e| GraphicsError::new(format!("chart: {e}")))?;
     let mut columns = vec![spec.x.clone()];
     columns.extend(spec.y.iter().filter(|c| **c != spec.x).cloned());
     let quoted: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
@@ -516,8 +519,9 @@ fn category_layout(labels: &[String], slot: f64, max_room: f64) -> CategoryLayou
     if widest <= slot * 0.92 {
         return CategoryLayout { every: 1, turned: false, room: 22.0, max_chars_width: slot * 0.92 };
     }
-    // Turned 40°: a label needs about its font height across the axis; thin them to fit.
-    let every = ((TICK_FONT * 1.5) / slot).ceil().max(1.0) as usize;
+    // Turned 40°: neighbouring labels are `slot × sin 40°` apart across their
+    // baselines and need about 1.5 font heights; thin them to fit.
+    let every = ((TICK_FONT * 1.5) / (slot * 0.64)).ceil().max(1.0) as usize;
     let max_w = widest.min(max_room / 0.65);
     CategoryLayout { every, turned: true, room: 14.0 + max_w * 0.65 + 6.0, max_chars_width: max_w }
 }
@@ -568,7 +572,11 @@ fn bars(data: &Table, spec: &ChartSpec, c: Canvas, horizontal: bool) -> Result<S
                     y0 + s as f64 * band,
                     (x - zero).abs(),
                     band.max(0.5),
-                    &attrs(&[("fill", PALETTE[s % PALETTE.len()]), ("class", "bar")]),
+                    &attrs(&[
+                        ("fill", PALETTE[s % PALETTE.len()]),
+                        ("shape-rendering", "crispEdges"),
+                        ("class", "bar"),
+                    ]),
                 )?;
             }
             if i % every == 0 {
@@ -590,19 +598,31 @@ fn bars(data: &Table, spec: &ChartSpec, c: Canvas, horizontal: bool) -> Result<S
         }
         return Ok(labelled);
     }
-    let left = 16.0 + if value_label.is_empty() { 0.0 } else { 22.0 } + tick_width(&t) + 10.0;
+    let mut left = 16.0 + if value_label.is_empty() { 0.0 } else { 22.0 } + tick_width(&t) + 10.0;
     let right = c.width - 16.0;
-    let slot = (right - left) / n as f64;
-    let layout = category_layout(&categories, slot, c.height * 0.3);
+    let mut slot = (right - left) / n as f64;
+    let mut layout = category_layout(&categories, slot, c.height * 0.3);
+    if layout.turned {
+        // The first label, turned, reaches left of its bar: keep it inside the picture.
+        let first = fit(&categories[0], layout.max_chars_width, TICK_FONT);
+        let reach = text_width(&first, TICK_FONT) * 0.77 + 8.0 - slot / 2.0;
+        if reach > left {
+            left = reach.min(c.width * 0.4);
+            slot = (right - left) / n as f64;
+            layout = category_layout(&categories, slot, c.height * 0.3);
+        }
+    }
     let bottom = c.height - layout.room - if cat_label.is_empty() { 6.0 } else { 26.0 };
     let plot = Plot { left, top, right, bottom };
     svg = value_axis(svg, plot, &t, true)?;
     let zero = plot.bottom - (0.0 - vlo) / (vhi - vlo) * plot.height();
-    let band = slot * 0.8 / k as f64;
+    // Bars thinner than a few pixels are drawn without gaps (a gap would round to 0 or 1 pixel unevenly).
+    let fill = if slot < 4.0 { 1.0 } else { 0.8 };
+    let band = slot * fill / k as f64;
     let show_values = n * k <= 16 && band >= 24.0;
     let axis_max = vlo.abs().max(vhi.abs());
     for (i, cat) in categories.iter().enumerate() {
-        let x0 = plot.left + i as f64 * slot + slot * 0.1;
+        let x0 = plot.left + i as f64 * slot + slot * (1.0 - fill) / 2.0;
         for (s, values) in series.iter().enumerate() {
             let v = values[i];
             let y = plot.bottom - (v - vlo) / (vhi - vlo) * plot.height();
@@ -612,7 +632,11 @@ fn bars(data: &Table, spec: &ChartSpec, c: Canvas, horizontal: bool) -> Result<S
                 y.min(zero),
                 band.max(0.5),
                 (y - zero).abs(),
-                &attrs(&[("fill", PALETTE[s % PALETTE.len()]), ("class", "bar")]),
+                &attrs(&[
+                    ("fill", PALETTE[s % PALETTE.len()]),
+                    ("shape-rendering", "crispEdges"),
+                    ("class", "bar"),
+                ]),
             )?;
             if show_values {
                 let text = if axis_max >= 1e4 { compact(v) } else { tick_label(v, t.2 / 10.0, axis_max) };
@@ -840,7 +864,7 @@ fn histogram(data: &Table, spec: &ChartSpec, c: Canvas) -> Result<Svg, GraphicsE
             y,
             (x1 - x0 - 1.0).max(0.5),
             plot.bottom - y,
-            &attrs(&[("fill", PALETTE[0]), ("class", "bin")]),
+            &attrs(&[("fill", PALETTE[0]), ("shape-rendering", "crispEdges"), ("class", "bin")]),
         )?;
     }
     svg = x_ticks(svg, plot, &tx)?;
