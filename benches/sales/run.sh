@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The sales benchmark of PERF.md: whole-process time and peak RSS of
-#   weavelet run benches/sales  (CSV -> group by region -> aggregate -> CSV)
+#   weavelet run benches/sales  (CSV -> group by region -> aggregate -> CSV, and an SVG bar chart)
 # beside the same work in plain Rust polars, at 1 M and 10 M rows.
 #
 # Usage: benches/sales/run.sh [RUNS]   (default 5 runs each; medians are printed)
@@ -44,7 +44,7 @@ echo "| workload ($runs runs, medians) | time | peak RSS |"
 echo "|---|---|---|"
 for size in 1m 10m; do
     measure "weavelet run benches/sales, $size rows" \
-        "$bin/weavelet" run benches/sales -q --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" \
+        "$bin/weavelet" run benches/sales -q --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" \
         --cache-dir "$out/cache"
     measure "plain Rust polars, $size rows" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
     # Same groups and counts; sums equal up to float summation order.
