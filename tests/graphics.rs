@@ -694,3 +694,27 @@ fn chart(totals) { bar_chart(totals, #{ x: "region", y: "revenue" }) }
     // instead of running the scan and the group-by a second time.
     assert!(totals.is_collected());
 }
+
+#[test]
+fn a_script_reports_progress_through_a_folder() {
+    let dir = examples().join("images");
+    let config = Config::default().cache_dir(None).allow_read(dir.clone(), &dir.join("photos")).unwrap();
+    let rt = Runtime::new(config).unwrap();
+    let mut p = Pipeline::new();
+    p.add_script(&Script::load(dir.join("images.rhai"), &rt.config().policy).unwrap());
+    p.set_param("dir", Value::from("photos"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink: weavelet::EventSink = {
+        let seen = seen.clone();
+        std::sync::Arc::new(move |e: &weavelet::Event| {
+            if let weavelet::EventKind::Progress { done, total, message } = &e.kind {
+                seen.lock().unwrap().push((e.node.to_string(), *done, *total, message.clone()));
+            }
+        })
+    };
+    let report = rt.run_with_events(&p.plan(&["photos"]).unwrap(), Some(sink)).unwrap();
+    report.check().unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 6, "one report per photo: {seen:?}");
+    assert_eq!(seen[1], ("photos".to_string(), 1, 6, "photos/mountains.png".to_string()), "in name order");
+}

@@ -63,6 +63,8 @@ pub(crate) fn sandboxed() -> Engine {
     }
     super::tables::register(&mut engine);
     super::graphics::register(&mut engine);
+    engine.register_fn("progress", |done: i64, total: i64| progress(done, total, ""));
+    engine.register_fn("progress", |done: i64, total: i64, message: &str| progress(done, total, message));
     engine
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(MAX_EXPR_DEPTH.0, MAX_EXPR_DEPTH.1)
@@ -178,6 +180,20 @@ fn on_progress(ops: u64) -> Option<rhai::Dynamic> {
         }
         None
     })
+}
+
+/// `progress(done, total[, message])`: report progress of long work to the
+/// run's live status, as components do with the host's `progress`.
+fn progress(done: i64, total: i64, message: &str) {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let Some(c) = c.as_ref() else { return };
+        if let Some(events) = &c.events {
+            let message: String = message.chars().take(200).collect();
+            let (done, total) = (u64::try_from(done).unwrap_or(0), u64::try_from(total).unwrap_or(0));
+            events(&Event { node: c.node.clone(), kind: EventKind::Progress { done, total, message } });
+        }
+    });
 }
 
 fn log(level: LogLevel, text: &str) {
