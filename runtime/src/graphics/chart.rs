@@ -194,18 +194,7 @@ fn card_sized(label: &str, value: &str, detail: &str, width: f64, height: f64) -
             &fit(label, room, LABEL_FONT),
             &text_attrs(LABEL_FONT, MUTED, "start", "label"),
         )?
-        .text(
-            pad,
-            height * 0.62,
-            &fit(value, room, value_font),
-            &attrs(&[
-                ("font-size", &num(value_font)),
-                ("font-weight", "bold"),
-                ("fill", TEXT),
-                ("font-family", super::raster::FONT_FAMILY),
-                ("class", "value"),
-            ]),
-        )?;
+        .text(pad, height * 0.62, &fit(value, room, value_font), &bold_attrs(value_font, "value"))?;
     if detail.is_empty() {
         return Ok(svg);
     }
@@ -236,18 +225,7 @@ pub fn dashboard(title: &str, items: &[Svg], columns: u32) -> Result<Svg, Graphi
         2.0 * pad + head + rows.iter().map(|r| row_height(r)).sum::<f64>() + gap * (rows.len() - 1) as f64;
     let mut svg = Svg::new(width, height)?.rect(0.0, 0.0, width, height, &attrs(&[("fill", "#f3f4f6")]))?;
     if !title.is_empty() {
-        svg = svg.text(
-            pad,
-            pad + 22.0,
-            &fit(title, width - 2.0 * pad, 22.0),
-            &attrs(&[
-                ("font-size", "22"),
-                ("font-weight", "bold"),
-                ("fill", TEXT),
-                ("font-family", super::raster::FONT_FAMILY),
-                ("class", "title"),
-            ]),
-        )?;
+        svg = svg.text(pad, pad + 22.0, &fit(title, width - 2.0 * pad, 22.0), &bold_attrs(22.0, "title"))?;
     }
     let mut y = pad + head;
     for row in rows {
@@ -297,6 +275,13 @@ fn text_attrs(size: f64, fill: &str, anchor: &str, class: &str) -> Vec<(String, 
         ("font-family", super::raster::FONT_FAMILY),
         ("class", class),
     ])
+}
+
+/// Bold text in the main text colour: titles and card values.
+fn bold_attrs(size: f64, class: &str) -> Vec<(String, String)> {
+    let mut a = text_attrs(size, TEXT, "start", class);
+    a.push(("font-weight".into(), "bold".into()));
+    a
 }
 
 /// The width `text` takes at `size` pixels, estimated for DejaVu Sans
@@ -403,13 +388,7 @@ fn frame(c: Canvas, title: &str, series: &[String]) -> Result<(Svg, f64), Graphi
             16.0,
             top + TITLE_FONT,
             &fit(title, c.width - 32.0, TITLE_FONT),
-            &attrs(&[
-                ("font-size", &num(TITLE_FONT)),
-                ("font-weight", "bold"),
-                ("fill", TEXT),
-                ("font-family", super::raster::FONT_FAMILY),
-                ("class", "title"),
-            ]),
+            &bold_attrs(TITLE_FONT, "title"),
         )?;
         top += TITLE_FONT + 12.0;
     }

@@ -17,23 +17,14 @@ fn msg(e: GraphicsError) -> String {
 }
 
 impl NodeState {
-    fn svg_derive(
+    /// A new SVG or image made from the one behind `this`, under a new handle.
+    fn derive_graphic<T: Clone + Send + 'static>(
         &mut self,
-        this: &Resource<Svg>,
-        f: impl FnOnce(&Svg) -> Result<Svg, GraphicsError>,
-    ) -> SvgResult {
-        let svg = self.get(this)?;
-        let derived = f(&svg).map_err(msg)?;
-        self.put(derived)
-    }
-
-    fn image_derive(
-        &mut self,
-        this: &Resource<Image>,
-        f: impl FnOnce(&Image) -> Result<Image, GraphicsError>,
-    ) -> ImageResult {
-        let image = self.get(this)?;
-        let derived = f(&image).map_err(msg)?;
+        this: &Resource<T>,
+        f: impl FnOnce(&T) -> Result<T, GraphicsError>,
+    ) -> Result<Resource<T>, String> {
+        let value = self.get(this)?;
+        let derived = f(&value).map_err(msg)?;
         self.put(derived)
     }
 
@@ -114,7 +105,7 @@ impl wit::HostSvg for NodeState {
     }
 
     fn view_box(&mut self, this: Resource<Svg>, x: f64, y: f64, width: f64, height: f64) -> SvgResult {
-        self.svg_derive(&this, |s| s.view_box(x, y, width, height))
+        self.derive_graphic(&this, |s| s.view_box(x, y, width, height))
     }
 
     fn rect(
@@ -126,11 +117,11 @@ impl wit::HostSvg for NodeState {
         height: f64,
         attrs: Attrs,
     ) -> SvgResult {
-        self.svg_derive(&this, |s| s.rect(x, y, width, height, &attrs))
+        self.derive_graphic(&this, |s| s.rect(x, y, width, height, &attrs))
     }
 
     fn circle(&mut self, this: Resource<Svg>, cx: f64, cy: f64, r: f64, attrs: Attrs) -> SvgResult {
-        self.svg_derive(&this, |s| s.circle(cx, cy, r, &attrs))
+        self.derive_graphic(&this, |s| s.circle(cx, cy, r, &attrs))
     }
 
     fn ellipse(
@@ -142,28 +133,28 @@ impl wit::HostSvg for NodeState {
         ry: f64,
         attrs: Attrs,
     ) -> SvgResult {
-        self.svg_derive(&this, |s| s.ellipse(cx, cy, rx, ry, &attrs))
+        self.derive_graphic(&this, |s| s.ellipse(cx, cy, rx, ry, &attrs))
     }
 
     fn line(&mut self, this: Resource<Svg>, x1: f64, y1: f64, x2: f64, y2: f64, attrs: Attrs) -> SvgResult {
-        self.svg_derive(&this, |s| s.line(x1, y1, x2, y2, &attrs))
+        self.derive_graphic(&this, |s| s.line(x1, y1, x2, y2, &attrs))
     }
 
     fn polyline(&mut self, this: Resource<Svg>, points: Vec<(f64, f64)>, attrs: Attrs) -> SvgResult {
-        self.svg_derive(&this, |s| s.polyline(&points, &attrs))
+        self.derive_graphic(&this, |s| s.polyline(&points, &attrs))
     }
 
     fn path(&mut self, this: Resource<Svg>, d: String, attrs: Attrs) -> SvgResult {
-        self.svg_derive(&this, |s| s.path(&d, &attrs))
+        self.derive_graphic(&this, |s| s.path(&d, &attrs))
     }
 
     fn text(&mut self, this: Resource<Svg>, x: f64, y: f64, content: String, attrs: Attrs) -> SvgResult {
-        self.svg_derive(&this, |s| s.text(x, y, &content, &attrs))
+        self.derive_graphic(&this, |s| s.text(x, y, &content, &attrs))
     }
 
     fn group(&mut self, this: Resource<Svg>, content: Resource<Svg>, attrs: Attrs) -> SvgResult {
         let content = self.get(&content)?;
-        self.svg_derive(&this, |s| s.group(&content, &attrs))
+        self.derive_graphic(&this, |s| s.group(&content, &attrs))
     }
 
     fn place(
@@ -175,7 +166,7 @@ impl wit::HostSvg for NodeState {
         scale: f64,
     ) -> SvgResult {
         let content = self.get(&content)?;
-        self.svg_derive(&this, |s| s.place(&content, x, y, scale))
+        self.derive_graphic(&this, |s| s.place(&content, x, y, scale))
     }
 
     fn to_text(&mut self, this: Resource<Svg>) -> Result<String, String> {
@@ -233,7 +224,7 @@ impl wit::HostImage for NodeState {
     }
 
     fn with_name(&mut self, this: Resource<Image>, name: String) -> ImageResult {
-        self.image_derive(&this, |i| Ok(i.with_name(&name)))
+        self.derive_graphic(&this, |i| Ok(i.with_name(&name)))
     }
 
     fn width(&mut self, this: Resource<Image>) -> u32 {
@@ -245,44 +236,44 @@ impl wit::HostImage for NodeState {
     }
 
     fn resize(&mut self, this: Resource<Image>, width: u32, height: u32) -> ImageResult {
-        self.image_derive(&this, |i| i.resize(width, height))
+        self.derive_graphic(&this, |i| i.resize(width, height))
     }
 
     fn thumbnail(&mut self, this: Resource<Image>, max_width: u32, max_height: u32) -> ImageResult {
-        self.image_derive(&this, |i| i.thumbnail(max_width, max_height))
+        self.derive_graphic(&this, |i| i.thumbnail(max_width, max_height))
     }
 
     fn crop(&mut self, this: Resource<Image>, x: u32, y: u32, width: u32, height: u32) -> ImageResult {
-        self.image_derive(&this, |i| i.crop(x, y, width, height))
+        self.derive_graphic(&this, |i| i.crop(x, y, width, height))
     }
 
     fn rotate(&mut self, this: Resource<Image>, degrees: i32) -> ImageResult {
-        self.image_derive(&this, |i| i.rotate(i64::from(degrees)))
+        self.derive_graphic(&this, |i| i.rotate(i64::from(degrees)))
     }
 
     fn flip(&mut self, this: Resource<Image>, horizontal: bool) -> ImageResult {
-        self.image_derive(&this, |i| Ok(i.flip(horizontal)))
+        self.derive_graphic(&this, |i| Ok(i.flip(horizontal)))
     }
 
     fn grayscale(&mut self, this: Resource<Image>) -> ImageResult {
-        self.image_derive(&this, |i| Ok(i.grayscale()))
+        self.derive_graphic(&this, |i| Ok(i.grayscale()))
     }
 
     fn blur(&mut self, this: Resource<Image>, sigma: f64) -> ImageResult {
-        self.image_derive(&this, |i| i.blur(sigma))
+        self.derive_graphic(&this, |i| i.blur(sigma))
     }
 
     fn brighten(&mut self, this: Resource<Image>, amount: i32) -> ImageResult {
-        self.image_derive(&this, |i| i.brighten(i64::from(amount)))
+        self.derive_graphic(&this, |i| i.brighten(i64::from(amount)))
     }
 
     fn contrast(&mut self, this: Resource<Image>, percent: f64) -> ImageResult {
-        self.image_derive(&this, |i| i.contrast(percent))
+        self.derive_graphic(&this, |i| i.contrast(percent))
     }
 
     fn overlay(&mut self, this: Resource<Image>, top: Resource<Image>, x: i64, y: i64) -> ImageResult {
         let top = self.get(&top)?;
-        self.image_derive(&this, |i| Ok(i.overlay(&top, x, y)))
+        self.derive_graphic(&this, |i| Ok(i.overlay(&top, x, y)))
     }
 
     fn encode(&mut self, this: Resource<Image>, format: String) -> Result<Vec<u8>, String> {
