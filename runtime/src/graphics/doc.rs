@@ -28,9 +28,14 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
 pub const MAX_VALUE: usize = 64 << 10;
 
 /// An immutable SVG document held by the host. Cloning copies a pointer.
+///
+/// Building methods take the document by value and return the new one
+/// (`svg = svg.rect(...)?`); clone it first to keep the old one. A document
+/// held only by its builder grows in place.
 #[derive(Clone)]
 pub struct Svg(Arc<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     width: f64,
     height: f64,
@@ -146,21 +151,15 @@ impl Svg {
     }
 
     /// The same document with this view box (the user-space rectangle shown).
-    pub fn view_box(&self, x: f64, y: f64, width: f64, height: f64) -> Result<Svg, GraphicsError> {
+    pub fn view_box(self, x: f64, y: f64, width: f64, height: f64) -> Result<Svg, GraphicsError> {
         let vb = [finite("x", x)?, finite("y", y)?, extent("width", width)?, extent("height", height)?];
-        let inner = &self.0;
-        Ok(Svg(Arc::new(Inner {
-            width: inner.width,
-            height: inner.height,
-            view_box: Some(vb),
-            children: inner.children.clone(),
-            elements: inner.elements,
-            bytes: inner.bytes,
-        })))
+        let mut inner = Arc::unwrap_or_clone(self.0);
+        inner.view_box = Some(vb);
+        Ok(Svg(Arc::new(inner)))
     }
 
     /// A rectangle at (`x`, `y`).
-    pub fn rect(&self, x: f64, y: f64, width: f64, height: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn rect(self, x: f64, y: f64, width: f64, height: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Rectangle::new()
             .set("x", num(finite("x", x)?))
             .set("y", num(finite("y", y)?))
@@ -170,7 +169,7 @@ impl Svg {
     }
 
     /// A circle centred on (`cx`, `cy`).
-    pub fn circle(&self, cx: f64, cy: f64, r: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn circle(self, cx: f64, cy: f64, r: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Circle::new()
             .set("cx", num(finite("cx", cx)?))
             .set("cy", num(finite("cy", cy)?))
@@ -179,7 +178,7 @@ impl Svg {
     }
 
     /// An ellipse centred on (`cx`, `cy`).
-    pub fn ellipse(&self, cx: f64, cy: f64, rx: f64, ry: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn ellipse(self, cx: f64, cy: f64, rx: f64, ry: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Ellipse::new()
             .set("cx", num(finite("cx", cx)?))
             .set("cy", num(finite("cy", cy)?))
@@ -189,7 +188,7 @@ impl Svg {
     }
 
     /// A line from (`x1`, `y1`) to (`x2`, `y2`); give it a `stroke`.
-    pub fn line(&self, x1: f64, y1: f64, x2: f64, y2: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn line(self, x1: f64, y1: f64, x2: f64, y2: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Line::new()
             .set("x1", num(finite("x1", x1)?))
             .set("y1", num(finite("y1", y1)?))
@@ -199,7 +198,7 @@ impl Svg {
     }
 
     /// A polyline through `points`.
-    pub fn polyline(&self, points: &[(f64, f64)], attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn polyline(self, points: &[(f64, f64)], attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let mut text = String::with_capacity(points.len() * 12);
         for (i, &(x, y)) in points.iter().enumerate() {
             if i > 0 {
@@ -214,7 +213,7 @@ impl Svg {
     }
 
     /// A path with path data `d` (`M 0 0 L 10 10 Z`).
-    pub fn path(&self, d: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn path(self, d: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         check_value("d", d)?;
         if let Some(bad) = d.chars().find(|c| !(c.is_ascii_alphanumeric() || " ,.-+\t\r\n".contains(*c))) {
             return Err(GraphicsError::new(format!(
@@ -225,7 +224,7 @@ impl Svg {
     }
 
     /// Text at (`x`, `y`) (the baseline's start, unless `text-anchor` says otherwise).
-    pub fn text(&self, x: f64, y: f64, content: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn text(self, x: f64, y: f64, content: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         check_value("text", content)?;
         let e = Text::new(content).set("x", num(finite("x", x)?)).set("y", num(finite("y", y)?));
         self.push(e.into(), attrs)
@@ -233,7 +232,7 @@ impl Svg {
 
     /// The elements of `content` wrapped in a group (`<g>`) with these
     /// attributes (`transform`, `fill`, `opacity`, ...), added to this document.
-    pub fn group(&self, content: &Svg, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    pub fn group(self, content: &Svg, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let mut g = Group::new();
         for child in &content.0.children {
             g = g.add((**child).clone());
@@ -244,7 +243,7 @@ impl Svg {
     /// `content` placed at (`x`, `y`) and drawn `scale` times its size (a
     /// nested `<svg>`, so its own view box and clipping hold): how a dashboard
     /// composes charts.
-    pub fn place(&self, content: &Svg, x: f64, y: f64, scale: f64) -> Result<Svg, GraphicsError> {
+    pub fn place(self, content: &Svg, x: f64, y: f64, scale: f64) -> Result<Svg, GraphicsError> {
         let scale = finite("scale", scale)?;
         if scale <= 0.0 || scale > 1000.0 {
             return Err(GraphicsError::new(format!("scale must be above 0 and at most 1000, not {scale}")));
@@ -279,13 +278,13 @@ impl Svg {
         text
     }
 
-    fn push(&self, element: Element, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+    fn push(self, element: Element, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         self.push_sized(element, attrs, 0, 0)
     }
 
     /// Add `element` with `attrs`; it carries `nested` elements and `nested_bytes` of text.
     fn push_sized(
-        &self,
+        self,
         mut element: Element,
         attrs: &Attrs,
         nested: usize,
@@ -297,9 +296,8 @@ impl Svg {
             bytes += name.len() + value.len() + 4;
             element.assign(name.as_str(), value.as_str());
         }
-        let inner = &self.0;
-        let elements = inner.elements.saturating_add(1).saturating_add(nested);
-        let bytes = inner.bytes.saturating_add(bytes).saturating_add(nested_bytes);
+        let elements = self.0.elements.saturating_add(1).saturating_add(nested);
+        let bytes = self.0.bytes.saturating_add(bytes).saturating_add(nested_bytes);
         if elements > MAX_ELEMENTS {
             return Err(GraphicsError::new(format!(
                 "the document would hold {elements} elements, more than the {MAX_ELEMENTS} allowed"
@@ -308,17 +306,13 @@ impl Svg {
         if bytes > MAX_DOCUMENT_BYTES {
             return Err(GraphicsError::new("the document would be larger than the 64 MiB allowed"));
         }
-        let mut children = Vec::with_capacity(inner.children.len() + 1);
-        children.extend(inner.children.iter().cloned());
-        children.push(Arc::new(element));
-        Ok(Svg(Arc::new(Inner {
-            width: inner.width,
-            height: inner.height,
-            view_box: inner.view_box,
-            children,
-            elements,
-            bytes,
-        })))
+        // A document nobody else holds grows in place (a chart of 100 000 points is
+        // built in linear time); a shared one is copied (its element pointers only).
+        let mut inner = Arc::unwrap_or_clone(self.0);
+        inner.children.push(Arc::new(element));
+        inner.elements = elements;
+        inner.bytes = bytes;
+        Ok(Svg(Arc::new(inner)))
     }
 }
 
@@ -413,6 +407,15 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_document_is_not_changed_by_building_on_it() {
+        let base = Svg::new(10.0, 10.0).and_then(|s| s.rect(0.0, 0.0, 1.0, 1.0, &[])).expect("valid");
+        let kept = base.clone();
+        let grown = base.circle(1.0, 1.0, 1.0, &[]).expect("valid");
+        assert_eq!((kept.element_count(), grown.element_count()), (1, 2));
+        assert!(!kept.to_text().contains("circle"));
+    }
+
+    #[test]
     fn builds_and_serialises_in_a_stable_order() {
         let svg = Svg::new(100.0, 50.0)
             .and_then(|s| s.rect(0.0, 0.0, 10.0, 5.5, &a(&[("fill", "red")])))
@@ -436,10 +439,13 @@ mod tests {
             ("style", "background: javascript:alert(1)"),
             ("bad name", "x"),
         ] {
-            assert!(svg.rect(0.0, 0.0, 1.0, 1.0, &a(&[(name, value)])).is_err(), "{name}={value} accepted");
+            assert!(
+                svg.clone().rect(0.0, 0.0, 1.0, 1.0, &a(&[(name, value)])).is_err(),
+                "{name}={value} accepted"
+            );
         }
-        assert!(svg.rect(0.0, 0.0, 1.0, 1.0, &a(&[("fill", "url(#grad)"), ("href", "#a")])).is_ok());
-        assert!(svg.rect(f64::NAN, 0.0, 1.0, 1.0, &[]).is_err());
+        assert!(svg.clone().rect(0.0, 0.0, 1.0, 1.0, &a(&[("fill", "url(#grad)"), ("href", "#a")])).is_ok());
+        assert!(svg.clone().rect(f64::NAN, 0.0, 1.0, 1.0, &[]).is_err());
         assert!(svg.path("M0 0 L 1 1 Z\"/><script>", &[]).is_err());
     }
 }

@@ -21,10 +21,10 @@ impl NodeState {
     fn derive_graphic<T: Clone + Send + 'static>(
         &mut self,
         this: &Resource<T>,
-        f: impl FnOnce(&T) -> Result<T, GraphicsError>,
+        f: impl FnOnce(T) -> Result<T, GraphicsError>,
     ) -> Result<Resource<T>, String> {
         let value = self.get(this)?;
-        let derived = f(&value).map_err(msg)?;
+        let derived = f(value).map_err(msg)?;
         self.put(derived)
     }
 

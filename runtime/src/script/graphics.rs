@@ -147,81 +147,90 @@ fn register_svg(engine: &mut Engine) {
     engine.register_fn(
         "view_box",
         |s: &mut Svg, x: Dynamic, y: Dynamic, w: Dynamic, h: Dynamic| -> Res<Svg> {
-            s.view_box(num(&x, "x")?, num(&y, "y")?, num(&w, "width")?, num(&h, "height")?).map_err(err)
+            s.clone()
+                .view_box(num(&x, "x")?, num(&y, "y")?, num(&w, "width")?, num(&h, "height")?)
+                .map_err(err)
         },
     );
     // Each shape with and without an attribute map.
     engine.register_fn(
         "rect",
         |s: &mut Svg, x: Dynamic, y: Dynamic, w: Dynamic, h: Dynamic, a: Map| -> Res<Svg> {
-            s.rect(num(&x, "x")?, num(&y, "y")?, num(&w, "width")?, num(&h, "height")?, &attrs(&a)?)
+            s.clone()
+                .rect(num(&x, "x")?, num(&y, "y")?, num(&w, "width")?, num(&h, "height")?, &attrs(&a)?)
                 .map_err(err)
         },
     );
     engine.register_fn("rect", |s: &mut Svg, x: Dynamic, y: Dynamic, w: Dynamic, h: Dynamic| -> Res<Svg> {
-        s.rect(num(&x, "x")?, num(&y, "y")?, num(&w, "width")?, num(&h, "height")?, &[]).map_err(err)
+        s.clone().rect(num(&x, "x")?, num(&y, "y")?, num(&w, "width")?, num(&h, "height")?, &[]).map_err(err)
     });
     engine.register_fn("circle", |s: &mut Svg, cx: Dynamic, cy: Dynamic, r: Dynamic, a: Map| -> Res<Svg> {
-        s.circle(num(&cx, "cx")?, num(&cy, "cy")?, num(&r, "r")?, &attrs(&a)?).map_err(err)
+        s.clone().circle(num(&cx, "cx")?, num(&cy, "cy")?, num(&r, "r")?, &attrs(&a)?).map_err(err)
     });
     engine.register_fn("circle", |s: &mut Svg, cx: Dynamic, cy: Dynamic, r: Dynamic| -> Res<Svg> {
-        s.circle(num(&cx, "cx")?, num(&cy, "cy")?, num(&r, "r")?, &[]).map_err(err)
+        s.clone().circle(num(&cx, "cx")?, num(&cy, "cy")?, num(&r, "r")?, &[]).map_err(err)
     });
     engine.register_fn(
         "ellipse",
         |s: &mut Svg, cx: Dynamic, cy: Dynamic, rx: Dynamic, ry: Dynamic, a: Map| -> Res<Svg> {
-            s.ellipse(num(&cx, "cx")?, num(&cy, "cy")?, num(&rx, "rx")?, num(&ry, "ry")?, &attrs(&a)?)
+            s.clone()
+                .ellipse(num(&cx, "cx")?, num(&cy, "cy")?, num(&rx, "rx")?, num(&ry, "ry")?, &attrs(&a)?)
                 .map_err(err)
         },
     );
     engine.register_fn(
         "ellipse",
         |s: &mut Svg, cx: Dynamic, cy: Dynamic, rx: Dynamic, ry: Dynamic| -> Res<Svg> {
-            s.ellipse(num(&cx, "cx")?, num(&cy, "cy")?, num(&rx, "rx")?, num(&ry, "ry")?, &[]).map_err(err)
+            s.clone()
+                .ellipse(num(&cx, "cx")?, num(&cy, "cy")?, num(&rx, "rx")?, num(&ry, "ry")?, &[])
+                .map_err(err)
         },
     );
     engine.register_fn(
         "line",
         |s: &mut Svg, x1: Dynamic, y1: Dynamic, x2: Dynamic, y2: Dynamic, a: Map| -> Res<Svg> {
-            s.line(num(&x1, "x1")?, num(&y1, "y1")?, num(&x2, "x2")?, num(&y2, "y2")?, &attrs(&a)?)
+            s.clone()
+                .line(num(&x1, "x1")?, num(&y1, "y1")?, num(&x2, "x2")?, num(&y2, "y2")?, &attrs(&a)?)
                 .map_err(err)
         },
     );
     engine.register_fn(
         "line",
         |s: &mut Svg, x1: Dynamic, y1: Dynamic, x2: Dynamic, y2: Dynamic| -> Res<Svg> {
-            s.line(num(&x1, "x1")?, num(&y1, "y1")?, num(&x2, "x2")?, num(&y2, "y2")?, &[]).map_err(err)
+            s.clone()
+                .line(num(&x1, "x1")?, num(&y1, "y1")?, num(&x2, "x2")?, num(&y2, "y2")?, &[])
+                .map_err(err)
         },
     );
     engine.register_fn("polyline", |s: &mut Svg, points: Array, a: Map| -> Res<Svg> {
-        s.polyline(&points_of(points)?, &attrs(&a)?).map_err(err)
+        s.clone().polyline(&points_of(points)?, &attrs(&a)?).map_err(err)
     });
     engine.register_fn("polyline", |s: &mut Svg, points: Array| -> Res<Svg> {
-        s.polyline(&points_of(points)?, &[]).map_err(err)
+        s.clone().polyline(&points_of(points)?, &[]).map_err(err)
     });
     engine.register_fn("path", |s: &mut Svg, d: &str, a: Map| -> Res<Svg> {
-        s.path(d, &attrs(&a)?).map_err(err)
+        s.clone().path(d, &attrs(&a)?).map_err(err)
     });
-    engine.register_fn("path", |s: &mut Svg, d: &str| -> Res<Svg> { s.path(d, &[]).map_err(err) });
+    engine.register_fn("path", |s: &mut Svg, d: &str| -> Res<Svg> { s.clone().path(d, &[]).map_err(err) });
     engine.register_fn("text", |s: &mut Svg, x: Dynamic, y: Dynamic, content: &str, a: Map| -> Res<Svg> {
-        s.text(num(&x, "x")?, num(&y, "y")?, content, &attrs(&a)?).map_err(err)
+        s.clone().text(num(&x, "x")?, num(&y, "y")?, content, &attrs(&a)?).map_err(err)
     });
     engine.register_fn("text", |s: &mut Svg, x: Dynamic, y: Dynamic, content: &str| -> Res<Svg> {
-        s.text(num(&x, "x")?, num(&y, "y")?, content, &[]).map_err(err)
+        s.clone().text(num(&x, "x")?, num(&y, "y")?, content, &[]).map_err(err)
     });
     engine.register_fn("group", |s: &mut Svg, content: Svg, a: Map| -> Res<Svg> {
-        s.group(&content, &attrs(&a)?).map_err(err)
+        s.clone().group(&content, &attrs(&a)?).map_err(err)
     });
     engine.register_fn("group", |s: &mut Svg, content: Svg| -> Res<Svg> {
-        s.group(&content, &[]).map_err(err)
+        s.clone().group(&content, &[]).map_err(err)
     });
     engine.register_fn("place", |s: &mut Svg, content: Svg, x: Dynamic, y: Dynamic| -> Res<Svg> {
-        s.place(&content, num(&x, "x")?, num(&y, "y")?, 1.0).map_err(err)
+        s.clone().place(&content, num(&x, "x")?, num(&y, "y")?, 1.0).map_err(err)
     });
     engine.register_fn(
         "place",
         |s: &mut Svg, content: Svg, x: Dynamic, y: Dynamic, scale: Dynamic| -> Res<Svg> {
-            s.place(&content, num(&x, "x")?, num(&y, "y")?, num(&scale, "scale")?).map_err(err)
+            s.clone().place(&content, num(&x, "x")?, num(&y, "y")?, num(&scale, "scale")?).map_err(err)
         },
     );
     engine.register_fn("to_text", |s: &mut Svg| s.to_text());
