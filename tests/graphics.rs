@@ -718,3 +718,35 @@ fn a_script_reports_progress_through_a_folder() {
     assert_eq!(seen.len(), 6, "one report per photo: {seen:?}");
     assert_eq!(seen[1], ("photos".to_string(), 1, 6, "photos/mountains.png".to_string()), "in name order");
 }
+
+#[test]
+fn host_images_count_against_a_components_memory_budget() {
+    let (_dir, rt) = granted();
+    let out = run_component(&rt, &["g_hoard", "g_shapes"], vec![]);
+    let e = out[0].as_ref().unwrap_err();
+    assert!(e.contains("`g_hoard`") && e.contains("memory budget"), "{e}");
+    assert!(out[1].is_ok(), "an independent node still finishes");
+}
+
+#[test]
+fn a_picture_too_expensive_to_draw_is_refused_before_drawing() {
+    let (dir, rt) = granted();
+    let script = r#"
+fn slow() {
+    let s = svg(4000, 4000);
+    for i in 0..2000 { s = s.rect(0, 0, 4000, 4000, #{ fill: "red", opacity: 0.5 }); }
+    s.render()
+}
+fn fine() { 1 }
+"#;
+    let started = std::time::Instant::now();
+    let out = run_rhai(dir.path(), &rt, script, &["slow", "fine"]);
+    let e = out[0].as_ref().unwrap_err();
+    assert!(e.contains("`slow`") && e.contains("more than the 2e9 one picture may take to draw"), "{e}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "refused promptly: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out[1], Ok(Value::Int(1)));
+}

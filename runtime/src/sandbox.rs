@@ -50,6 +50,33 @@ pub(crate) struct NodeState {
     /// Files the node may read, and the byte budgets data crossing into it obeys.
     files: Arc<table::io::Grants>,
     output_bytes: usize,
+    /// Bytes of images and SVG documents the node holds in the host: they
+    /// count against its memory budget with its linear memories.
+    host_bytes: u64,
+}
+
+/// What a host-owned value costs the node holding it.
+pub(super) trait HostOwned {
+    /// Bytes held in the host (a table's plan is small; its data is counted nowhere yet).
+    fn host_bytes(&self) -> u64;
+}
+
+impl HostOwned for Table {
+    fn host_bytes(&self) -> u64 {
+        0
+    }
+}
+
+impl HostOwned for crate::graphics::Svg {
+    fn host_bytes(&self) -> u64 {
+        self.byte_size() as u64
+    }
+}
+
+impl HostOwned for crate::graphics::Image {
+    fn host_bytes(&self) -> u64 {
+        self.byte_size() as u64
+    }
 }
 
 impl WasiView for NodeState {
@@ -104,22 +131,35 @@ impl NodeState {
     }
 
     /// Give the guest a handle to `value`, within the node's handle cap.
-    pub(super) fn put<T: Send + 'static>(&mut self, value: T) -> Result<Resource<T>, String> {
+    pub(super) fn put<T: HostOwned + Send + 'static>(&mut self, value: T) -> Result<Resource<T>, String> {
         if self.handles >= MAX_HANDLES {
             return Err(format!(
                 "the node holds {MAX_HANDLES} handles (tables, SVGs, images), the most allowed; \
                  drop the ones it no longer needs"
             ));
         }
+        let bytes = value.host_bytes();
+        let held = self.host_bytes.saturating_add(bytes);
+        if held.saturating_add(self.limiter.memory_used) > self.limiter.memory_budget {
+            return Err(format!(
+                "the node would hold {} of images and documents in the host beside {} of its own memory, \
+                 more than its {} memory budget; drop the ones it no longer needs",
+                crate::human_bytes(held),
+                crate::human_bytes(self.limiter.memory_used),
+                crate::human_bytes(self.limiter.memory_budget)
+            ));
+        }
         let handle = self.table.push(value).map_err(|e| format!("cannot keep another handle: {e}"))?;
         self.handles += 1;
+        self.host_bytes = held;
         Ok(handle)
     }
 
     /// Take a value the guest returns (or drops) out of the handle table.
-    pub(super) fn take<T: 'static>(&mut self, handle: Resource<T>) -> Result<T, String> {
+    pub(super) fn take<T: HostOwned + 'static>(&mut self, handle: Resource<T>) -> Result<T, String> {
         let value = self.table.delete(handle).map_err(|e| format!("invalid handle: {e}"))?;
         self.handles = self.handles.saturating_sub(1);
+        self.host_bytes = self.host_bytes.saturating_sub(value.host_bytes());
         Ok(value)
     }
 
@@ -428,6 +468,7 @@ pub(crate) fn store(
         handles: 0,
         files: policy.files.clone(),
         output_bytes: policy.output_bytes,
+        host_bytes: 0,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);

@@ -122,7 +122,18 @@ fn g_outside_href() -> Res<Svg> {
     Svg::new(10.0, 10.0)?.rect(0.0, 0.0, 10.0, 10.0, &[("href", "/etc/passwd")])
 }
 
+/// Keep making 4096 × 4096 canvases (64 MiB each) and hold on to them.
+#[weavelet::node]
+fn g_hoard() -> Res<u32> {
+    let mut kept = Vec::new();
+    for _ in 0..64 {
+        kept.push(Image::blank(4096, 4096, [0, 0, 0, 255])?);
+    }
+    Ok(kept.len() as u32)
+}
+
 weavelet::export!(
+    g_hoard,
     g_shapes,
     g_text,
     g_render,

@@ -305,15 +305,35 @@ fn fit(text: &str, room: f64, size: f64) -> String {
     if text_width(text, size) <= room {
         return text.to_string();
     }
-    let mut out: String = String::new();
+    let room = room - text_width("…", size);
+    let mut out = String::new();
+    let mut width = 0.0;
     for c in text.chars() {
-        out.push(c);
-        if text_width(&out, size) + text_width("…", size) > room {
-            out.pop();
+        let w = text_width(c.encode_utf8(&mut [0; 4]), size);
+        if width + w > room {
             break;
         }
+        width += w;
+        out.push(c);
     }
     format!("{}…", out.trim_end())
+}
+
+/// The smallest and largest finite values, refused when there are none or
+/// when their distance cannot be computed (values near ±1e308).
+fn finite_range(values: impl Iterator<Item = f64>, what: &str) -> Result<(f64, f64), GraphicsError> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return Err(GraphicsError::new(format!("{what}: there are no finite values to draw")));
+    }
+    if !(hi - lo).is_finite() {
+        return Err(GraphicsError::new(format!(
+            "{what}: the values span more than a chart can draw ({lo:e} to {hi:e})"
+        )));
+    }
+    Ok((lo, hi))
 }
 
 /// Round tick positions covering [lo, hi], about `target` of them.
@@ -522,9 +542,7 @@ fn bars(data: &Table, spec: &ChartSpec, c: Canvas, horizontal: bool) -> Result<S
             n * series.len()
         )));
     }
-    let all = series.iter().flatten();
-    let lo = all.clone().copied().fold(0.0f64, f64::min);
-    let hi = all.copied().fold(0.0f64, f64::max);
+    let (lo, hi) = finite_range(series.iter().flatten().copied().chain([0.0]), "bar chart")?;
     let t = ticks(lo, hi, if horizontal { 6 } else { 5 });
     let (vlo, vhi) = (t.0, t.1);
     let value_label = default_label(&spec.y_label, if spec.y.len() == 1 { &spec.y[0] } else { "" });
@@ -545,6 +563,9 @@ fn bars(data: &Table, spec: &ChartSpec, c: Canvas, horizontal: bool) -> Result<S
             let y0 = plot.top + i as f64 * slot + slot * 0.1;
             for (s, values) in series.iter().enumerate() {
                 let v = values[i];
+                if !v.is_finite() {
+                    continue;
+                }
                 let x = plot.left + (v - vlo) / (vhi - vlo) * plot.width();
                 svg = svg.rect(
                     x.min(zero),
@@ -604,6 +625,9 @@ fn bars(data: &Table, spec: &ChartSpec, c: Canvas, horizontal: bool) -> Result<S
         let x0 = plot.left + i as f64 * slot + slot * (1.0 - fill) / 2.0;
         for (s, values) in series.iter().enumerate() {
             let v = values[i];
+            if !v.is_finite() {
+                continue;
+            }
             let y = plot.bottom - (v - vlo) / (vhi - vlo) * plot.height();
             let x = x0 + s as f64 * band;
             svg = svg.rect(
@@ -688,10 +712,9 @@ fn lines(data: &Table, spec: &ChartSpec, c: Canvas, scatter: bool) -> Result<Svg
     if ys.is_empty() || xv.is_empty() {
         return Err(GraphicsError::new(format!("{kind} chart: every value is null")));
     }
-    let ty =
-        ticks(ys.iter().copied().fold(f64::MAX, f64::min), ys.iter().copied().fold(f64::MIN, f64::max), 5);
-    let (xmin, xmax) =
-        (xv.iter().copied().fold(f64::MAX, f64::min), xv.iter().copied().fold(f64::MIN, f64::max));
+    let (ymin, ymax) = finite_range(ys.iter().copied(), kind)?;
+    let ty = ticks(ymin, ymax, 5);
+    let (xmin, xmax) = finite_range(xv.iter().copied(), kind)?;
     let y_label = default_label(&spec.y_label, if spec.y.len() == 1 { &spec.y[0] } else { "" });
     let x_label = default_label(&spec.x_label, &spec.x);
     let (mut svg, top) = frame(c, &spec.title, &spec.y)?;
@@ -707,7 +730,9 @@ fn lines(data: &Table, spec: &ChartSpec, c: Canvas, scatter: bool) -> Result<Svg
     } else {
         // Categories (dates, names) evenly spaced in row order; labels thinned to fit.
         let (lo, hi) = if n == 1 { (-0.5, 0.5) } else { (0.0, (n - 1) as f64) };
-        let widest = categories.iter().map(|l| text_width(l, TICK_FONT)).fold(0.0, f64::max) + 16.0;
+        // Labels longer than a quarter of the plot are shortened.
+        let room = plot.width() / 4.0;
+        let widest = categories.iter().map(|l| text_width(l, TICK_FONT)).fold(0.0, f64::max).min(room) + 16.0;
         let fits = (plot.width() / widest).floor().max(1.0) as usize;
         let every = n.div_ceil(fits.min(n)).max(1);
         for i in (0..n).step_by(every) {
@@ -723,7 +748,7 @@ fn lines(data: &Table, spec: &ChartSpec, c: Canvas, scatter: bool) -> Result<Svg
                 .text(
                     x,
                     plot.bottom + 18.0,
-                    &categories[i],
+                    &fit(&categories[i], room, TICK_FONT),
                     &text_attrs(TICK_FONT, MUTED, "middle", "tick"),
                 )?;
         }
@@ -807,14 +832,14 @@ fn histogram(data: &Table, spec: &ChartSpec, c: Canvas) -> Result<Svg, GraphicsE
     if values.is_empty() {
         return Err(GraphicsError::new("histogram: the column has no values"));
     }
-    let (min, max) =
-        (values.iter().copied().fold(f64::MAX, f64::min), values.iter().copied().fold(f64::MIN, f64::max));
+    let (min, max) = finite_range(values.iter().copied(), "histogram")?;
     let bins = if spec.bins > 0 {
         spec.bins.min(500) as usize
     } else {
         ((values.len() as f64).log2().ceil() as usize + 1).clamp(5, 40)
     };
-    let (lo, hi) = if max > min { (min, max) } else { (min - 0.5, max + 0.5) };
+    let pad = (min.abs() * 1e-6).max(0.5);
+    let (lo, hi) = if max > min { (min, max) } else { (min - pad, max + pad) };
     let width = (hi - lo) / bins as f64;
     let mut counts = vec![0u64; bins];
     for v in &values {

@@ -26,6 +26,10 @@ pub const MAX_ELEMENTS: usize = 250_000;
 pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
 /// The longest attribute value or text content.
 pub const MAX_VALUE: usize = 64 << 10;
+/// The deepest nesting of groups and placed documents.
+pub const MAX_DEPTH: usize = 64;
+/// The largest coordinate or length.
+pub const MAX_COORDINATE: f64 = 1e9;
 
 /// An immutable SVG document held by the host. Cloning copies a pointer.
 ///
@@ -45,6 +49,8 @@ struct Inner {
     elements: usize,
     /// Approximate bytes of text.
     bytes: usize,
+    /// Nesting depth of groups and placed documents.
+    depth: usize,
 }
 
 impl fmt::Debug for Svg {
@@ -79,6 +85,7 @@ impl Svg {
             children: Vec::new(),
             elements: 0,
             bytes: 0,
+            depth: 0,
         })))
     }
 
@@ -93,6 +100,9 @@ impl Svg {
     /// [`Svg::parse`] for bytes: compressed SVG is refused, other bytes must be UTF-8.
     pub fn parse_bytes(bytes: &[u8]) -> Result<Svg, GraphicsError> {
         static PARSED: AtomicU64 = AtomicU64::new(0);
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(GraphicsError::new("the SVG text is larger than a document may be (64 MiB)"));
+        }
         let tree = super::raster::parse(bytes)?;
         let size = tree.size();
         let options = usvg::WriteOptions {
@@ -108,16 +118,21 @@ impl Svg {
             (extent("width", f64::from(size.width()))?, extent("height", f64::from(size.height()))?);
         let element = Element::from(Group::new().add(Blob::new(body.trim().to_string())));
         let bytes = body.len();
-        if bytes > MAX_DOCUMENT_BYTES {
-            return Err(GraphicsError::new("the SVG text is larger than a document may be (64 MiB)"));
+        let elements = 1 + body.matches('<').count();
+        if bytes > MAX_DOCUMENT_BYTES || elements > MAX_ELEMENTS {
+            return Err(GraphicsError::new(format!(
+                "the SVG holds {elements} elements in {bytes} bytes once its references are resolved; \
+                 a document may hold {MAX_ELEMENTS} elements and 64 MiB"
+            )));
         }
         Ok(Svg(Arc::new(Inner {
             width,
             height,
             view_box: None,
             children: vec![Arc::new(element)],
-            elements: 1 + body.matches('<').count(),
+            elements,
             bytes,
+            depth: 1,
         })))
     }
 
@@ -145,6 +160,12 @@ impl Svg {
         self.0.height
     }
 
+    /// The approximate bytes the document takes in memory (its text plus about
+    /// 96 bytes per element).
+    pub fn byte_size(&self) -> usize {
+        self.0.bytes.saturating_add(self.0.elements.saturating_mul(96))
+    }
+
     /// Elements in the document, nested ones included.
     pub fn element_count(&self) -> usize {
         self.0.elements
@@ -152,7 +173,7 @@ impl Svg {
 
     /// The same document with this view box (the user-space rectangle shown).
     pub fn view_box(self, x: f64, y: f64, width: f64, height: f64) -> Result<Svg, GraphicsError> {
-        let vb = [finite("x", x)?, finite("y", y)?, extent("width", width)?, extent("height", height)?];
+        let vb = [coord("x", x)?, coord("y", y)?, extent("width", width)?, extent("height", height)?];
         let mut inner = Arc::unwrap_or_clone(self.0);
         inner.view_box = Some(vb);
         Ok(Svg(Arc::new(inner)))
@@ -161,8 +182,8 @@ impl Svg {
     /// A rectangle at (`x`, `y`).
     pub fn rect(self, x: f64, y: f64, width: f64, height: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Rectangle::new()
-            .set("x", num(finite("x", x)?))
-            .set("y", num(finite("y", y)?))
+            .set("x", num(coord("x", x)?))
+            .set("y", num(coord("y", y)?))
             .set("width", num(non_negative("width", width)?))
             .set("height", num(non_negative("height", height)?));
         self.push(e.into(), attrs)
@@ -171,8 +192,8 @@ impl Svg {
     /// A circle centred on (`cx`, `cy`).
     pub fn circle(self, cx: f64, cy: f64, r: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Circle::new()
-            .set("cx", num(finite("cx", cx)?))
-            .set("cy", num(finite("cy", cy)?))
+            .set("cx", num(coord("cx", cx)?))
+            .set("cy", num(coord("cy", cy)?))
             .set("r", num(non_negative("r", r)?));
         self.push(e.into(), attrs)
     }
@@ -180,8 +201,8 @@ impl Svg {
     /// An ellipse centred on (`cx`, `cy`).
     pub fn ellipse(self, cx: f64, cy: f64, rx: f64, ry: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Ellipse::new()
-            .set("cx", num(finite("cx", cx)?))
-            .set("cy", num(finite("cy", cy)?))
+            .set("cx", num(coord("cx", cx)?))
+            .set("cy", num(coord("cy", cy)?))
             .set("rx", num(non_negative("rx", rx)?))
             .set("ry", num(non_negative("ry", ry)?));
         self.push(e.into(), attrs)
@@ -190,10 +211,10 @@ impl Svg {
     /// A line from (`x1`, `y1`) to (`x2`, `y2`); give it a `stroke`.
     pub fn line(self, x1: f64, y1: f64, x2: f64, y2: f64, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let e = Line::new()
-            .set("x1", num(finite("x1", x1)?))
-            .set("y1", num(finite("y1", y1)?))
-            .set("x2", num(finite("x2", x2)?))
-            .set("y2", num(finite("y2", y2)?));
+            .set("x1", num(coord("x1", x1)?))
+            .set("y1", num(coord("y1", y1)?))
+            .set("x2", num(coord("x2", x2)?))
+            .set("y2", num(coord("y2", y2)?));
         self.push(e.into(), attrs)
     }
 
@@ -204,12 +225,17 @@ impl Svg {
             if i > 0 {
                 text.push(' ');
             }
-            text.push_str(&format!("{},{}", num(finite("a point's x", x)?), num(finite("a point's y", y)?)));
+            text.push_str(&format!("{},{}", num(coord("a point's x", x)?), num(coord("a point's y", y)?)));
         }
         if text.len() > MAX_DOCUMENT_BYTES {
             return Err(GraphicsError::new("the polyline has more points than a document may hold"));
         }
-        self.push(Polyline::new().set("points", text).into(), attrs)
+        let size = text.len();
+        self.push_sized(
+            Polyline::new().set("points", text).into(),
+            attrs,
+            Nested { bytes: size, ..Nested::NONE },
+        )
     }
 
     /// A path with path data `d` (`M 0 0 L 10 10 Z`).
@@ -220,14 +246,14 @@ impl Svg {
                 "path data may hold commands and numbers only, not `{bad}`"
             )));
         }
-        self.push(Path::new().set("d", d).into(), attrs)
+        self.push_sized(Path::new().set("d", d).into(), attrs, Nested { bytes: d.len(), ..Nested::NONE })
     }
 
     /// Text at (`x`, `y`) (the baseline's start, unless `text-anchor` says otherwise).
     pub fn text(self, x: f64, y: f64, content: &str, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         check_value("text", content)?;
-        let e = Text::new(content).set("x", num(finite("x", x)?)).set("y", num(finite("y", y)?));
-        self.push(e.into(), attrs)
+        let e = Text::new(content).set("x", num(coord("x", x)?)).set("y", num(coord("y", y)?));
+        self.push_sized(e.into(), attrs, Nested { bytes: content.len(), ..Nested::NONE })
     }
 
     /// The elements of `content` wrapped in a group (`<g>`) with these
@@ -237,29 +263,29 @@ impl Svg {
         for child in &content.0.children {
             g = g.add((**child).clone());
         }
-        self.push_sized(g.into(), attrs, content.0.elements, content.0.bytes)
+        self.push_sized(g.into(), attrs, Nested::of(content))
     }
 
     /// `content` placed at (`x`, `y`) and drawn `scale` times its size (a
     /// nested `<svg>`, so its own view box and clipping hold): how a dashboard
     /// composes charts.
     pub fn place(self, content: &Svg, x: f64, y: f64, scale: f64) -> Result<Svg, GraphicsError> {
-        let scale = finite("scale", scale)?;
+        let scale = coord("scale", scale)?;
         if scale <= 0.0 || scale > 1000.0 {
             return Err(GraphicsError::new(format!("scale must be above 0 and at most 1000, not {scale}")));
         }
         let c = &content.0;
         let vb = c.view_box.unwrap_or([0.0, 0.0, c.width, c.height]);
         let mut nested = Element::new("svg");
-        nested.assign("x", num(finite("x", x)?));
-        nested.assign("y", num(finite("y", y)?));
+        nested.assign("x", num(coord("x", x)?));
+        nested.assign("y", num(coord("y", y)?));
         nested.assign("width", num(c.width * scale));
         nested.assign("height", num(c.height * scale));
         nested.assign("viewBox", format!("{} {} {} {}", num(vb[0]), num(vb[1]), num(vb[2]), num(vb[3])));
         for child in &c.children {
             nested.append((**child).clone());
         }
-        self.push_sized(nested, &[], c.elements, c.bytes)
+        self.push_sized(nested, &[], Nested::of(content))
     }
 
     /// The document as SVG text.
@@ -279,23 +305,31 @@ impl Svg {
     }
 
     fn push(self, element: Element, attrs: &Attrs) -> Result<Svg, GraphicsError> {
-        self.push_sized(element, attrs, 0, 0)
+        self.push_sized(element, attrs, Nested::NONE)
     }
 
-    /// Add `element` with `attrs`; it carries `nested` elements and `nested_bytes` of text.
-    fn push_sized(
-        self,
-        mut element: Element,
-        attrs: &Attrs,
-        nested: usize,
-        nested_bytes: usize,
-    ) -> Result<Svg, GraphicsError> {
+    /// Add `element` with `attrs`; it carries `nested` content.
+    fn push_sized(self, mut element: Element, attrs: &Attrs, nested: Nested) -> Result<Svg, GraphicsError> {
         let mut bytes = 32;
         for (name, value) in attrs {
             check_attribute(name, value)?;
+            if element.get_attributes().contains_key(name.as_str()) {
+                return Err(GraphicsError::new(format!(
+                    "attribute `{name}` of a {} is set from its arguments; it cannot be given again",
+                    element.get_name()
+                )));
+            }
             bytes += name.len() + value.len() + 4;
             element.assign(name.as_str(), value.as_str());
         }
+        let depth = self.0.depth.max(nested.depth + 1);
+        if depth > MAX_DEPTH {
+            return Err(GraphicsError::new(format!(
+                "groups and placed documents may nest {MAX_DEPTH} deep, not {depth}"
+            )));
+        }
+        let nested_bytes = nested.bytes;
+        let nested = nested.elements;
         let elements = self.0.elements.saturating_add(1).saturating_add(nested);
         let bytes = self.0.bytes.saturating_add(bytes).saturating_add(nested_bytes);
         if elements > MAX_ELEMENTS {
@@ -312,7 +346,25 @@ impl Svg {
         inner.children.push(Arc::new(element));
         inner.elements = elements;
         inner.bytes = bytes;
+        inner.depth = depth;
         Ok(Svg(Arc::new(inner)))
+    }
+}
+
+/// What an added element carries besides itself.
+#[derive(Clone, Copy)]
+struct Nested {
+    elements: usize,
+    bytes: usize,
+    depth: usize,
+}
+
+impl Nested {
+    const NONE: Nested = Nested { elements: 0, bytes: 0, depth: 0 };
+
+    /// The content of another document (a group or a placement).
+    fn of(content: &Svg) -> Nested {
+        Nested { elements: content.0.elements, bytes: content.0.bytes, depth: content.0.depth }
     }
 }
 
@@ -334,8 +386,17 @@ fn extent(what: &str, v: f64) -> Result<f64, GraphicsError> {
     Ok(v)
 }
 
-fn non_negative(what: &str, v: f64) -> Result<f64, GraphicsError> {
+/// A coordinate or length: finite and within ±1e9 (larger ones cannot be written as SVG numbers).
+fn coord(what: &str, v: f64) -> Result<f64, GraphicsError> {
     let v = finite(what, v)?;
+    if v.abs() > MAX_COORDINATE {
+        return Err(GraphicsError::new(format!("{what} must be within ±{MAX_COORDINATE:e}, not {v}")));
+    }
+    Ok(v)
+}
+
+fn non_negative(what: &str, v: f64) -> Result<f64, GraphicsError> {
+    let v = coord(what, v)?;
     if v < 0.0 {
         return Err(GraphicsError::new(format!("{what} must not be negative, not {v}")));
     }
@@ -391,6 +452,29 @@ pub(crate) fn check_attribute(name: &str, value: &str) -> Result<(), GraphicsErr
             )));
         }
     }
+    let plain_filter = |v: &str| v == "none" || v.starts_with("url(#");
+    if lower_name == "filter" && !plain_filter(&compact) {
+        return Err(GraphicsError::new(format!(
+            "filter `{value}` is refused: only `url(#id)` filters defined in the document (their cost is bounded)"
+        )));
+    }
+    if let Some(at) = compact.find("filter:")
+        && !plain_filter(&compact[at + 7..])
+    {
+        return Err(GraphicsError::new(format!(
+            "attribute `{name}` sets a CSS filter function; only `url(#id)` filters are allowed"
+        )));
+    }
+    if value.contains('\\') {
+        return Err(GraphicsError::new(format!(
+            "attribute `{name}` holds a backslash; CSS escapes are refused (they can hide `url(`)"
+        )));
+    }
+    if compact.contains("image-set(") || compact.contains("src(") {
+        return Err(GraphicsError::new(format!(
+            "attribute `{name}` refers outside the document; that is refused"
+        )));
+    }
     if compact.contains("@import") {
         return Err(GraphicsError::new(format!("attribute `{name}` imports a style sheet; that is refused")));
     }
@@ -404,6 +488,51 @@ mod tests {
 
     fn a(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn quotes_in_values_stay_inside_their_attribute() {
+        let svg = Svg::new(10.0, 10.0)
+            .and_then(|s| s.rect(0.0, 0.0, 1.0, 1.0, &a(&[("fill", "red\" onmouseover=\"alert(1)")])))
+            .expect("a value is only text");
+        let text = svg.to_text();
+        assert!(text.contains(r#"fill="red&quot; onmouseover=&quot;alert(1)""#), "{text}");
+    }
+
+    #[test]
+    fn geometry_nesting_and_size_are_bounded() {
+        let svg = Svg::new(10.0, 10.0).expect("valid");
+        let e = svg.clone().path("M 0 0", &a(&[("d", "M 0 0 L 1 1 Q")])).expect_err("d is given twice");
+        assert!(e.message.contains("set from its arguments"), "{e}");
+        assert!(svg.clone().rect(1e300, 0.0, 1.0, 1.0, &[]).is_err(), "beyond ±1e9");
+        for (name, value) in [
+            ("style", "fill:u\\72l(http://x/)"),
+            ("filter", "blur(250)"),
+            ("style", "filter: drop-shadow(0 0 9px red)"),
+        ] {
+            assert!(svg.clone().rect(0.0, 0.0, 1.0, 1.0, &a(&[(name, value)])).is_err(), "{name}={value}");
+        }
+        assert!(svg.clone().rect(0.0, 0.0, 1.0, 1.0, &a(&[("filter", "url(#soft)")])).is_ok());
+        let mut nested = Svg::new(10.0, 10.0).expect("valid");
+        for _ in 0..MAX_DEPTH {
+            nested = Svg::new(10.0, 10.0).and_then(|s| s.group(&nested, &[])).expect("within the depth");
+        }
+        let e = Svg::new(10.0, 10.0).and_then(|s| s.group(&nested, &[])).expect_err("one level too deep");
+        assert!(e.message.contains("nest 64 deep"), "{e}");
+        // Text counts towards the document's size.
+        let long = "x".repeat(MAX_VALUE);
+        let mut doc = Svg::new(10.0, 10.0).expect("valid");
+        let mut refused = false;
+        for _ in 0..(MAX_DOCUMENT_BYTES / MAX_VALUE + 1) {
+            match doc.clone().text(0.0, 0.0, &long, &[]) {
+                Ok(d) => doc = d,
+                Err(_) => {
+                    refused = true;
+                    break;
+                }
+            }
+        }
+        assert!(refused, "64 MiB of text is the most a document holds");
     }
 
     #[test]

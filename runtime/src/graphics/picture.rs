@@ -107,7 +107,7 @@ impl Image {
         decoder.limits(limits());
         let pixels = super::caught("the image decoder", || decoder.decode())?
             .map_err(|e| GraphicsError::new(format!("{name}: cannot decode the image: {e}")))?;
-        Ok(Image::from_dynamic(pixels, name))
+        Ok(Image::from_dynamic(eight_bit(pixels), name))
     }
 
     /// Read and decode an image file under the node's read grants. The
@@ -229,6 +229,16 @@ impl Image {
     /// Resized to exactly `width` × `height` (Lanczos filter).
     pub fn resize(&self, width: u32, height: u32) -> Result<Image, GraphicsError> {
         check_pixels(u64::from(width), u64::from(height), "resize")?;
+        // The resampler keeps a float copy of (source width × new height) pixels, 16 bytes each.
+        let scratch = u64::from(self.width()) * u64::from(height) * 16;
+        if scratch > 2 * MAX_IMAGE_BYTES {
+            return Err(GraphicsError::new(format!(
+                "resize: {} × {} to {width} × {height} would need {} of scratch memory; resize in two steps",
+                self.width(),
+                self.height(),
+                crate::human_bytes(scratch)
+            )));
+        }
         Ok(self.derive(self.0.pixels.resize_exact(width, height, imageops::FilterType::Lanczos3)))
     }
 
@@ -362,6 +372,19 @@ impl Image {
             "webp" => Some("webp"),
             _ => None,
         }
+    }
+}
+
+/// 8 bits per channel: every size check counts 4 bytes per pixel, and
+/// resampling a 16-bit image would double its cost.
+fn eight_bit(pixels: DynamicImage) -> DynamicImage {
+    use image::ColorType as C;
+    match pixels.color() {
+        C::L8 | C::La8 | C::Rgb8 | C::Rgba8 => pixels,
+        C::L16 => DynamicImage::ImageLuma8(pixels.to_luma8()),
+        C::La16 => DynamicImage::ImageLumaA8(pixels.to_luma_alpha8()),
+        C::Rgb16 | C::Rgb32F => DynamicImage::ImageRgb8(pixels.to_rgb8()),
+        _ => DynamicImage::ImageRgba8(pixels.to_rgba8()),
     }
 }
 

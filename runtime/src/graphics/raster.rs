@@ -138,6 +138,11 @@ pub fn render(svg: &Svg, scale: f64) -> Result<Image, GraphicsError> {
     render_text(&svg.to_text(), scale)
 }
 
+/// The most pixels one picture's shapes may cover, summed over its shapes
+/// (about 1–3 s of drawing): the renderer cannot be stopped once it runs, so
+/// a picture that would take longer is refused before it starts.
+pub const MAX_PIXEL_WORK: f64 = 2e9;
+
 /// Draw SVG text at `scale` (see [`render`]).
 pub fn render_text(text: &str, scale: f64) -> Result<Image, GraphicsError> {
     let tree = parse(text.as_bytes())?;
@@ -146,9 +151,15 @@ pub fn render_text(text: &str, scale: f64) -> Result<Image, GraphicsError> {
     let height = (f64::from(size.height()) * scale).ceil();
     // Past u32 the cast saturates, and check_pixels refuses it.
     check_pixels(width as u64, height as u64, "rendering the SVG")?;
+    let work = pixel_work(tree.root(), width * height, scale * scale);
+    if work > MAX_PIXEL_WORK {
+        return Err(GraphicsError::new(format!(
+            "the picture's shapes cover {work:.1e} pixels in all, more than the {MAX_PIXEL_WORK:.0e} one picture \
+             may take to draw; draw fewer or smaller shapes, or render at a smaller scale"
+        )));
+    }
     let (width, height) = (width as u32, height as u32);
-    let bytes = u64::from(width) * u64::from(height) * 4;
-    debug_assert!(bytes <= MAX_IMAGE_BYTES);
+    debug_assert!(u64::from(width) * u64::from(height) * 4 <= MAX_IMAGE_BYTES);
     let mut pixmap = tiny_skia::Pixmap::new(width, height)
         .ok_or_else(|| GraphicsError::new(format!("cannot make a {width} × {height} picture")))?;
     let transform = tiny_skia::Transform::from_scale(scale as f32, scale as f32);
@@ -156,4 +167,24 @@ pub fn render_text(text: &str, scale: f64) -> Result<Image, GraphicsError> {
     let rgba = image::RgbaImage::from_raw(width, height, pixmap.take_demultiplied())
         .ok_or_else(|| GraphicsError::new("the rendered picture has the wrong size"))?;
     Ok(Image::from_dynamic(image::DynamicImage::ImageRgba8(rgba), "render"))
+}
+
+/// Roughly the pixels drawing `group` touches: each shape's box (stroke
+/// included) and each separately composited group's layer, twice (drawn,
+/// then blended), every one at most the whole canvas.
+fn pixel_work(group: &usvg::Group, canvas: f64, scale2: f64) -> f64 {
+    let area =
+        |r: resvg::tiny_skia::Rect| (f64::from(r.width()) * f64::from(r.height()) * scale2).min(canvas);
+    group
+        .children()
+        .iter()
+        .map(|node| match node {
+            usvg::Node::Group(g) => {
+                let layer =
+                    if g.should_isolate() { 2.0 * area(g.abs_layer_bounding_box().to_rect()) } else { 0.0 };
+                layer + pixel_work(g, canvas, scale2)
+            }
+            other => area(other.abs_stroke_bounding_box()) + 1.0,
+        })
+        .sum()
 }

@@ -18,7 +18,7 @@ fn msg(e: GraphicsError) -> String {
 
 impl NodeState {
     /// A new SVG or image made from the one behind `this`, under a new handle.
-    fn derive_graphic<T: Clone + Send + 'static>(
+    fn derive_graphic<T: super::HostOwned + Clone + Send + 'static>(
         &mut self,
         this: &Resource<T>,
         f: impl FnOnce(T) -> Result<T, GraphicsError>,
