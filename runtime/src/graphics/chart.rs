@@ -476,6 +476,18 @@ fn tick_width(t: &(f64, f64, f64, Vec<f64>)) -> f64 {
     t.3.iter().map(|v| text_width(&tick_label(*v, t.2, axis_max), TICK_FONT)).fold(0.0, f64::max)
 }
 
+/// The x axis line along the plot's bottom, then the axis labels.
+fn bottom_axis(svg: Svg, c: Canvas, plot: Plot, x_label: &str, y_label: &str) -> Result<Svg, GraphicsError> {
+    let svg = svg.line(
+        plot.left,
+        plot.bottom,
+        plot.right,
+        plot.bottom,
+        &attrs(&[("stroke", AXIS), ("class", "axis")]),
+    )?;
+    axis_labels(svg, c, plot, x_label, y_label)
+}
+
 fn axis_labels(
     mut svg: Svg,
     c: Canvas,
@@ -800,14 +812,7 @@ fn lines(data: &Table, spec: &ChartSpec, c: Canvas, scatter: bool) -> Result<Svg
             }
         }
     }
-    svg = svg.line(
-        plot.left,
-        plot.bottom,
-        plot.right,
-        plot.bottom,
-        &attrs(&[("stroke", AXIS), ("class", "axis")]),
-    )?;
-    axis_labels(svg, c, plot, &x_label, &y_label)
+    bottom_axis(svg, c, plot, &x_label, &y_label)
 }
 
 fn x_ticks(mut svg: Svg, plot: Plot, t: &(f64, f64, f64, Vec<f64>)) -> Result<Svg, GraphicsError> {
@@ -872,14 +877,7 @@ fn histogram(data: &Table, spec: &ChartSpec, c: Canvas) -> Result<Svg, GraphicsE
         )?;
     }
     svg = x_ticks(svg, plot, &tx)?;
-    svg = svg.line(
-        plot.left,
-        plot.bottom,
-        plot.right,
-        plot.bottom,
-        &attrs(&[("stroke", AXIS), ("class", "axis")]),
-    )?;
-    axis_labels(svg, c, plot, &x_label, &y_label)
+    bottom_axis(svg, c, plot, &x_label, &y_label)
 }
 
 fn is_numeric(dtype: &str) -> bool {
