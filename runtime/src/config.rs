@@ -28,6 +28,13 @@ pub struct Policy {
     pub operations: u64,
     /// Directories whose files the node may read through the host (table readers).
     pub files: std::sync::Arc<crate::table::io::Grants>,
+    /// Environment variables the node may read (names; their values come from
+    /// the host's environment when the node runs).
+    pub env: Vec<String>,
+    /// The real wall clock instead of a clock fixed at the Unix epoch.
+    pub clock: bool,
+    /// Real randomness instead of a fixed-seed stream.
+    pub random: bool,
 }
 
 impl Default for Policy {
@@ -39,8 +46,47 @@ impl Default for Policy {
             log_bytes: 64 << 10,
             operations: 100_000_000,
             files: Default::default(),
+            env: Vec::new(),
+            clock: false,
+            random: false,
         }
     }
+}
+
+impl Policy {
+    /// Whether this policy grants `capability`. Directories are compared as
+    /// the pipeline's folder joined with the requested path.
+    pub fn grants(&self, capability: &crate::Capability) -> bool {
+        use crate::Capability as C;
+        match capability {
+            C::ReadDir(dir) => {
+                let wanted = self.files.base.join(dir.trim_start_matches('/'));
+                let wanted = wanted.canonicalize().unwrap_or(wanted);
+                self.files.read.iter().any(|granted| wanted.starts_with(granted))
+            }
+            C::WriteDir(_) => false,
+            C::Env(key) => self.env.iter().any(|k| k == key),
+            C::Clock => self.clock,
+            C::Random => self.random,
+        }
+    }
+}
+
+/// A size as people write it: `512`, `64KiB`, `256MiB`, `2GiB` (also `KB`, `MB`, `GB` as powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a size (write 64KiB, 256MiB or 2GiB)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).ok_or_else(bad)
 }
 
 /// How a [`crate::Runtime`] is built.

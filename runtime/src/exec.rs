@@ -327,8 +327,11 @@ fn execute(state: &RunState, i: u32, inputs: Vec<Value>) -> Result<Value, NodeFa
     let planned = &state.plan.nodes[i as usize];
     let node = &planned.node;
     let config = &state.runtime.inner.config;
+    // A node whose own policy grants reads keeps them; others get the pipeline's.
     let mut policy = std::borrow::Cow::Borrowed(node.policy.as_deref().unwrap_or(&config.policy));
-    if let Some(files) = &state.plan.files {
+    if let Some(files) = &state.plan.files
+        && policy.files.read.is_empty()
+    {
         policy.to_mut().files = files.clone();
     }
     let policy = &*policy;

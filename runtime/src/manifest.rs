@@ -68,11 +68,75 @@ enum OutputTargets {
     Many(Vec<String>),
 }
 
+/// `[policy]`: budgets and grants of every node, with `[policy.sources."x"]`
+/// (every node of one component or script, as listed) and `[policy.nodes.x]`
+/// (one node) on top, in that order.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicySection {
     #[serde(default)]
+    timeout: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    memory: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    output: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    log: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    operations: Option<u64>,
+    #[serde(default)]
     read: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    clock: Option<bool>,
+    #[serde(default)]
+    random: Option<bool>,
+    #[serde(default)]
+    sources: BTreeMap<String, toml::Spanned<PolicyEntry>>,
+    #[serde(default)]
+    nodes: BTreeMap<String, toml::Spanned<PolicyEntry>>,
+}
+
+impl PolicySection {
+    /// The settings for every node.
+    fn all(&self) -> PolicyEntry {
+        PolicyEntry {
+            timeout: self.timeout.clone(),
+            memory: self.memory.clone(),
+            output: self.output.clone(),
+            log: self.log.clone(),
+            operations: self.operations,
+            read: self.read.clone(),
+            env: self.env.clone(),
+            clock: self.clock,
+            random: self.random,
+        }
+    }
+}
+
+/// Budgets and grants; anything left out keeps the value from the level below.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyEntry {
+    #[serde(default)]
+    timeout: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    memory: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    output: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    log: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    operations: Option<u64>,
+    #[serde(default)]
+    read: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    clock: Option<bool>,
+    #[serde(default)]
+    random: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +229,16 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
             .unwrap_or_else(|| "pipeline".into())
     });
 
+    let grants_base = base.canonicalize().unwrap_or_else(|_| base.clone());
+    let pipeline_policy = {
+        let mut default = runtime.config().policy.clone();
+        let mut files = (*default.files).clone();
+        files.base = grants_base.clone();
+        default.files = std::sync::Arc::new(files);
+        apply_policy(&manifest.policy.all(), default, &grants_base, &file, &src)?
+    };
+    // Which nodes each [[components]] / [[scripts]] entry brought, by the entry's text.
+    let mut sources: Vec<(String, Vec<String>)> = Vec::new();
     let mut pipeline = Pipeline::new();
     if manifest.components.is_empty() && manifest.scripts.is_empty() {
         return Err(Error::Manifest {
@@ -186,7 +260,8 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
                 None,
             ));
         }
-        let script = crate::Script::load(&script_path, &runtime.config().policy)?;
+        let script = crate::Script::load(&script_path, &pipeline_policy)?;
+        sources.push((entry.path.get_ref().clone(), script.nodes().map(|n| n.name().to_string()).collect()));
         pipeline.add_script(&script);
     }
     let mut modules = Vec::new();
@@ -219,6 +294,9 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
         };
         let module = runtime.load_component(&wasm)?;
         pipeline.add_component(&module)?;
+        let listed =
+            entry.path.as_ref().or(entry.rust.as_ref()).map(|p| p.get_ref().clone()).unwrap_or_default();
+        sources.push((listed, module.decls().map(|d| d.name.clone()).collect()));
         modules.push(module);
     }
 
@@ -248,6 +326,9 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
                 help,
             ));
         };
+        if let Some((_, names)) = sources.iter_mut().find(|(_, names)| names.contains(&entry.uses)) {
+            names.push(alias.clone());
+        }
         let mut node = module.node(&entry.uses)?.renamed(alias);
         for (input, target) in &entry.inputs {
             node = node
@@ -277,30 +358,8 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
     }
     pipeline.set_default_outputs(manifest.pipeline.outputs.clone());
 
-    if !manifest.policy.read.is_empty() {
-        let mut grants = (*runtime.config().policy.files).clone();
-        grants.base = base.canonicalize().unwrap_or_else(|_| base.clone());
-        for dir in &manifest.policy.read {
-            let path = base.join(dir.get_ref());
-            match path.canonicalize() {
-                Ok(real) if real.is_dir() => grants.read.push(real),
-                _ => {
-                    return Err(spanned(
-                        &file,
-                        &src,
-                        Some(dir.span()),
-                        format!(
-                            "`{}` is not a folder ({} does not exist or is a file)",
-                            dir.get_ref(),
-                            path.display()
-                        ),
-                        Some("read grants name folders, relative to the manifest's folder".into()),
-                    ));
-                }
-            }
-        }
-        pipeline.set_files(grants);
-    }
+    apply_policies(&mut pipeline, &manifest.policy, &pipeline_policy, &sources, &grants_base, &file, &src)?;
+    pipeline.set_files((*pipeline_policy.files).clone());
     let mut saves = Vec::new();
     for (node, target) in &manifest.outputs {
         if !pipeline.nodes().iter().any(|n| n.name() == node) {
@@ -375,6 +434,131 @@ fn param_value(v: &toml::Value) -> Result<Option<Value>, String> {
 }
 
 /// A manifest error pointing at `span` in `src`, with the line and a caret.
+/// Give every node its policy: the pipeline's, then its source's, then its own.
+fn apply_policies(
+    pipeline: &mut Pipeline,
+    section: &PolicySection,
+    pipeline_policy: &crate::Policy,
+    sources: &[(String, Vec<String>)],
+    base: &Path,
+    file: &Path,
+    src: &str,
+) -> Result<(), Error> {
+    for (source, entry) in &section.sources {
+        if !sources.iter().any(|(listed, _)| listed == source) {
+            let help = crate::plan::suggest(source, sources.iter().map(|(l, _)| l.as_str()))
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| {
+                    Some(
+                        "name a [[components]] `path`/`rust` or a [[scripts]] `path` as written above".into(),
+                    )
+                });
+            return Err(spanned(
+                file,
+                src,
+                Some(entry.span()),
+                format!(
+                    "[policy.sources] names `{source}`, which is not a component or script of this pipeline"
+                ),
+                help,
+            ));
+        }
+    }
+    for (name, entry) in &section.nodes {
+        if !pipeline.nodes().iter().any(|n| n.name() == name) {
+            let help = crate::plan::suggest(name, pipeline.nodes().iter().map(|n| n.name()))
+                .map(|s| format!("did you mean `{s}`?"));
+            return Err(spanned(
+                file,
+                src,
+                Some(entry.span()),
+                format!("[policy.nodes] names `{name}`, but the pipeline has no node of that name"),
+                help,
+            ));
+        }
+    }
+    for node in pipeline.nodes.iter_mut() {
+        let mut policy = node.policy.as_deref().cloned().unwrap_or_else(|| pipeline_policy.clone());
+        let name = node.name().to_string();
+        for (listed, names) in sources {
+            if let Some(entry) = section.sources.get(listed)
+                && names.contains(&name)
+            {
+                policy = apply_policy(entry.get_ref(), policy, base, file, src)?;
+            }
+        }
+        if let Some(entry) = section.nodes.get(&name) {
+            policy = apply_policy(entry.get_ref(), policy, base, file, src)?;
+        }
+        node.policy = Some(std::sync::Arc::new(policy));
+    }
+    Ok(())
+}
+
+/// `policy` with the settings of `entry` on top.
+fn apply_policy(
+    entry: &PolicyEntry,
+    mut policy: crate::Policy,
+    base: &Path,
+    file: &Path,
+    src: &str,
+) -> Result<crate::Policy, Error> {
+    let at = |span: std::ops::Range<usize>, message: String, help: &str| {
+        spanned(file, src, Some(span), message, Some(help.to_string()))
+    };
+    if let Some(t) = &entry.timeout {
+        policy.timeout =
+            crate::script::parse_duration(t.get_ref()).map_err(|e| at(t.span(), e, "for example \"30s\""))?;
+    }
+    for (field, target) in [(&entry.memory, 0), (&entry.output, 1), (&entry.log, 2)] {
+        let Some(text) = field else { continue };
+        let bytes = crate::config::parse_size(text.get_ref())
+            .map_err(|e| at(text.span(), e, "for example \"512MiB\""))?;
+        match target {
+            0 => policy.memory = bytes,
+            1 => policy.output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX),
+            _ => policy.log_bytes = usize::try_from(bytes).unwrap_or(usize::MAX),
+        }
+    }
+    if let Some(ops) = entry.operations {
+        policy.operations = ops;
+    }
+    if !entry.read.is_empty() {
+        let mut files = (*policy.files).clone();
+        files.base = base.to_path_buf();
+        for dir in &entry.read {
+            let path = base.join(dir.get_ref());
+            match path.canonicalize() {
+                Ok(real) if real.is_dir() => files.read.push(real),
+                _ => {
+                    return Err(at(
+                        dir.span(),
+                        format!(
+                            "`{}` is not a folder ({} does not exist or is a file)",
+                            dir.get_ref(),
+                            path.display()
+                        ),
+                        "read grants name folders, relative to the manifest's folder",
+                    ));
+                }
+            }
+        }
+        policy.files = std::sync::Arc::new(files);
+    }
+    for key in &entry.env {
+        if !policy.env.contains(key) {
+            policy.env.push(key.clone());
+        }
+    }
+    if let Some(clock) = entry.clock {
+        policy.clock = clock;
+    }
+    if let Some(random) = entry.random {
+        policy.random = random;
+    }
+    Ok(policy)
+}
+
 fn spanned(
     path: &Path,
     src: &str,

@@ -292,6 +292,7 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
             errors.push(missing_dependency(node, binding, input.ty, &index, pipeline));
             inputs.push(Input::Value(Value::Null));
         }
+        errors.extend(ungranted(node, pipeline));
         planned_nodes.push(PlannedNode { node: node.clone(), inputs, dependents: Vec::new(), deps });
     }
     if !errors.is_empty() {
@@ -360,6 +361,55 @@ fn unknown_output(name: &str, index: &FxHashMap<&str, u32>) -> Diagnostic {
         d = d.with_help(format!("did you mean `{s}`?"));
     }
     d
+}
+
+/// The capabilities `node` declares that its policy does not grant, each
+/// with what to write in `weavelet.toml` to grant it.
+fn ungranted(node: &Node, pipeline: &Pipeline) -> Vec<Diagnostic> {
+    if node.decl.capabilities.is_empty() {
+        return Vec::new();
+    }
+    let mut policy = node.policy.as_deref().cloned().unwrap_or_default();
+    if let Some(files) = &pipeline.files
+        && policy.files.read.is_empty()
+    {
+        policy.files = files.clone();
+    }
+    let mut problems = Vec::new();
+    for capability in &node.decl.capabilities {
+        if policy.grants(capability) {
+            continue;
+        }
+        let grant = match capability {
+            crate::Capability::ReadDir(dir) => format!("read = [\"{}\"]", dir.trim_start_matches('/')),
+            crate::Capability::Env(key) => format!("env = [\"{key}\"]"),
+            crate::Capability::Clock => "clock = true".into(),
+            crate::Capability::Random => "random = true".into(),
+            crate::Capability::WriteDir(_) => {
+                problems.push(
+                    Diagnostic::new(format!(
+                        "node `{}` ({}) requests `{capability}`, and write access cannot be granted yet",
+                        node.name(),
+                        node.source()
+                    ))
+                    .with_help("nodes return values; write them to files with [outputs] or --save"),
+                );
+                continue;
+            }
+        };
+        problems.push(
+            Diagnostic::new(format!(
+                "node `{}` ({}) requests `{capability}`, which the pipeline does not grant",
+                node.name(),
+                node.source()
+            ))
+            .with_help(format!(
+                "to grant it, add `{grant}` under [policy.nodes.{}] in weavelet.toml (or under [policy] for every node)",
+                node.name()
+            )),
+        );
+    }
+    problems
 }
 
 fn missing_dependency(

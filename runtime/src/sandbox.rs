@@ -444,20 +444,29 @@ pub(crate) fn store(
     events: Option<EventSink>,
 ) -> (Store<NodeState>, MemoryOutputPipe) {
     let stderr = MemoryOutputPipe::new(policy.log_bytes);
-    // Nothing is granted: no files, no environment, no sockets. Randomness and
-    // clocks are deterministic, so a node computes the same output every run.
-    let wasi = WasiCtx::builder()
-        .stdout(stderr.clone())
+    // Nothing is granted unless the policy says so: no files, no environment,
+    // no sockets. Randomness and clocks are deterministic, so a node computes
+    // the same output every run.
+    let mut wasi = WasiCtx::builder();
+    wasi.stdout(stderr.clone())
         .stderr(stderr.clone())
-        .secure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0))
-        .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1))
-        .insecure_random_seed(0)
-        .wall_clock(FixedClock)
-        .monotonic_clock(FixedClock)
         .allow_ip_name_lookup(false)
         .allow_tcp(false)
-        .allow_udp(false)
-        .build();
+        .allow_udp(false);
+    if !policy.random {
+        wasi.secure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0))
+            .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1))
+            .insecure_random_seed(0);
+    }
+    if !policy.clock {
+        wasi.wall_clock(FixedClock).monotonic_clock(FixedClock);
+    }
+    for key in &policy.env {
+        if let Ok(value) = std::env::var(key) {
+            wasi.env(key, value);
+        }
+    }
+    let wasi = wasi.build();
     let state = NodeState {
         wasi,
         table: ResourceTable::new(),

@@ -1,0 +1,38 @@
+//! Nodes that request capabilities, for the policy tests.
+
+use weavelet_sdk as weavelet;
+
+fn clock_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(-1)
+}
+
+/// Reads one environment variable and the clock: both must be granted.
+#[weavelet::node(env = "WEAVELET_TEST_GRANTED", clock)]
+fn env_and_clock() -> Vec<String> {
+    let value = std::env::var("WEAVELET_TEST_GRANTED").unwrap_or_else(|_| "<unset>".into());
+    vec![value, clock_secs().to_string()]
+}
+
+/// Requests nothing, and looks for the same variable and another one.
+#[weavelet::node]
+fn snoop() -> Vec<String> {
+    let get = |k: &str| std::env::var(k).unwrap_or_else(|_| "<unset>".into());
+    vec![get("WEAVELET_TEST_GRANTED"), get("WEAVELET_TEST_CANARY"), clock_secs().to_string()]
+}
+
+/// Requests read access to `data`.
+#[weavelet::node(read_dir = "data")]
+fn reads_data() -> i64 {
+    1
+}
+
+/// Requests write access, which cannot be granted.
+#[weavelet::node(write_dir = "out")]
+fn writes_out() -> i64 {
+    1
+}
+
+weavelet::export!(env_and_clock, snoop, reads_data, writes_out);
