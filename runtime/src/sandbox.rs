@@ -481,6 +481,10 @@ pub(crate) fn store(
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
+    // Data a guest hands the host in one call (strings, lists) is bounded by its
+    // output budget (SECURITY.md case 10), and so are the handles it can create.
+    store.set_hostcall_fuel(policy.output_bytes.max(1 << 20));
+    store.set_max_component_handles(2 * MAX_HANDLES);
     let tick = epoch_tick.as_nanos().max(1);
     let ticks = policy.timeout.as_nanos().div_ceil(tick).max(1);
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
@@ -517,6 +521,15 @@ pub(crate) fn invoke(
         .instantiate(&mut store)
         .and_then(|module| module.weavelet_node_node().call_run(&mut store, component_node, &wit_inputs));
     let dropped = store.data().log.dropped;
+    if dropped > 0
+        && let Some(events) = &store.data().events
+    {
+        let message = format!(
+            "{dropped} bytes of log over the {} budget were dropped",
+            crate::human_bytes(policy.log_bytes as u64)
+        );
+        events(&Event { node: node_name.clone(), kind: EventKind::Log { level: LogLevel::Warn, message } });
+    }
     let memory_exceeded = store.data().limiter.exceeded;
     let result = match result {
         Ok(Ok(value)) => match from_wit(value, store.data_mut()) {
@@ -585,7 +598,19 @@ pub(crate) fn invoke(
                     "{} (a guest whose own stack overflows in linear memory fails this way too)",
                     Trap::MemoryOutOfBounds
                 ),
+                Some(Trap::UnreachableCodeReached) if stderr.contents().len() >= policy.log_bytes => format!(
+                    "{} after its stderr filled the {} log budget (Rust's eprintln! panics once stderr \
+                     refuses a write; log less, or use the host log, which drops what is over budget)",
+                    Trap::UnreachableCodeReached,
+                    crate::human_bytes(policy.log_bytes as u64)
+                ),
                 Some(trap) => trap.to_string(),
+                None if format!("{err:#}").contains("fuel allocated for hostcalls has been exhausted") => {
+                    format!(
+                        "the node handed the host more than its output budget of {} in one call (hostcall fuel)",
+                        crate::human_bytes(policy.output_bytes as u64)
+                    )
+                }
                 None => format!("{err:#}"),
             };
             if let Some(frame) = err

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
 #[allow(unused_imports)]
 pub use weavelet_test_artifacts::{
-    CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, SALES_NODES, TABLE_NODES,
+    CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, SALES_NODES, TABLE_NODES,
 };
 
 /// A runtime with no disk cache (tests must not depend on each other's state).
@@ -41,7 +41,8 @@ pub fn manifest(dir: &Path, text: &str) -> PathBuf {
     let text = text
         .replace("{diamond}", &DIAMOND_NODES.replace('\\', "/"))
         .replace("{fixtures}", &FIXTURE_NODES.replace('\\', "/"))
-        .replace("{capabilities}", &CAPABILITY_NODES.replace('\\', "/"));
+        .replace("{capabilities}", &CAPABILITY_NODES.replace('\\', "/"))
+        .replace("{hostile}", &HOSTILE_NODES.replace('\\', "/"));
     let path = dir.join("weavelet.toml");
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     path
