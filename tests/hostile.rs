@@ -90,3 +90,58 @@ fn case_21_a_log_flood_is_bounded_and_terminal_escapes_are_stripped() {
     assert!(stderr.len() < 256 << 10, "what is shown is bounded: {} bytes", stderr.len());
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// Run `attack` with parameters beside the bystander.
+fn attack_with(attack: &str, params: Vec<(&str, Value)>) -> Result<Value, String> {
+    let rt = runtime();
+    let module = load(&rt, HOSTILE_NODES);
+    let mut p = Pipeline::new();
+    p.add_component(&module).unwrap();
+    for (k, v) in params {
+        p.set_param(k, v);
+    }
+    let report = rt.run(&p.plan(&[attack, "bystander"]).unwrap()).unwrap();
+    assert_eq!(report.output("bystander"), Some(&Value::Int(7)), "the bystander finishes: {report:?}");
+    match report.output(attack) {
+        Some(v) => Ok(v.clone()),
+        None => Err(report.failures.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")),
+    }
+}
+
+#[test]
+fn case_18_a_host_file_cannot_be_read_through_wasi() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("canary.txt");
+    std::fs::write(&canary, "canary-18-secret").unwrap();
+    for path in [canary.display().to_string(), "/etc/passwd".into(), "../../../../etc/passwd".into()] {
+        let e = attack_with("read_host_file", vec![("path", Value::from(path.as_str()))]).unwrap_err();
+        assert!(e.contains("`read_host_file`") && e.contains("cannot read"), "{path}: {e}");
+        assert!(!e.contains("canary-18-secret") && !e.contains("root:"), "nothing was read: {e}");
+    }
+}
+
+#[test]
+fn case_20_a_node_cannot_open_a_network_connection() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let e = attack_with("dial", vec![("port", Value::Int(i64::from(port)))]).unwrap_err();
+    assert!(e.contains("`dial`") && e.contains("cannot connect"), "{e}");
+    assert!(listener.accept().is_err(), "no connection reached the host's listener");
+}
+
+#[test]
+fn case_17_thousands_of_ready_component_nodes_queue_and_finish() {
+    let rt = runtime();
+    let module = load(&rt, HOSTILE_NODES);
+    let mut p = Pipeline::new();
+    let names: Vec<String> = (0..2000).map(|i| format!("b{i}")).collect();
+    for name in &names {
+        p.add_node(module.node("bystander").unwrap().renamed(name));
+    }
+    let targets: Vec<&str> = names.iter().map(String::as_str).collect();
+    let report = rt.run(&p.plan(&targets).unwrap()).unwrap();
+    report.check().unwrap();
+    assert_eq!(report.outputs.len(), 2000);
+    assert!(report.outputs.iter().all(|(_, v)| *v == Value::Int(7)));
+}

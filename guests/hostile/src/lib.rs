@@ -94,6 +94,21 @@ fn stderr_flood() -> i64 {
     42
 }
 
+/// Case 18: reads a host file straight through WASI (no preopened directory).
+#[weavelet::node]
+fn read_host_file(path: String) -> Result<String, String> {
+    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// Case 20: opens a TCP connection to the host.
+#[weavelet::node]
+fn dial(port: i64) -> Result<String, String> {
+    let addr = format!("127.0.0.1:{port}");
+    std::net::TcpStream::connect(&addr)
+        .map(|_| "connected".to_string())
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))
+}
+
 /// Runs beside the attacks and must finish.
 #[weavelet::node]
 fn bystander() -> i64 {
@@ -108,5 +123,7 @@ weavelet::export!(
     residue_read,
     log_flood,
     stderr_flood,
+    read_host_file,
+    dial,
     bystander
 );
