@@ -145,3 +145,20 @@ fn case_17_thousands_of_ready_component_nodes_queue_and_finish() {
     assert_eq!(report.outputs.len(), 2000);
     assert!(report.outputs.iter().all(|(_, v)| *v == Value::Int(7)));
 }
+
+#[test]
+fn case_23_a_component_importing_more_than_the_weavelet_world_is_refused_when_loading() {
+    let rt = runtime();
+    let e = rt.load_component(STRANGER_NODES).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("stranger_nodes.wasm") && e.contains("it imports `evil:net/raw`"), "{e}");
+    assert!(e.contains("which Weavelet does not provide"), "{e}");
+    // `weavelet inspect` says the same to an operator reviewing it.
+    let out = Command::cargo_bin("weavelet")
+        .unwrap()
+        .env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache"))
+        .args(["inspect", STRANGER_NODES])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it imports `evil:net/raw`"));
+}

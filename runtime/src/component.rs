@@ -125,6 +125,20 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
             .map_err(|e| err(format!("it does not compile as a component: {e:#}")))?;
     let imports: Arc<[String]> =
         component.component_type().imports(&rt.engine).map(|(name, _)| name.to_string()).collect();
+    // The linker defines the Weavelet world and WASI only (SECURITY.md case 23): say which
+    // imports fall outside, rather than the linker's first complaint.
+    let foreign: Vec<&str> = imports
+        .iter()
+        .map(String::as_str)
+        .filter(|i| !i.starts_with("wasi:") && !i.starts_with("weavelet:node/"))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(err(format!(
+            "it imports {}, which Weavelet does not provide; a component may import only the Weavelet \
+             world (`weavelet:node/host`, `weavelet:node/types`) and WASI, so it is refused without running",
+            foreign.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
     let pre =
         rt.linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
     let pre = bindings::ModulePre::new(pre).map_err(|e| {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
 #[allow(unused_imports)]
 pub use weavelet_test_artifacts::{
-    CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, SALES_NODES, TABLE_NODES,
+    CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, SALES_NODES,
+    STRANGER_NODES, TABLE_NODES,
 };
 
 /// A runtime with no disk cache (tests must not depend on each other's state).
