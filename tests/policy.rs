@@ -46,7 +46,7 @@ fn a_requested_capability_the_pipeline_does_not_grant_fails_at_plan_time_saying_
         "requests `clock`",
         "add `clock = true` under [policy.nodes.env_and_clock]",
         "add `read = [\"data\"]` under [policy.nodes.reads_data]",
-        "node `writes_out` (capability_nodes.wasm) requests `write-dir out`, and write access cannot be granted yet",
+        "add `write = [\"out\"]` under [policy.nodes.writes_out]",
     ] {
         assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
     }
@@ -152,10 +152,36 @@ fn mistakes_in_the_policy_section_point_at_the_line() {
         ("[policy]\ntimout = \"1s\"", "unknown field `timout`"),
         ("[policy.sources.\"nodes.wasm\"]\ntimeout = \"1s\"", "[policy.sources] names `nodes.wasm`"),
         ("[policy]\ntimeout = \"soon\"", "`soon` is not a duration"),
+        ("[policy]\nwrite = [\"../up\"]", "`../up` is not a folder inside the pipeline's folder"),
     ] {
         manifest(dir.path(), &format!("[[components]]\npath = \"{{fixtures}}\"\n\n{policy}\n"));
         let (ok, _, stderr) = run(dir.path(), &["-o", "one"]);
         assert!(!ok && stderr.contains(expected), "{policy}: {stderr}");
         assert!(stderr.contains("weavelet.toml:"), "the error names the file and line: {stderr}");
     }
+}
+
+#[test]
+fn a_write_grant_opens_one_folder_and_nothing_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    manifest(
+        dir.path(),
+        r#"
+[[components]]
+path = "{capabilities}"
+
+[policy.sources."{capabilities}"]
+write = ["out"]
+"#,
+    );
+    let (ok, stdout, stderr) = run(dir.path(), &["-o", "writes_out", "-o", "escapes_out", "-o", "snoop"]);
+    assert!(!ok, "the escape fails");
+    assert!(stdout.contains("writes_out: 17"), "{stdout}\n{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/hello.txt")).unwrap(), "written by a node");
+    assert!(
+        stderr.contains("node `escapes_out`") && stderr.contains("cannot write out/../escaped.txt"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("escaped.txt").exists(), "nothing was written outside the grant");
+    assert!(stdout.contains("snoop: "), "a node without the grant still runs: {stdout}");
 }

@@ -35,6 +35,9 @@ pub struct Policy {
     pub clock: bool,
     /// Real randomness instead of a fixed-seed stream.
     pub random: bool,
+    /// Folders the node may create and write files in: the host folder and
+    /// the path the guest uses for it (as the pipeline file names it, `out`).
+    pub write: Vec<(PathBuf, String)>,
 }
 
 impl Default for Policy {
@@ -49,6 +52,7 @@ impl Default for Policy {
             env: Vec::new(),
             clock: false,
             random: false,
+            write: Vec::new(),
         }
     }
 }
@@ -64,7 +68,10 @@ impl Policy {
                 let wanted = wanted.canonicalize().unwrap_or(wanted);
                 self.files.read.iter().any(|granted| wanted.starts_with(granted))
             }
-            C::WriteDir(_) => false,
+            C::WriteDir(dir) => {
+                let wanted = dir.trim_start_matches('/').trim_end_matches('/');
+                self.write.iter().any(|(_, guest)| guest == wanted)
+            }
             C::Env(key) => self.env.iter().any(|k| k == key),
             C::Clock => self.clock,
             C::Random => self.random,

@@ -93,6 +93,8 @@ struct PolicySection {
     #[serde(default)]
     random: Option<bool>,
     #[serde(default)]
+    write: Vec<toml::Spanned<String>>,
+    #[serde(default)]
     sources: BTreeMap<String, toml::Spanned<PolicyEntry>>,
     #[serde(default)]
     nodes: BTreeMap<String, toml::Spanned<PolicyEntry>>,
@@ -111,6 +113,7 @@ impl PolicySection {
             env: self.env.clone(),
             clock: self.clock,
             random: self.random,
+            write: self.write.clone(),
         }
     }
 }
@@ -137,6 +140,8 @@ struct PolicyEntry {
     clock: Option<bool>,
     #[serde(default)]
     random: Option<bool>,
+    #[serde(default)]
+    write: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -555,6 +560,29 @@ fn apply_policy(
     }
     if let Some(random) = entry.random {
         policy.random = random;
+    }
+    for dir in &entry.write {
+        let guest = dir.get_ref().trim_start_matches("./").trim_end_matches('/').to_string();
+        let outside =
+            std::path::Path::new(&guest).components().any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if guest.is_empty() || outside {
+            return Err(at(
+                dir.span(),
+                format!("`{}` is not a folder inside the pipeline's folder", dir.get_ref()),
+                "write grants name folders relative to the manifest's folder, without `..`",
+            ));
+        }
+        let host = base.join(&guest);
+        let real = std::fs::create_dir_all(&host).and_then(|()| host.canonicalize()).map_err(|e| {
+            at(
+                dir.span(),
+                format!("cannot create or open {}: {e}", host.display()),
+                "check the folder's permissions",
+            )
+        })?;
+        if !policy.write.iter().any(|(_, g)| *g == guest) {
+            policy.write.push((real, guest));
+        }
     }
     Ok(policy)
 }

@@ -385,17 +385,7 @@ fn ungranted(node: &Node, pipeline: &Pipeline) -> Vec<Diagnostic> {
             crate::Capability::Env(key) => format!("env = [\"{key}\"]"),
             crate::Capability::Clock => "clock = true".into(),
             crate::Capability::Random => "random = true".into(),
-            crate::Capability::WriteDir(_) => {
-                problems.push(
-                    Diagnostic::new(format!(
-                        "node `{}` ({}) requests `{capability}`, and write access cannot be granted yet",
-                        node.name(),
-                        node.source()
-                    ))
-                    .with_help("nodes return values; write them to files with [outputs] or --save"),
-                );
-                continue;
-            }
+            crate::Capability::WriteDir(dir) => format!("write = [\"{}\"]", dir.trim_start_matches('/')),
         };
         problems.push(
             Diagnostic::new(format!(

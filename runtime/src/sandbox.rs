@@ -466,6 +466,11 @@ pub(crate) fn store(
             wasi.env(key, value);
         }
     }
+    for (host, guest) in &policy.write {
+        // The folder was checked when the policy was made; if it vanished since, the
+        // guest finds no such folder and its write fails with its own error.
+        let _ = wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite);
+    }
     let wasi = wasi.build();
     let state = NodeState {
         wasi,

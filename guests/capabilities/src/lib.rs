@@ -29,10 +29,20 @@ fn reads_data() -> i64 {
     1
 }
 
-/// Requests write access, which cannot be granted.
+/// Requests write access to `out` and writes a file there.
 #[weavelet::node(write_dir = "out")]
-fn writes_out() -> i64 {
-    1
+fn writes_out() -> Result<i64, String> {
+    std::fs::write("out/hello.txt", "written by a node")
+        .map_err(|e| format!("cannot write out/hello.txt: {e}"))?;
+    Ok(17)
 }
 
-weavelet::export!(env_and_clock, snoop, reads_data, writes_out);
+/// Has write access to `out`, and tries to leave it.
+#[weavelet::node(write_dir = "out")]
+fn escapes_out() -> Result<i64, String> {
+    std::fs::write("out/../escaped.txt", "out of bounds")
+        .map_err(|e| format!("cannot write out/../escaped.txt: {e}"))?;
+    Ok(1)
+}
+
+weavelet::export!(env_and_clock, snoop, reads_data, writes_out, escapes_out);
