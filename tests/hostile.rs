@@ -12,16 +12,7 @@ use weavelet::{Pipeline, Value};
 
 /// Run `attack` beside `bystander`; returns the attack's outcome.
 fn attack(attack: &str) -> Result<Value, String> {
-    let rt = runtime();
-    let module = load(&rt, HOSTILE_NODES);
-    let mut p = Pipeline::new();
-    p.add_component(&module).unwrap();
-    let report = rt.run(&p.plan(&[attack, "bystander"]).unwrap()).unwrap();
-    assert_eq!(report.output("bystander"), Some(&Value::Int(7)), "the bystander finishes: {report:?}");
-    match report.output(attack) {
-        Some(v) => Ok(v.clone()),
-        None => Err(report.failures.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")),
-    }
+    attack_with(attack, Vec::new())
 }
 
 #[test]

@@ -70,7 +70,9 @@ enum OutputTargets {
 
 /// `[policy]`: budgets and grants of every node, with `[policy.sources."x"]`
 /// (every node of one component or script, as listed) and `[policy.nodes.x]`
-/// (one node) on top, in that order.
+/// (one node) on top, in that order. The fields repeat [`PolicyEntry`]'s:
+/// serde cannot flatten one struct into another and still refuse unknown keys,
+/// and a misspelt key must be an error.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicySection {
