@@ -8,9 +8,8 @@
 mod common;
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
 use common::*;
 use weavelet::{Config, Image, Pipeline, Runtime, Script, Svg, Value};
 
@@ -363,12 +362,6 @@ fn image_operations_run_from_rhai() {
     );
 }
 
-fn weavelet_cmd() -> Command {
-    let mut cmd = Command::cargo_bin("weavelet").unwrap();
-    cmd.env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache")).env("NO_COLOR", "1");
-    cmd
-}
-
 fn decode_file(path: &Path) -> image::DynamicImage {
     image::ImageReader::open(path).unwrap().with_guessed_format().unwrap().decode().unwrap()
 }
@@ -576,10 +569,6 @@ fn fine() { svg(10, 10).render(2).width }
     assert!(e.contains("`big`") && e.contains("12000 × 12000"), "{e}");
     assert_eq!(out[1], Ok(Value::Int(20)));
     assert!(Svg::new(100.0, 100.0).unwrap().to_text().contains("viewBox"));
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
 /// The share of pixels of `a` that differ visibly from `b` (any channel by more than 32).

@@ -6,7 +6,6 @@
 
 mod common;
 
-use assert_cmd::Command;
 use common::*;
 use weavelet::{Pipeline, Value};
 
@@ -54,10 +53,7 @@ fn case_21_a_log_flood_is_bounded_and_terminal_escapes_are_stripped() {
     let dir = tempfile::tempdir().unwrap();
     manifest(dir.path(), "[[components]]\npath = \"{hostile}\"\n");
     let started = std::time::Instant::now();
-    let out = Command::cargo_bin("weavelet")
-        .unwrap()
-        .env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache"))
-        .env("NO_COLOR", "1")
+    let out = weavelet_cmd()
         .arg("run")
         .arg(dir.path().join("weavelet.toml"))
         .args(["-o", "log_flood", "-o", "stderr_flood", "-o", "bystander"])
@@ -144,12 +140,7 @@ fn case_23_a_component_importing_more_than_the_weavelet_world_is_refused_when_lo
     assert!(e.contains("stranger_nodes.wasm") && e.contains("it imports `evil:net/raw`"), "{e}");
     assert!(e.contains("which Weavelet does not provide"), "{e}");
     // `weavelet inspect` says the same to an operator reviewing it.
-    let out = Command::cargo_bin("weavelet")
-        .unwrap()
-        .env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache"))
-        .args(["inspect", STRANGER_NODES])
-        .output()
-        .unwrap();
+    let out = weavelet_cmd().args(["inspect", STRANGER_NODES]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("it imports `evil:net/raw`"));
 }

@@ -6,14 +6,7 @@
 
 mod common;
 
-use assert_cmd::Command;
 use common::*;
-
-fn weavelet_cmd() -> Command {
-    let mut cmd = Command::cargo_bin("weavelet").unwrap();
-    cmd.env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache")).env("NO_COLOR", "1");
-    cmd
-}
 
 fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = weavelet_cmd()

@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
 use common::*;
 use weavelet::polars::prelude::*;
 use weavelet::{Config, Pipeline, Runtime, Script, Table, Value};
@@ -521,16 +518,6 @@ fn a_scan_followed_by_a_group_by_in_another_node_reads_only_the_used_columns() {
     let Some(Value::Table(t)) = report.output("by_region") else { panic!("expected a table") };
     assert!(!t.is_collected(), "nothing was computed while the nodes ran");
     assert_eq!(floats(&t.collect().unwrap(), "total"), [Some(5.5), Some(27.5), Some(0.0)]);
-}
-
-fn weavelet_cmd() -> Command {
-    let mut cmd = Command::cargo_bin("weavelet").unwrap();
-    cmd.env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache")).env("NO_COLOR", "1");
-    cmd
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
 #[test]

@@ -175,6 +175,13 @@ fn run_message(failures: &[NodeFailure]) -> String {
     s
 }
 
+/// Run library code on input a guest chose; a panic in it becomes the message
+/// `"{what} failed on this input: {panic}"` instead of taking the node's thread down.
+pub(crate) fn caught<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|panic| format!("{what} failed on this input: {}", panic_message(&*panic)))
+}
+
 /// The message a caught panic carries (`panic!` with a literal or a formatted string).
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload

@@ -517,15 +517,23 @@ fn apply_policy(
         policy.timeout =
             crate::script::parse_duration(t.get_ref()).map_err(|e| at(t.span(), e, "for example \"30s\""))?;
     }
-    for (field, target) in [(&entry.memory, 0), (&entry.output, 1), (&entry.log, 2)] {
-        let Some(text) = field else { continue };
-        let bytes = crate::config::parse_size(text.get_ref())
-            .map_err(|e| at(text.span(), e, "for example \"512MiB\""))?;
-        match target {
-            0 => policy.memory = bytes,
-            1 => policy.output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX),
-            _ => policy.log_bytes = usize::try_from(bytes).unwrap_or(usize::MAX),
-        }
+    let size = |field: &Option<toml::Spanned<String>>| -> Result<Option<u64>, Error> {
+        field
+            .as_ref()
+            .map(|text| {
+                crate::config::parse_size(text.get_ref())
+                    .map_err(|e| at(text.span(), e, "for example \"512MiB\""))
+            })
+            .transpose()
+    };
+    if let Some(bytes) = size(&entry.memory)? {
+        policy.memory = bytes;
+    }
+    if let Some(bytes) = size(&entry.output)? {
+        policy.output_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+    if let Some(bytes) = size(&entry.log)? {
+        policy.log_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
     }
     if let Some(ops) = entry.operations {
         policy.operations = ops;

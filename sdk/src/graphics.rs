@@ -293,39 +293,8 @@ impl fmt::Debug for Image {
     }
 }
 
-impl FromValue for Svg {
-    const TYPE: ValueType = ValueType::Svg;
-    fn from_value(value: Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Svg(s) => Ok(Svg(s)),
-            other => Err(format!("expected svg, got {}", crate::type_name(&other))),
-        }
-    }
-}
-
-impl IntoValue for Svg {
-    const TYPE: ValueType = ValueType::Svg;
-    fn into_value(self) -> Value {
-        Value::Svg(self.0)
-    }
-}
-
-impl FromValue for Image {
-    const TYPE: ValueType = ValueType::Image;
-    fn from_value(value: Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Image(i) => Ok(Image(i)),
-            other => Err(format!("expected image, got {}", crate::type_name(&other))),
-        }
-    }
-}
-
-impl IntoValue for Image {
-    const TYPE: ValueType = ValueType::Image;
-    fn into_value(self) -> Value {
-        Value::Image(self.0)
-    }
-}
+handle_value!(Svg, Svg, "svg");
+handle_value!(Image, Image, "image");
 
 impl FromValue for Vec<Image> {
     const TYPE: ValueType = ValueType::Images;

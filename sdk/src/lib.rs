@@ -104,6 +104,29 @@ pub use bindings::weavelet::node::types::{
     Capability, Column, ErrorKind, InputDecl, JoinKind, NodeDecl, NodeError, Value, ValueType,
 };
 
+/// `FromValue` and `IntoValue` for a wrapper around a host handle (`Table`,
+/// `Svg`, `Image`): the handle moves in and out of the value as it is.
+macro_rules! handle_value {
+    ($t:ident, $variant:ident, $name:literal) => {
+        impl $crate::FromValue for $t {
+            const TYPE: $crate::ValueType = $crate::ValueType::$variant;
+            fn from_value(value: $crate::Value) -> std::result::Result<Self, String> {
+                match value {
+                    $crate::Value::$variant(handle) => Ok($t(handle)),
+                    other => Err(format!(concat!("expected ", $name, ", got {}"), $crate::type_name(&other))),
+                }
+            }
+        }
+
+        impl $crate::IntoValue for $t {
+            const TYPE: $crate::ValueType = $crate::ValueType::$variant;
+            fn into_value(self) -> $crate::Value {
+                $crate::Value::$variant(self.0)
+            }
+        }
+    };
+}
+
 mod graphics;
 mod table;
 pub use graphics::{ChartKind, ChartSpec, GraphicsError, Image, Svg, chart_spec};

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::bindings::weavelet::node::types as raw;
-use crate::{Column, FromValue, IntoValue, JoinKind, Value, ValueType};
+use crate::{Column, JoinKind};
 
 /// A table held by the host (a lazy polars plan). The node holds a handle;
 /// every operation runs in the host and returns a new table, so passing a
@@ -198,19 +198,4 @@ impl fmt::Debug for Table {
     }
 }
 
-impl FromValue for Table {
-    const TYPE: ValueType = ValueType::Table;
-    fn from_value(value: Value) -> std::result::Result<Self, String> {
-        match value {
-            Value::Table(t) => Ok(Table(t)),
-            other => Err(format!("expected table, got {}", crate::type_name(&other))),
-        }
-    }
-}
-
-impl IntoValue for Table {
-    const TYPE: ValueType = ValueType::Table;
-    fn into_value(self) -> Value {
-        Value::Table(self.0)
-    }
-}
+handle_value!(Table, Table, "table");

@@ -11,6 +11,18 @@ pub use weavelet_test_artifacts::{
     STRANGER_NODES, TABLE_NODES,
 };
 
+/// The `weavelet` binary, with a shared test cache folder and no colours.
+pub fn weavelet_cmd() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("weavelet").unwrap_or_else(|e| panic!("{e}"));
+    cmd.env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache")).env("NO_COLOR", "1");
+    cmd
+}
+
+/// The repository's `examples/` folder.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
 /// A runtime with no disk cache (tests must not depend on each other's state).
 pub fn runtime() -> Runtime {
     Runtime::new(Config::default().cache_dir(None)).unwrap_or_else(|e| panic!("runtime: {e}"))

@@ -92,7 +92,5 @@ pub(crate) fn finite(what: &str, v: f64) -> Result<f64, GraphicsError> {
 
 /// Run library code on guest-controlled input; a panic in it becomes an error.
 pub(crate) fn caught<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, GraphicsError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
-        GraphicsError::new(format!("{what} failed on this input: {}", crate::error::panic_message(&*panic)))
-    })
+    crate::error::caught(what, f).map_err(GraphicsError::new)
 }

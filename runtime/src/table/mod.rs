@@ -14,7 +14,6 @@ pub mod expr;
 pub mod io;
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
 use polars::prelude::*;
@@ -48,13 +47,7 @@ impl From<PolarsError> for TableError {
 
 /// Run polars work on data a guest chose; a panic inside polars becomes an error.
 pub(crate) fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, TableError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.map_err(TableError::from),
-        Err(panic) => {
-            let what = crate::error::panic_message(&*panic);
-            Err(TableError::new(format!("polars failed on this input: {what}")))
-        }
-    }
+    crate::error::caught("polars", f).map_err(TableError::new)?.map_err(TableError::from)
 }
 
 /// Run a plan on polars' streaming engine (batches: a 10 M-row scan never sits in
