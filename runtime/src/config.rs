@@ -26,6 +26,10 @@ pub struct Policy {
     pub log_bytes: usize,
     /// Operations a Rhai node may execute.
     pub operations: u64,
+    /// Instructions a component node may execute (wasm fuel), if counted. Only a
+    /// runtime built with [`Config::fuel`] counts them; epochs bound wall time
+    /// either way.
+    pub fuel: Option<u64>,
     /// Directories whose files the node may read through the host (table readers).
     pub files: std::sync::Arc<crate::table::io::Grants>,
     /// Environment variables the node may read (names; their values come from
@@ -48,6 +52,7 @@ impl Default for Policy {
             output_bytes: 64 << 20,
             log_bytes: 64 << 10,
             operations: 100_000_000,
+            fuel: None,
             files: Default::default(),
             env: Vec::new(),
             clock: false,
@@ -106,6 +111,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// | `max_component_size` | 64 MiB |
 /// | `wasm_stack` | 1 MiB (worker threads get 16 MiB) |
 /// | `epoch_tick` | 10 ms |
+/// | `fuel` | off |
 #[derive(Debug, Clone)]
 pub struct Config {
     /// How many nodes run at the same time.
@@ -120,6 +126,9 @@ pub struct Config {
     pub wasm_stack: usize,
     /// The granularity of wall-time budgets.
     pub epoch_tick: Duration,
+    /// Count instructions (wasm fuel), so policies may set `fuel`. Generated
+    /// code gets slower: off unless a pipeline asks for it.
+    pub fuel: bool,
 }
 
 impl Default for Config {
@@ -131,6 +140,7 @@ impl Default for Config {
             max_component_size: 64 << 20,
             wasm_stack: 1 << 20,
             epoch_tick: Duration::from_millis(10),
+            fuel: false,
         }
     }
 }
@@ -156,6 +166,12 @@ impl Config {
         grants.read.push(dir.canonicalize()?);
         self.policy.files = std::sync::Arc::new(grants);
         Ok(self)
+    }
+
+    /// Count instructions, so that policies with a `fuel` budget are enforced.
+    pub fn fuel(mut self, on: bool) -> Self {
+        self.fuel = on;
+        self
     }
 
     /// Set the default node budgets.

@@ -87,6 +87,8 @@ struct PolicySection {
     #[serde(default)]
     operations: Option<u64>,
     #[serde(default)]
+    fuel: Option<u64>,
+    #[serde(default)]
     read: Vec<toml::Spanned<String>>,
     #[serde(default)]
     env: Vec<String>,
@@ -111,6 +113,7 @@ impl PolicySection {
             output: self.output.clone(),
             log: self.log.clone(),
             operations: self.operations,
+            fuel: self.fuel,
             read: self.read.clone(),
             env: self.env.clone(),
             clock: self.clock,
@@ -134,6 +137,8 @@ struct PolicyEntry {
     log: Option<toml::Spanned<String>>,
     #[serde(default)]
     operations: Option<u64>,
+    #[serde(default)]
+    fuel: Option<u64>,
     #[serde(default)]
     read: Vec<toml::Spanned<String>>,
     #[serde(default)]
@@ -216,6 +221,24 @@ pub fn load_script(runtime: &Runtime, path: &Path) -> Result<Loaded, Error> {
     pipeline.add_script(&script);
     let name = path.file_stem().map_or_else(|| "script".into(), |s| s.to_string_lossy().into_owned());
     Ok(Loaded { pipeline, name, path: path.to_path_buf(), saves: Vec::new() })
+}
+
+/// Whether the pipeline at `path` sets a `fuel` budget anywhere in its
+/// `[policy]`, so the runtime must be built counting fuel. Unreadable or
+/// malformed files answer `false`: [`load`] reports them properly.
+pub fn wants_fuel(path: &Path) -> bool {
+    let Ok(file) = locate(path) else { return false };
+    let Ok(src) = std::fs::read_to_string(file) else { return false };
+    let Ok(doc) = src.parse::<toml::Table>() else { return false };
+    let Some(policy) = doc.get("policy").and_then(toml::Value::as_table) else { return false };
+    let has = |t: &toml::Table| t.contains_key("fuel");
+    let any_in = |key: &str| {
+        policy
+            .get(key)
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.values().any(|v| v.as_table().is_some_and(has)))
+    };
+    has(policy) || any_in("sources") || any_in("nodes")
 }
 
 /// Load a manifest, building and loading every component it lists.
@@ -537,6 +560,9 @@ fn apply_policy(
     }
     if let Some(ops) = entry.operations {
         policy.operations = ops;
+    }
+    if let Some(fuel) = entry.fuel {
+        policy.fuel = Some(fuel);
     }
     if !entry.read.is_empty() {
         let mut files = (*policy.files).clone();

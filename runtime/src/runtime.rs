@@ -66,6 +66,7 @@ impl Runtime {
             .pagemap_scan(wasmtime::Enabled::Auto);
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
+            .consume_fuel(config.fuel)
             .max_wasm_stack(config.wasm_stack)
             .memory_init_cow(false)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -53,6 +53,13 @@ pub(crate) struct NodeState {
     /// Bytes of images and SVG documents the node holds in the host: they
     /// count against its memory budget with its linear memories.
     host_bytes: u64,
+    /// When the invocation began, and when its wall-time budget ends: a
+    /// sleeping guest is woken then, so the epoch deadline can stop it.
+    born: Instant,
+    deadline: Instant,
+    /// Whether the node has the real clock; without it time stands still and
+    /// sleeps end at once.
+    clock: bool,
 }
 
 /// What a host-owned value costs the node holding it.
@@ -404,6 +411,19 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+/// The monotonic clock of a node with a clock grant: nanoseconds since its
+/// invocation began.
+struct RealClock(Instant);
+
+impl wasmtime_wasi::HostMonotonicClock for RealClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
 /// The clock of a node without a clock grant: always the Unix epoch, and a
 /// monotonic clock that never advances.
 struct FixedClock;
@@ -431,8 +451,91 @@ impl wasmtime_wasi::HostMonotonicClock for FixedClock {
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<NodeState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    bounded_sleeps(&mut linker)?;
     bindings::Module::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)?;
     Ok(linker)
+}
+
+/// The WASI clock interface whose sleeps Weavelet bounds.
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Replace WASI's sleeps (SECURITY.md case 5). A guest blocked in a host call
+/// does not run wasm, so the epoch deadline cannot stop it: wasmtime-wasi's
+/// own `subscribe-duration` would sleep as long as the guest asks. Here a
+/// sleep that would end past the node's wall-time deadline stops the node at
+/// once, and a node without the real clock, whose time stands still, never
+/// waits at all.
+fn bounded_sleeps(linker: &mut Linker<NodeState>) -> wasmtime::Result<()> {
+    use wasmtime::StoreContextMut;
+    use wasmtime_wasi::p2::DynPollable;
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut store: StoreContextMut<'_, NodeState>,
+         (nanos,): (u64,)|
+         -> wasmtime::Result<(Resource<DynPollable>,)> {
+            let state = store.data_mut();
+            Ok((state.nap(nanos)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut store: StoreContextMut<'_, NodeState>,
+         (when,): (u64,)|
+         -> wasmtime::Result<(Resource<DynPollable>,)> {
+            let state = store.data_mut();
+            let now = if state.clock {
+                u64::try_from(state.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+            } else {
+                0
+            };
+            Ok((state.nap(when.saturating_sub(now))?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// A guest asked to sleep past its wall-time deadline.
+#[derive(Debug)]
+pub(crate) struct SleepPastDeadline {
+    asked: std::time::Duration,
+}
+
+impl std::fmt::Display for SleepPastDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "it asked to sleep {:?}, which would end past its wall-time budget", self.asked)
+    }
+}
+
+impl std::error::Error for SleepPastDeadline {}
+
+/// A sleep that ends by a fixed instant.
+struct Nap(tokio::time::Instant);
+
+impl wasmtime_wasi::p2::Pollable for Nap {
+    fn ready<'a, 'b>(&'a mut self) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        Box::pin(tokio::time::sleep_until(self.0))
+    }
+}
+
+impl NodeState {
+    /// A pollable for a sleep of `nanos`, bounded as [`bounded_sleeps`] says.
+    fn nap(&mut self, nanos: u64) -> wasmtime::Result<Resource<wasmtime_wasi::p2::DynPollable>> {
+        let now = Instant::now();
+        let asked = std::time::Duration::from_nanos(nanos);
+        let until = if self.clock { now.checked_add(asked) } else { Some(now) };
+        let Some(until) = until.filter(|u| *u <= self.deadline) else {
+            return Err(SleepPastDeadline { asked }.into());
+        };
+        let nap = self.table.push(Nap(tokio::time::Instant::from_std(until)))?;
+        wasmtime_wasi::p2::subscribe(&mut self.table, nap)
+    }
 }
 
 /// A fresh store for one invocation, with every budget armed.
@@ -458,7 +561,11 @@ pub(crate) fn store(
             .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1))
             .insecure_random_seed(0);
     }
-    if !policy.clock {
+    let born = Instant::now();
+    if policy.clock {
+        // The same clock the bounded sleeps measure against.
+        wasi.monotonic_clock(RealClock(born));
+    } else {
         wasi.wall_clock(FixedClock).monotonic_clock(FixedClock);
     }
     for key in &policy.env {
@@ -483,6 +590,11 @@ pub(crate) fn store(
         files: policy.files.clone(),
         output_bytes: policy.output_bytes,
         host_bytes: 0,
+        born,
+        deadline: born
+            .checked_add(policy.timeout)
+            .unwrap_or(born + std::time::Duration::from_secs(86_400 * 365)),
+        clock: policy.clock,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -490,6 +602,9 @@ pub(crate) fn store(
     // output budget (SECURITY.md case 10), and so are the handles it can create.
     store.set_hostcall_fuel(policy.output_bytes.max(1 << 20));
     store.set_max_component_handles(2 * MAX_HANDLES);
+    // Without fuel metering in the engine this fails, and `invoke` says so
+    // for a node that has a fuel budget.
+    let _ = store.set_fuel(policy.fuel.unwrap_or(u64::MAX));
     let tick = epoch_tick.as_nanos().max(1);
     let ticks = policy.timeout.as_nanos().div_ceil(tick).max(1);
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
@@ -517,6 +632,14 @@ pub(crate) fn invoke(
     };
     let started = Instant::now();
     let (mut store, stderr) = store(pre.engine(), node_name.clone(), policy, epoch_tick, events);
+    if policy.fuel.is_some() && store.get_fuel().is_err() {
+        return Err(fail(
+            FailureKind::Host,
+            "its policy sets a fuel budget, but this runtime does not count fuel (build it with \
+             `Config::fuel(true)`; `weavelet run` does when a pipeline sets `fuel`)"
+                .into(),
+        ));
+    }
     let mut wit_inputs: Vec<(String, wit::Value)> = Vec::with_capacity(inputs.len());
     for (name, value) in inputs {
         let value = to_wit(value, store.data_mut()).map_err(|e| fail(FailureKind::Host, e))?;
@@ -583,6 +706,12 @@ pub(crate) fn invoke(
                     format!("memory budget of {} exceeded", crate::human_bytes(policy.memory)),
                 ));
             }
+            if let Some(sleep) = err.downcast_ref::<SleepPastDeadline>() {
+                return Err(fail(
+                    FailureKind::Timeout(policy.timeout),
+                    format!("wall-time budget of {:?} exceeded: {sleep}", policy.timeout),
+                ));
+            }
             let trap = err.downcast_ref::<Trap>().copied();
             let mut message = match trap {
                 Some(Trap::Interrupt) => {
@@ -591,6 +720,16 @@ pub(crate) fn invoke(
                         format!(
                             "wall-time budget of {:?} exceeded (ran {:.2?})",
                             policy.timeout,
+                            started.elapsed()
+                        ),
+                    ));
+                }
+                Some(Trap::OutOfFuel) => {
+                    return Err(fail(
+                        FailureKind::Limit { limit: "fuel".into() },
+                        format!(
+                            "fuel budget of {} instructions exhausted (ran {:.2?})",
+                            policy.fuel.unwrap_or(u64::MAX),
                             started.elapsed()
                         ),
                     ));
@@ -616,7 +755,9 @@ pub(crate) fn invoke(
                         crate::human_bytes(policy.output_bytes as u64)
                     )
                 }
-                None => format!("{err:#}"),
+                // A host call that refused (WASI's own limits, for one): its reason,
+                // without the backtrace of unnamed wasm functions around it.
+                None => format!("a host call failed: {}", err.root_cause()),
             };
             if let Some(frame) = err
                 .downcast_ref::<wasmtime::WasmBacktrace>()
@@ -648,6 +789,8 @@ pub(crate) fn declarations(
     epoch_tick: std::time::Duration,
 ) -> wasmtime::Result<Vec<wit::NodeDecl>> {
     let (mut store, _stderr) = store(pre.engine(), "<declarations>".into(), policy, epoch_tick, None);
+    // Fuel budgets are for running nodes; declaring them is bounded by wall time.
+    let _ = store.set_fuel(u64::MAX);
     let module = pre.instantiate(&mut store)?;
     module.weavelet_node_node().call_nodes(&mut store)
 }

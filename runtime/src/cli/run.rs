@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Let nodes read files under this folder (repeatable; adds to the manifest's [policy] read).
     #[arg(long = "allow-read", value_name = "DIR")]
     allow_read: Vec<PathBuf>,
+    /// Count instructions and give every component node this fuel budget (a
+    /// pipeline's `fuel` policies turn counting on by themselves).
+    #[arg(long, value_name = "INSTRUCTIONS")]
+    fuel: Option<u64>,
     /// Show only failures and outputs.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -50,6 +54,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     if let Some(dir) = args.cache_dir {
         config = config.cache_dir(Some(dir));
     }
+    if let Some(fuel) = args.fuel {
+        config.policy.fuel = Some(fuel);
+    }
+    config = config.fuel(args.fuel.is_some() || manifest::wants_fuel(&args.pipeline));
     let cwd = std::env::current_dir().map_err(|e| weavelet::Error::io("finding the current folder", e))?;
     // Relative paths in a standalone script's nodes start at the script's folder.
     let base = if args.pipeline.extension().is_some_and(|e| e == "rhai") {
