@@ -144,8 +144,17 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
     let pre = bindings::ModulePre::new(pre).map_err(|e| {
         err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.3.0`): {e:#}"))
     })?;
-    let raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick)
-        .map_err(|e| err(format!("asking it for its nodes failed: {e:#}")))?;
+    let raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick).map_err(|e| {
+        err(match e.downcast_ref::<wasmtime::Trap>() {
+            // SECURITY.md case 2: a start function (or `nodes`) that never returns.
+            Some(wasmtime::Trap::Interrupt) => format!(
+                "it did not declare its nodes within the wall-time budget of {:?} (does its start \
+                 function or `nodes` loop?), so it is refused",
+                rt.config.policy.timeout
+            ),
+            _ => format!("asking it for its nodes failed: {e:#}"),
+        })
+    })?;
     let decls = validate_decls(raw)
         .map_err(|d| Error::Component { path: path.to_path_buf(), message: d.to_string() })?;
     let module = Arc::new(ComponentModule {

@@ -56,9 +56,11 @@ impl Runtime {
             .total_memories(256)
             .total_tables(2048)
             .max_memories_per_component(16)
+            // Several memories are allowed; the limiter sums them (SECURITY.md case 8).
+            .max_memories_per_module(4)
             .max_tables_per_component(64)
             .max_core_instances_per_component(64)
-            .table_elements(100_000)
+            .table_elements(sandbox::MAX_TABLE_ELEMENTS)
             .linear_memory_keep_resident(8 << 20)
             .table_keep_resident(1 << 20)
             // Reset only the pages a guest dirtied (Linux 6.7+), instead of

@@ -370,7 +370,23 @@ impl std::fmt::Display for MemoryBudgetExceeded {
 
 impl std::error::Error for MemoryBudgetExceeded {}
 
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Elements a wasm table may hold (SECURITY.md case 9); the instance pool
+/// holds no more either.
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// A table grown past [`MAX_TABLE_ELEMENTS`].
+#[derive(Debug)]
+struct TableBudgetExceeded {
+    wanted: usize,
+}
+
+impl std::fmt::Display for TableBudgetExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a wasm table may hold {MAX_TABLE_ELEMENTS} elements; the node asked for {}", self.wanted)
+    }
+}
+
+impl std::error::Error for TableBudgetExceeded {}
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
@@ -395,7 +411,10 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        if desired > MAX_TABLE_ELEMENTS {
+            return Err(TableBudgetExceeded { wanted: desired }.into());
+        }
+        Ok(true)
     }
 
     fn instances(&self) -> usize {
@@ -705,6 +724,9 @@ pub(crate) fn invoke(
                     FailureKind::Memory { limit: policy.memory },
                     format!("memory budget of {} exceeded", crate::human_bytes(policy.memory)),
                 ));
+            }
+            if let Some(table) = err.downcast_ref::<TableBudgetExceeded>() {
+                return Err(fail(FailureKind::Limit { limit: "table elements".into() }, table.to_string()));
             }
             if let Some(sleep) = err.downcast_ref::<SleepPastDeadline>() {
                 return Err(fail(
