@@ -62,12 +62,6 @@ fn main() {
         ));
         names.push(konst);
     }
-    for (konst, wasm) in build_wat_guests(&root, &out_dir) {
-        consts.push_str(&format!(
-            "/// A hostile component built from WebAssembly text.\npub const {konst}: &str = {:?};\n",
-            wasm.display().to_string()
-        ));
-    }
     consts.push_str(&format!(
         "/// Invokes `$mac!(NAME)` for every guest component: a guest without a test fails the build.\n#[macro_export]\nmacro_rules! foreach_guest {{ ($mac:ident) => {{ {} }}; }}\n",
         names.iter().map(|n| format!("$mac!({n});")).collect::<String>()
@@ -75,101 +69,6 @@ fn main() {
     if let Err(e) = std::fs::write(out_dir.join("guests.rs"), consts) {
         fail(&format!("cannot write guests.rs: {e}"));
     }
-}
-
-/// Turn every `guests/wat/*.wat` core module into a component (see the README
-/// there); returns each constant name (`<FILE>_WAT`) and file.
-fn build_wat_guests(root: &Path, out_dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut resolve = wit_parser::Resolve::default();
-    let world = resolve
-        .push_path(root.join("wit"))
-        .and_then(|(pkg, _)| resolve.select_world(&[pkg], Some("module")))
-        .unwrap_or_else(|e| fail(&format!("cannot read wit/: {e:#}")));
-    let Ok(entries) = std::fs::read_dir(root.join("guests/wat")) else { return Vec::new() };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
-        .collect();
-    files.sort();
-    let dir = out_dir.join("wat");
-    let _ = std::fs::create_dir_all(&dir);
-    files
-        .into_iter()
-        .map(|file| {
-            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let text =
-                std::fs::read_to_string(&file).unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
-            let mut module = wat::parse_str(expand_markers(&text))
-                .unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
-            let component = wit_component::embed_component_metadata(
-                &mut module,
-                &resolve,
-                world,
-                wit_component::StringEncoding::UTF8,
-            )
-            .and_then(|()| {
-                wit_component::ComponentEncoder::default().module(&module)?.validate(true).encode()
-            })
-            .unwrap_or_else(|e| fail(&format!("{}: cannot make a component: {e:#}", file.display())));
-            let wasm = dir.join(format!("{stem}.wasm"));
-            std::fs::write(&wasm, component).unwrap_or_else(|e| fail(&format!("{}: {e}", wasm.display())));
-            (format!("{}_WAT", stem.to_uppercase()), wasm)
-        })
-        .collect()
-}
-
-/// Expand `(; weavelet:node NAME ;)` and `(; weavelet:realloc ;)`.
-fn expand_markers(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        let marker = line.trim().strip_prefix("(; weavelet:").and_then(|m| m.strip_suffix(" ;)"));
-        match marker.map(|m| m.split_once(' ').unwrap_or((m, ""))) {
-            Some(("node", name)) => out.push_str(&declare_node(name)),
-            Some(("realloc", _)) => out.push_str(BUMP_REALLOC),
-            _ => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// A bump allocator from 4096 up; memory is never freed (one call per instance).
-const BUMP_REALLOC: &str = r#"
-  (global $next (mut i32) (i32.const 4096))
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $at i32)
-    (local.set $at (i32.and (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
-                            (i32.sub (i32.const 0) (local.get 2))))
-    (global.set $next (i32.add (local.get $at) (local.get 3)))
-    (if (i32.gt_u (global.get $next) (i32.mul (memory.size 0) (i32.const 65536)))
-      (then unreachable))
-    (local.get $at))"#;
-
-/// `nodes` answering one node `name` (no inputs, an `int` output), laid out
-/// as the canonical ABI wants it: the list at 128, its one `node-decl` at 256,
-/// the name at 1024; and `ok(int 7)` at 64 for `run` to return.
-fn declare_node(name: &str) -> String {
-    let words = |ws: &[u32]| ws.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
-    let escape = |bytes: &[u8]| bytes.iter().map(|b| format!("\\{b:02x}")).collect::<String>();
-    let list = words(&[256, 1]);
-    // name, doc, inputs, output (value-type `int` = 3, padded), output-columns, capabilities
-    let mut decl = words(&[1024, name.len() as u32, 1024, 0, 0, 0]);
-    decl.extend([3, 0, 0, 0]);
-    decl.extend(words(&[0, 0, 0, 0]));
-    // result<value, node-error>: ok (0), then at 8 the value case `int` (2), at 16 the s64 7.
-    let mut result = vec![0u8; 24];
-    result[8] = 2;
-    result[16] = 7;
-    format!(
-        r#"  (data (i32.const 64) "{}")
-  (data (i32.const 128) "{}")
-  (data (i32.const 256) "{}")
-  (data (i32.const 1024) "{name}")
-  (func (export "weavelet:node/node@0.3.0#nodes") (result i32) (i32.const 128))"#,
-        escape(&result),
-        escape(&list),
-        escape(&decl)
-    )
 }
 
 fn fail(message: &str) -> ! {

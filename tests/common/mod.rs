@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
+
+mod wat;
+#[allow(unused_imports)]
+pub use wat::wat_component;
 #[allow(unused_imports)]
 pub use weavelet_test_artifacts::{
     CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, SALES_NODES,

@@ -235,6 +235,21 @@ fn random_flood() -> i64 {
     wasi::random::random::get_random_bytes(1 << 40).len() as i64
 }
 
+/// Case 22: what the clock and the random source say (without grants: the
+/// Unix epoch, and the same numbers every run).
+#[weavelet::node]
+fn clock_and_random_probe() -> Vec<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(-1);
+    vec![
+        now,
+        wasi::random::random::get_random_u64() as i64,
+        wasi::random::insecure::get_insecure_random_u64() as i64,
+    ]
+}
+
 /// Runs beside the attacks and must finish.
 #[weavelet::node]
 fn bystander() -> i64 {
@@ -260,5 +275,6 @@ weavelet::export!(
     odd_arguments,
     env_snoop,
     random_flood,
+    clock_and_random_probe,
     bystander
 );

@@ -272,7 +272,10 @@ impl Svg {
     pub fn place(self, content: &Svg, x: f64, y: f64, scale: f64) -> Result<Svg, GraphicsError> {
         let scale = coord("scale", scale)?;
         if scale <= 0.0 || scale > 1000.0 {
-            return Err(GraphicsError::new(format!("scale must be above 0 and at most 1000, not {scale}")));
+            return Err(GraphicsError::new(format!(
+                "scale must be above 0 and at most 1000, not {}",
+                super::shown(scale)
+            )));
         }
         let c = &content.0;
         let vb = c.view_box.unwrap_or([0.0, 0.0, c.width, c.height]);
@@ -381,7 +384,10 @@ pub(crate) fn num(v: f64) -> String {
 fn extent(what: &str, v: f64) -> Result<f64, GraphicsError> {
     let v = finite(what, v)?;
     if v <= 0.0 || v > MAX_EXTENT {
-        return Err(GraphicsError::new(format!("{what} must be above 0 and at most {MAX_EXTENT}, not {v}")));
+        return Err(GraphicsError::new(format!(
+            "{what} must be above 0 and at most {MAX_EXTENT}, not {}",
+            super::shown(v)
+        )));
     }
     Ok(v)
 }

@@ -81,6 +81,12 @@ pub(crate) fn check_pixels(width: u64, height: u64, what: &str) -> Result<(), Gr
     Ok(())
 }
 
+/// A number as an error message shows it: huge ones in scientific notation,
+/// not as three hundred digits.
+pub(crate) fn shown(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e12 { format!("{v:e}") } else { v.to_string() }
+}
+
 /// A number from a guest, refused when it is NaN or infinite.
 pub(crate) fn finite(what: &str, v: f64) -> Result<f64, GraphicsError> {
     if v.is_finite() {

@@ -133,7 +133,10 @@ fn embedded_raster(mime: &str, data: &Arc<Vec<u8>>, used: &AtomicU64) -> Result<
 pub fn render(svg: &Svg, scale: f64) -> Result<Image, GraphicsError> {
     let scale = super::finite("scale", scale)?;
     if scale <= 0.0 || scale > 64.0 {
-        return Err(GraphicsError::new(format!("scale must be above 0 and at most 64, not {scale}")));
+        return Err(GraphicsError::new(format!(
+            "scale must be above 0 and at most 64, not {}",
+            super::shown(scale)
+        )));
     }
     render_text(&svg.to_text(), scale)
 }
