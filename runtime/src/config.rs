@@ -146,9 +146,9 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Set how many nodes run at the same time (at least 1).
+    /// Set how many nodes run at the same time (1 to [`crate::runtime::MAX_JOBS`]).
     pub fn jobs(mut self, jobs: usize) -> Self {
-        self.jobs = jobs.max(1);
+        self.jobs = jobs.clamp(1, crate::runtime::MAX_JOBS);
         self
     }
 

@@ -130,7 +130,7 @@ pub(crate) fn start(runtime: &Runtime, plan: &crate::Plan, events: Option<EventS
             events(&Event { node: plan.nodes[i as usize].node.name.clone(), kind: EventKind::Queued });
         }
     }
-    let workers = runtime.inner.config.jobs.min(plan.nodes.len()).max(1);
+    let workers = runtime.inner.config.jobs.clamp(1, crate::runtime::MAX_JOBS).min(plan.nodes.len()).max(1);
     let state = Arc::new(RunState {
         outstanding: AtomicUsize::new(plan.nodes.len()),
         plan,

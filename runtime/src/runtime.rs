@@ -45,21 +45,33 @@ impl Drop for Inner {
 /// stack budget, so a guest's recursion traps before the host's stack ends.
 pub(crate) const WORKER_STACK: usize = 16 << 20;
 
+/// The most nodes that run at once, whatever `jobs` says.
+pub const MAX_JOBS: usize = 1024;
+/// What one component instance may use of the instance pool.
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 16;
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+
 impl Runtime {
     /// Build a runtime.
     pub fn new(config: Config) -> Result<Runtime, Error> {
         let engine_err = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
         let mut wasm = wasmtime::Config::new();
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(256)
-            .total_core_instances(2048)
-            .total_memories(256)
-            .total_tables(2048)
-            .max_memories_per_component(16)
+        // One set of slots per node that can run at once (and one for loading), each
+        // as large as one component may use: a component using its maximum cannot
+        // starve the nodes running beside it. The slots are virtual address space;
+        // memory is committed only as guests touch it.
+        let slots = u32::try_from(config.jobs.clamp(1, MAX_JOBS)).unwrap_or(1) + 2;
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(slots * MEMORIES_PER_COMPONENT)
+            .total_tables(slots * TABLES_PER_COMPONENT)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
             // Several memories are allowed; the limiter sums them (SECURITY.md case 8).
-            .max_memories_per_module(4)
-            .max_tables_per_component(64)
-            .max_core_instances_per_component(64)
+            .max_memories_per_module(MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .table_elements(sandbox::MAX_TABLE_ELEMENTS)
             .linear_memory_keep_resident(8 << 20)
             .table_keep_resident(1 << 20)

@@ -17,7 +17,7 @@ pub struct RunArgs {
     /// Compute this output and what it needs (repeatable; default: the pipeline's outputs, else every sink).
     #[arg(long = "output", short = 'o', value_name = "NODE")]
     outputs: Vec<String>,
-    /// How many nodes run at once (default: the number of cores).
+    /// How many nodes run at once (default: the number of cores; at most 1024).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Where compiled components are cached (default: $WEAVELET_CACHE_DIR or the platform cache dir).
