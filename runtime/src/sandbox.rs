@@ -434,12 +434,18 @@ impl ResourceLimiter for Limiter {
 /// invocation began.
 struct RealClock(Instant);
 
+impl RealClock {
+    fn nanos(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
 impl wasmtime_wasi::HostMonotonicClock for RealClock {
     fn resolution(&self) -> u64 {
         1
     }
     fn now(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.nanos()
     }
 }
 
@@ -504,11 +510,7 @@ fn bounded_sleeps(linker: &mut Linker<NodeState>) -> wasmtime::Result<()> {
          (when,): (u64,)|
          -> wasmtime::Result<(Resource<DynPollable>,)> {
             let state = store.data_mut();
-            let now = if state.clock {
-                u64::try_from(state.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
-            } else {
-                0
-            };
+            let now = if state.clock { RealClock(state.born).nanos() } else { 0 };
             Ok((state.nap(when.saturating_sub(now))?,))
         },
     )?;
