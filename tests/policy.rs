@@ -178,3 +178,46 @@ write = ["out"]
     assert!(!dir.path().join("escaped.txt").exists(), "nothing was written outside the grant");
     assert!(stdout.contains("snoop: "), "a node without the grant still runs: {stdout}");
 }
+
+#[test]
+fn a_read_grant_is_a_read_only_folder_for_wasi_too() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/hello.txt"), "granted text").unwrap();
+    std::fs::write(dir.path().join("beside.txt"), "not granted").unwrap();
+    manifest(
+        dir.path(),
+        r#"
+[[components]]
+path = "{hostile}"
+
+[policy.nodes.read_host_file]
+read = ["data"]
+
+[policy.nodes.tamper]
+read = ["data"]
+"#,
+    );
+    let (ok, stdout, stderr) = run(dir.path(), &["-o", "read_host_file", "-p", "path=data/hello.txt"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("read_host_file: granted text"), "{stdout}");
+    for outside in ["beside.txt", "data/../beside.txt", "/etc/passwd"] {
+        let (ok, stdout, stderr) =
+            run(dir.path(), &["-o", "read_host_file", "-p", &format!("path={outside}")]);
+        assert!(!ok && stderr.contains(&format!("cannot read {outside}")), "{outside}: {stdout}\n{stderr}");
+        assert!(!stderr.contains("not granted") && !stdout.contains("not granted"), "{stderr}");
+    }
+    // Inside the read-only grant nothing can be changed, moved or created.
+    let (ok, _, stderr) = run(dir.path(), &["-o", "tamper", "-p", "path=data/hello.txt"]);
+    assert!(!ok && stderr.contains("cannot tamper with data/hello.txt: write:"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("data/hello.txt")).unwrap(), "granted text");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("data")).unwrap().count(),
+        1,
+        "nothing was created or moved"
+    );
+    // A node without the grant sees no folder at all.
+    manifest(dir.path(), "[[components]]\npath = \"{hostile}\"\n");
+    let (ok, _, stderr) = run(dir.path(), &["-o", "read_host_file", "-p", "path=data/hello.txt"]);
+    assert!(!ok && stderr.contains("cannot read data/hello.txt"), "{stderr}");
+}

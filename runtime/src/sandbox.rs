@@ -594,6 +594,22 @@ pub(crate) fn store(
             wasi.env(key, value);
         }
     }
+    // Read grants are also read-only preopens, under the path the pipeline names them
+    // by (`data` for `read = ["data"]`), so `std::fs` works on them as on a write grant.
+    if !policy.files.read.is_empty() {
+        let base = policy.files.base.canonicalize().unwrap_or_else(|_| policy.files.base.clone());
+        for dir in &policy.files.read {
+            let guest = match dir.strip_prefix(&base) {
+                Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+                Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+                Err(_) => dir.to_string_lossy().into_owned(),
+            };
+            if policy.write.iter().any(|(_, g)| *g == guest) {
+                continue;
+            }
+            let _ = wasi.preopened_dir(dir, guest, wasmtime_wasi::FsPerms::ReadOnly);
+        }
+    }
     for (host, guest) in &policy.write {
         // The folder was checked when the policy was made; if it vanished since, the
         // guest finds no such folder and its write fails with its own error.

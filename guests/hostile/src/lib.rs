@@ -100,6 +100,26 @@ fn read_host_file(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
+/// Case 18: truncates, renames and creates files around `path`.
+#[weavelet::node]
+fn tamper(path: String) -> Result<String, String> {
+    let mut refused = Vec::new();
+    if let Err(e) = std::fs::write(&path, "tampered") {
+        refused.push(format!("write: {e}"));
+    }
+    if let Err(e) = std::fs::rename(&path, format!("{path}.moved")) {
+        refused.push(format!("rename: {e}"));
+    }
+    if let Err(e) = std::fs::write(format!("{path}.new"), "planted") {
+        refused.push(format!("create: {e}"));
+    }
+    if refused.len() == 3 {
+        Err(format!("cannot tamper with {path}: {}", refused.join("; ")))
+    } else {
+        Ok(refused.join("; "))
+    }
+}
+
 /// Case 20: opens a TCP connection to the host.
 #[weavelet::node]
 fn dial(port: i64) -> Result<String, String> {
@@ -265,6 +285,7 @@ weavelet::export!(
     log_flood,
     stderr_flood,
     read_host_file,
+    tamper,
     dial,
     endless_loop,
     bulk_fill,
