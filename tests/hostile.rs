@@ -292,6 +292,12 @@ fn case_11_an_oversized_result_is_refused() {
 #[test]
 fn case_12_a_handle_flood_is_stopped_at_the_handle_cap() {
     Arena::new(&[], "").stopped("handle_flood", &[], "the node holds 10000 handles (tables, SVGs, images)");
+    // A pipeline may lower (or raise) the cap per node.
+    Arena::new(&[], "[policy]\ntimeout = \"1s\"\n[policy.nodes.handle_flood]\nhandles = 100\n").stopped(
+        "handle_flood",
+        &[],
+        "the node holds 100 handles",
+    );
 }
 
 #[test]

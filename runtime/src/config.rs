@@ -14,6 +14,7 @@ use std::time::Duration;
 /// | output | 64 MiB |
 /// | log | 64 KiB |
 /// | Rhai operations | 100 M |
+/// | handles (tables, SVGs, images held at once) | 10 000 |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Wall-clock time a node may run, including its instantiation.
@@ -26,6 +27,8 @@ pub struct Policy {
     pub log_bytes: usize,
     /// Operations a Rhai node may execute.
     pub operations: u64,
+    /// Tables, SVG documents and images a component node may hold at once.
+    pub handles: usize,
     /// Instructions a component node may execute (wasm fuel), if counted. Only a
     /// runtime built with [`Config::fuel`] counts them; epochs bound wall time
     /// either way.
@@ -52,6 +55,7 @@ impl Default for Policy {
             output_bytes: 64 << 20,
             log_bytes: 64 << 10,
             operations: 100_000_000,
+            handles: 10_000,
             fuel: None,
             files: Default::default(),
             env: Vec::new(),

@@ -89,6 +89,8 @@ struct PolicySection {
     #[serde(default)]
     fuel: Option<u64>,
     #[serde(default)]
+    handles: Option<usize>,
+    #[serde(default)]
     read: Vec<toml::Spanned<String>>,
     #[serde(default)]
     env: Vec<String>,
@@ -114,6 +116,7 @@ impl PolicySection {
             log: self.log.clone(),
             operations: self.operations,
             fuel: self.fuel,
+            handles: self.handles,
             read: self.read.clone(),
             env: self.env.clone(),
             clock: self.clock,
@@ -139,6 +142,8 @@ struct PolicyEntry {
     operations: Option<u64>,
     #[serde(default)]
     fuel: Option<u64>,
+    #[serde(default)]
+    handles: Option<usize>,
     #[serde(default)]
     read: Vec<toml::Spanned<String>>,
     #[serde(default)]
@@ -563,6 +568,9 @@ fn apply_policy(
     }
     if let Some(fuel) = entry.fuel {
         policy.fuel = Some(fuel);
+    }
+    if let Some(handles) = entry.handles {
+        policy.handles = handles;
     }
     if !entry.read.is_empty() {
         let mut files = (*policy.files).clone();

@@ -34,9 +34,6 @@ use wasmtime::component::Resource;
 
 use crate::table::{self, Table, TableError};
 
-/// Table handles a node may hold at once (SECURITY.md: handle floods).
-pub const MAX_HANDLES: usize = 10_000;
-
 /// Per-store data of one node invocation.
 pub(crate) struct NodeState {
     wasi: WasiCtx,
@@ -45,8 +42,9 @@ pub(crate) struct NodeState {
     log: LogBudget,
     node: Arc<str>,
     events: Option<EventSink>,
-    /// Live table handles of this store.
+    /// Live table handles of this store, and how many it may hold.
     handles: usize,
+    max_handles: usize,
     /// Files the node may read, and the byte budgets data crossing into it obeys.
     files: Arc<table::io::Grants>,
     output_bytes: usize,
@@ -139,10 +137,11 @@ impl NodeState {
 
     /// Give the guest a handle to `value`, within the node's handle cap.
     pub(super) fn put<T: HostOwned + Send + 'static>(&mut self, value: T) -> Result<Resource<T>, String> {
-        if self.handles >= MAX_HANDLES {
+        if self.handles >= self.max_handles {
             return Err(format!(
-                "the node holds {MAX_HANDLES} handles (tables, SVGs, images), the most allowed; \
-                 drop the ones it no longer needs"
+                "the node holds {} handles (tables, SVGs, images), the most allowed; \
+                 drop the ones it no longer needs",
+                self.max_handles
             ));
         }
         let bytes = value.host_bytes();
@@ -624,6 +623,7 @@ pub(crate) fn store(
         node,
         events,
         handles: 0,
+        max_handles: policy.handles,
         files: policy.files.clone(),
         output_bytes: policy.output_bytes,
         host_bytes: 0,
@@ -638,7 +638,7 @@ pub(crate) fn store(
     // Data a guest hands the host in one call (strings, lists) is bounded by its
     // output budget (SECURITY.md case 10), and so are the handles it can create.
     store.set_hostcall_fuel(policy.output_bytes.max(1 << 20));
-    store.set_max_component_handles(2 * MAX_HANDLES);
+    store.set_max_component_handles(policy.handles.saturating_mul(2));
     // Without fuel metering in the engine this fails, and `invoke` says so
     // for a node that has a fuel budget.
     let _ = store.set_fuel(policy.fuel.unwrap_or(u64::MAX));
