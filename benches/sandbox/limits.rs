@@ -48,7 +48,12 @@ struct Limits {
 fn raw_engine(l: Limits) -> Engine {
     let mut c = wasmtime::Config::new();
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(8).max_memories_per_component(4).max_memories_per_module(4);
+    pool.total_component_instances(8)
+        .total_core_instances(256)
+        .total_memories(32)
+        .total_tables(128)
+        .max_memories_per_component(4)
+        .max_memories_per_module(4);
     c.wasm_component_model(true)
         .epoch_interruption(l.epochs)
         .consume_fuel(l.fuel)
@@ -67,11 +72,14 @@ fn raw_calls(l: Limits, name: &str, inputs: Vec<Val>, n: usize) -> (Duration, Va
     let pre = linker.instantiate_pre(&component).unwrap();
     let iface = component.get_export_index(None, "weavelet:node/node@0.3.0").unwrap();
     let run = component.get_export_index(Some(&iface), "run").unwrap();
+    // The same 10 ms ticker Weavelet runs, stopped when the calls are done so the
+    // engine (and its pool's address space) is freed.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     if l.epochs {
-        // The same 10 ms ticker Weavelet runs (detached; the process ends first).
         let engine = engine.clone();
+        let stop = stop.clone();
         std::thread::spawn(move || {
-            loop {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(10));
                 engine.increment_epoch();
             }
@@ -103,7 +111,9 @@ fn raw_calls(l: Limits, name: &str, inputs: Vec<Val>, n: usize) -> (Duration, Va
         func.call(&mut store, &args, &mut results).unwrap();
         last = results[0].clone();
     }
-    (started.elapsed() / n as u32, last)
+    let took = started.elapsed() / n as u32;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    (took, last)
 }
 
 /// `n` independent copies of node `name` through Weavelet, one job; time per node.
@@ -144,37 +154,46 @@ fn main() {
     let all = Limits { epochs: true, fuel: false, memory: true };
     let all_fuel = Limits { epochs: true, fuel: true, memory: true };
 
-    println!("1. trivial node (`one`), per invocation, {CALLS} invocations, best of 5");
-    let best = |f: &dyn Fn() -> Duration| (0..5).map(|_| f()).min().unwrap();
+    println!("1. trivial node (`one`), per invocation, {CALLS} invocations, best of 5 rounds");
     // Warm up: the first engine's page faults and the allocator's growth are not a limit's cost.
     raw_calls(off, "one", vec![], CALLS);
-    for (label, l) in [
+    let raw = [
         ("raw wasmtime, no limits", off),
         ("raw + epochs", epochs),
         ("raw + fuel", fuel),
         ("raw + epochs + memory limiter + hostcall fuel", all),
         ("raw + all of the above + fuel", all_fuel),
-    ] {
-        let t = best(&|| raw_calls(l, "one", vec![], CALLS).0);
+    ];
+    let ours = [("weavelet run (limits on, fuel off)", false), ("weavelet run (limits on, fuel on)", true)];
+    // Rounds interleave the configurations, so drift in the machine's speed hits all alike.
+    let mut times = vec![Duration::MAX; raw.len() + ours.len()];
+    for _ in 0..5 {
+        for (i, (_, l)) in raw.iter().enumerate() {
+            times[i] = times[i].min(raw_calls(*l, "one", vec![], CALLS).0);
+        }
+        for (i, (_, f)) in ours.iter().enumerate() {
+            let t = weavelet_calls(*f, "one", &[], CALLS);
+            times[raw.len() + i] = times[raw.len() + i].min(t);
+        }
+    }
+    let labels = raw.iter().map(|(l, _)| *l).chain(ours.iter().map(|(l, _)| *l));
+    for (label, t) in labels.zip(&times) {
         println!("   {label:<48} {:>8.1} µs", t.as_secs_f64() * 1e6);
     }
-    for (label, f) in
-        [("weavelet run (limits on, fuel off)", false), ("weavelet run (limits on, fuel on)", true)]
-    {
-        let t = best(&|| weavelet_calls(f, "one", &[], CALLS));
-        println!("   {label:<48} {:>8.1} µs", t.as_secs_f64() * 1e6);
-    }
-
     for (node, input, n) in [("work", "rounds", 50_000_000), ("collatz", "n", 300_000)] {
-        println!("2. compute-bound node (`{node}`, {input} = {n}), best of 5");
+        println!("2. compute-bound node (`{node}`, {input} = {n}), best of 7 interleaved rounds");
         let input = vec![Val::Tuple(vec![
             Val::String(input.into()),
             Val::Variant("int".into(), Some(Box::new(Val::S64(n)))),
         ])];
-        for (label, l) in
-            [("no limits", off), ("epochs", epochs), ("fuel", fuel), ("epochs + fuel", all_fuel)]
-        {
-            let t = best(&|| raw_calls(l, node, input.clone(), 1).0);
+        let configs = [("no limits", off), ("epochs", epochs), ("fuel", fuel), ("epochs + fuel", all_fuel)];
+        let mut times = [Duration::MAX; 4];
+        for _ in 0..7 {
+            for (i, (_, l)) in configs.iter().enumerate() {
+                times[i] = times[i].min(raw_calls(*l, node, input.clone(), 1).0);
+            }
+        }
+        for ((label, _), t) in configs.iter().zip(times) {
             println!("   {label:<48} {:>8.1} ms", t.as_secs_f64() * 1e3);
         }
     }
