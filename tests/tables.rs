@@ -360,6 +360,23 @@ fn malformed_ipc_from_a_guest_is_a_node_error_not_a_crash() {
 }
 
 #[test]
+fn case_35_fuzzed_ipc_claiming_huge_buffers_is_refused_before_allocating() {
+    // Found by the `ipc` fuzz target: a string-view buffer claiming terabytes made polars
+    // allocate it, and the failed allocation aborted the process.
+    let fuzzed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/regressions");
+    let bytes = std::fs::read(fuzzed.join("ipc-huge-binview-buffer.arrow")).unwrap();
+    let e = weavelet::table::io::from_ipc(&bytes, 64 << 20).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("malformed Arrow IPC: a buffer of") && e.contains("lies outside its"), "{e}");
+    // From a guest, the same bytes fail only that node.
+    let rt = runtime();
+    let e = run_component(&rt, "t_bad_ipc", vec![("bytes", Value::Bytes(bytes.into()))]).unwrap_err();
+    assert!(e.contains("t_bad_ipc") && e.contains("lies outside its"), "{e}");
+    // A valid file still reads.
+    let valid = weavelet::table::io::to_ipc(&sales(), &[], 1 << 20).unwrap();
+    assert_eq!(weavelet::table::io::from_ipc(&valid, 64 << 20).unwrap().height().unwrap(), 5);
+}
+
+#[test]
 fn reading_outside_a_granted_folder_is_refused() {
     let (dir, rt) = granted();
     for path in

@@ -158,6 +158,7 @@ pub fn from_ipc(bytes: &[u8], limit: usize) -> Result<Table, TableError> {
             crate::human_bytes(limit as u64)
         )));
     }
+    check_ipc_lengths(bytes, limit).map_err(|e| TableError::new(format!("malformed Arrow IPC: {e}")))?;
     let mut reader = IpcReader::new(Cursor::new(bytes));
     let columns = guarded(|| reader.schema().map(|s| s.len())).map_err(bad)?;
     if columns > MAX_IPC_COLUMNS {
@@ -172,6 +173,94 @@ pub fn from_ipc(bytes: &[u8], limit: usize) -> Result<Table, TableError> {
         return Err(TableError::new(format!("IPC with more than {MAX_IPC_ROWS} rows")));
     }
     Ok(Table::from_frame(df))
+}
+
+/// Check every length an Arrow IPC file states against the file itself, before
+/// polars reads it. polars allocates each buffer by the length the message
+/// states (found by fuzzing: 200 bytes claiming a buffer of terabytes abort the
+/// process, and an allocation failure cannot be caught), so every buffer must
+/// lie inside its block's body, every block inside the file, every row count
+/// under [`MAX_IPC_ROWS`], and compressed buffers may not claim to inflate to
+/// more than four times `limit` in all.
+fn check_ipc_lengths(bytes: &[u8], limit: usize) -> Result<(), String> {
+    use polars_arrow_format::ipc::{
+        FooterRef, MessageHeaderRef, MessageRef, RecordBatchRef, planus::ReadAsRoot,
+    };
+    let n = bytes.len();
+    let magic: &[u8] = b"ARROW1";
+    if n < 18 || !bytes.starts_with(magic) || !bytes.ends_with(magic) {
+        return Err("not an Arrow IPC file (it must start and end with ARROW1)".into());
+    }
+    let int = |at: usize| -> Result<usize, String> {
+        let word: [u8; 4] = bytes.get(at..at + 4).and_then(|w| w.try_into().ok()).ok_or("truncated")?;
+        usize::try_from(i32::from_le_bytes(word)).map_err(|_| "a negative length".to_string())
+    };
+    let footer_end = n - 10;
+    let footer_start =
+        footer_end.checked_sub(int(footer_end)?).ok_or("the footer is longer than the file")?;
+    let flat = |e: polars_arrow_format::ipc::planus::Error| format!("bad metadata: {e}");
+    let footer = FooterRef::read_as_root(&bytes[footer_start..footer_end]).map_err(flat)?;
+    let mut inflated = 0usize;
+    let mut check_batch = |batch: RecordBatchRef<'_>, body: &[u8]| -> Result<(), String> {
+        let rows = |r: i64| usize::try_from(r).ok().filter(|r| *r <= MAX_IPC_ROWS);
+        rows(batch.length().map_err(flat)?).ok_or(format!("a batch claims more than {MAX_IPC_ROWS} rows"))?;
+        for node in batch.nodes().map_err(flat)?.into_iter().flatten() {
+            rows(node.length()).ok_or(format!("a column claims more than {MAX_IPC_ROWS} rows"))?;
+        }
+        let compressed = batch.compression().map_err(flat)?.is_some();
+        for buffer in batch.buffers().map_err(flat)?.into_iter().flatten() {
+            let start = usize::try_from(buffer.offset()).map_err(|_| "a negative buffer offset")?;
+            let len = usize::try_from(buffer.length()).map_err(|_| "a negative buffer length")?;
+            let data = start.checked_add(len).and_then(|end| body.get(start..end)).ok_or(format!(
+                "a buffer of {len} bytes at {start} lies outside its {}-byte body",
+                body.len()
+            ))?;
+            if compressed && let Some(word) = data.get(..8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+                let claimed = usize::try_from(i64::from_le_bytes(word)).unwrap_or(0);
+                inflated = inflated.saturating_add(claimed);
+                if inflated > limit.saturating_mul(4) {
+                    return Err(format!(
+                        "compressed buffers claim to inflate to more than {}",
+                        crate::human_bytes(limit.saturating_mul(4) as u64)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    let batches = footer.record_batches().map_err(flat)?.into_iter().flatten();
+    let dictionaries = footer.dictionaries().map_err(flat)?.into_iter().flatten();
+    for block in batches.chain(dictionaries) {
+        let at = |v: i64| usize::try_from(v).map_err(|_| "a negative block offset or length".to_string());
+        let (offset, meta, body_len) =
+            (at(block.offset())?, at(block.meta_data_length().into())?, at(block.body_length())?);
+        let body_start = offset.checked_add(meta).ok_or("a block past the file")?;
+        let body_end =
+            body_start.checked_add(body_len).filter(|e| *e <= footer_start).ok_or("a block past the file")?;
+        // The message: an optional continuation marker, its length, the flatbuffer.
+        let mut at_message = offset;
+        if bytes.get(offset..offset + 4) == Some(&[0xff; 4][..]) {
+            at_message += 4;
+        }
+        let len = int(at_message)?;
+        let message = (at_message + 4)
+            .checked_add(len)
+            .filter(|end| *end <= body_start)
+            .map(|end| &bytes[at_message + 4..end])
+            .ok_or("a message longer than its block")?;
+        let message = MessageRef::read_as_root(message).map_err(flat)?;
+        let body = &bytes[body_start..body_end];
+        match message.header().map_err(flat)? {
+            Some(MessageHeaderRef::RecordBatch(batch)) => check_batch(batch, body)?,
+            Some(MessageHeaderRef::DictionaryBatch(dict)) => {
+                if let Some(batch) = dict.data().map_err(flat)? {
+                    check_batch(batch, body)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Write `table` to `path` in the format its extension names, atomically: the
