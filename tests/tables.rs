@@ -371,6 +371,10 @@ fn case_35_fuzzed_ipc_claiming_huge_buffers_is_refused_before_allocating() {
     let rt = runtime();
     let e = run_component(&rt, "t_bad_ipc", vec![("bytes", Value::Bytes(bytes.into()))]).unwrap_err();
     assert!(e.contains("t_bad_ipc") && e.contains("lies outside its"), "{e}");
+    // Also found by fuzzing: a datetime outside the calendar panicked when shown.
+    let bytes = std::fs::read(fuzzed.join("ipc-datetime-outside-the-calendar.arrow")).unwrap();
+    let e = weavelet::table::io::from_ipc(&bytes, 64 << 20).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("values outside the calendar"), "{e}");
     // A valid file still reads.
     let valid = weavelet::table::io::to_ipc(&sales(), &[], 1 << 20).unwrap();
     assert_eq!(weavelet::table::io::from_ipc(&valid, 64 << 20).unwrap().height().unwrap(), 5);

@@ -172,7 +172,38 @@ pub fn from_ipc(bytes: &[u8], limit: usize) -> Result<Table, TableError> {
     if df.height() > MAX_IPC_ROWS {
         return Err(TableError::new(format!("IPC with more than {MAX_IPC_ROWS} rows")));
     }
+    check_temporal(&df)?;
     Ok(Table::from_frame(df))
+}
+
+/// Refuse dates, datetimes and times polars cannot represent as calendar
+/// values (chrono's range is about ±262 000 years; a time of day is under
+/// 24 h): formatting one panics inside polars (found by fuzzing), so they are
+/// stopped where guest data comes in.
+fn check_temporal(df: &DataFrame) -> Result<(), TableError> {
+    // Physical bounds per type: days, then seconds scaled by the unit.
+    const SECONDS: i64 = 8_000_000_000_000;
+    for column in df.columns() {
+        let (lo, hi) = match column.dtype() {
+            DataType::Date => (-95_000_000, 95_000_000),
+            DataType::Datetime(TimeUnit::Milliseconds, _) => (-SECONDS * 1_000, SECONDS * 1_000),
+            DataType::Datetime(TimeUnit::Microseconds, _) => (-SECONDS * 1_000_000, SECONDS * 1_000_000),
+            DataType::Time => (0, 86_400_000_000_000 - 1),
+            _ => continue,
+        };
+        let physical = guarded(|| column.as_materialized_series().to_physical_repr().cast(&DataType::Int64))?;
+        let values = physical.i64().map_err(|e| TableError::new(e.to_string()))?;
+        if values.min().is_some_and(|v| v < lo) || values.max().is_some_and(|v| v > hi) {
+            return Err(TableError::new(format!(
+                "column `{}` holds {} values outside the calendar ({} to {} in its physical unit)",
+                column.name(),
+                column.dtype(),
+                lo,
+                hi
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Check every length an Arrow IPC file states against the file itself, before

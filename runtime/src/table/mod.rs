@@ -403,7 +403,12 @@ impl Table {
             None => guarded(|| self.inner.plan.clone().limit(idx(rows)).collect())?,
         };
         let shown = head.height() as u64;
-        let mut text = format!("table of {height} rows × {} columns\n{head}", head.width());
+        // polars' formatting panics on some values (a datetime outside the calendar);
+        // a preview is never worth a crash.
+        let mut text = crate::error::caught("showing a table", || {
+            format!("table of {height} rows × {} columns\n{head}", head.width())
+        })
+        .map_err(TableError::new)?;
         if shown < height {
             text.push_str(&format!("\n… {} more rows", height - shown));
         }
