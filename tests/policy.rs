@@ -191,16 +191,28 @@ fn a_read_grant_is_a_read_only_folder_for_wasi_too() {
 [[components]]
 path = "{hostile}"
 
+[[components]]
+path = "{capabilities}"
+
 [policy.nodes.read_host_file]
 read = ["data"]
 
 [policy.nodes.tamper]
 read = ["data"]
+
+[policy.nodes.read_through_wasi]
+read = ["data"]
 "#,
     );
-    let (ok, stdout, stderr) = run(dir.path(), &["-o", "read_host_file", "-p", "path=data/hello.txt"]);
+    // A node that declares `read-dir data` reads the granted folder with `std::fs`.
+    let (ok, stdout, stderr) = run(dir.path(), &["-o", "read_through_wasi", "-p", "name=hello.txt"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("read_host_file: granted text"), "{stdout}");
+    assert!(stdout.contains("read_through_wasi: granted text"), "{stdout}");
+    let (ok, _, stderr) = run(dir.path(), &["-o", "read_through_wasi", "-p", "name=../beside.txt"]);
+    assert!(!ok && stderr.contains("cannot read data/../beside.txt"), "{stderr}");
+    // One that does not declare it reads through the host's readers only.
+    let (ok, _, stderr) = run(dir.path(), &["-o", "read_host_file", "-p", "path=data/hello.txt"]);
+    assert!(!ok && stderr.contains("cannot read data/hello.txt"), "{stderr}");
     for outside in ["beside.txt", "data/../beside.txt", "/etc/passwd"] {
         let (ok, stdout, stderr) =
             run(dir.path(), &["-o", "read_host_file", "-p", &format!("path={outside}")]);

@@ -45,6 +45,20 @@ pub struct Policy {
     /// Folders the node may create and write files in: the host folder and
     /// the path the guest uses for it (as the pipeline file names it, `out`).
     pub write: Vec<(PathBuf, String)>,
+    /// Whether the node's results may come from the result cache: `None`
+    /// caches it unless it is granted the clock, randomness or a write
+    /// folder; `Some(true)` caches it anyway, `Some(false)` never.
+    pub cache: Option<bool>,
+    /// How many times the node is tried before its failure stands (at least
+    /// 1). Only failures that may be transient are tried again: errors of a
+    /// node with I/O grants (files, environment, clock, randomness), not
+    /// traps or exceeded budgets unless `retry_violations`.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles for each further one
+    /// (at most a minute), with ±50 % jitter.
+    pub backoff: Duration,
+    /// Also try again after a trap or an exceeded budget.
+    pub retry_violations: bool,
 }
 
 impl Default for Policy {
@@ -62,11 +76,51 @@ impl Default for Policy {
             clock: false,
             random: false,
             write: Vec::new(),
+            cache: None,
+            attempts: 1,
+            backoff: Duration::from_millis(200),
+            retry_violations: false,
         }
     }
 }
 
 impl Policy {
+    /// Why a node under this policy is not cached, if it is not: it is
+    /// granted something that makes its results differ from run to run.
+    pub fn uncacheable(&self) -> Option<String> {
+        match self.cache {
+            Some(true) => return None,
+            Some(false) => return Some("its policy sets `cache = false`".into()),
+            None => {}
+        }
+        let mut grants = Vec::new();
+        if self.clock {
+            grants.push("the clock");
+        }
+        if self.random {
+            grants.push("randomness");
+        }
+        if !self.write.is_empty() {
+            grants.push("a write folder");
+        }
+        (!grants.is_empty()).then(|| {
+            format!(
+                "it is granted {}, so its results may differ between runs (set `cache = true` in its policy to cache it anyway)",
+                grants.join(" and ")
+            )
+        })
+    }
+
+    /// Whether a failure of a node under this policy may be transient: it
+    /// touches the world outside its sandbox.
+    pub fn has_io(&self) -> bool {
+        !self.files.read.is_empty()
+            || !self.write.is_empty()
+            || !self.env.is_empty()
+            || self.clock
+            || self.random
+    }
+
     /// Whether this policy grants `capability`. Directories are compared as
     /// the pipeline's folder joined with the requested path.
     pub fn grants(&self, capability: &crate::Capability) -> bool {

@@ -57,8 +57,26 @@ pub enum EventKind {
     Started,
     /// It produced its output.
     Finished {
-        /// How long it ran (sandbox set-up included).
+        /// How long it ran (sandbox set-up included; every attempt).
         duration: Duration,
+        /// The attempt that succeeded (1 unless it was tried again).
+        attempt: u32,
+    },
+    /// Its output came from the result cache: it did not run.
+    Cached {
+        /// How long looking it up and loading it took.
+        duration: Duration,
+    },
+    /// An attempt failed in a way that may be transient; it runs again after `delay`.
+    Retrying {
+        /// The attempt that failed.
+        attempt: u32,
+        /// Attempts allowed in all.
+        attempts: u32,
+        /// The wait before the next attempt.
+        delay: Duration,
+        /// Why the attempt failed.
+        failure: NodeFailure,
     },
     /// It failed.
     Failed {

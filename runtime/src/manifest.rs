@@ -101,6 +101,14 @@ struct PolicySection {
     #[serde(default)]
     write: Vec<toml::Spanned<String>>,
     #[serde(default)]
+    cache: Option<bool>,
+    #[serde(default)]
+    attempts: Option<toml::Spanned<u32>>,
+    #[serde(default)]
+    backoff: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    retry_violations: Option<bool>,
+    #[serde(default)]
     sources: BTreeMap<String, toml::Spanned<PolicyEntry>>,
     #[serde(default)]
     nodes: BTreeMap<String, toml::Spanned<PolicyEntry>>,
@@ -122,6 +130,10 @@ impl PolicySection {
             clock: self.clock,
             random: self.random,
             write: self.write.clone(),
+            cache: self.cache,
+            attempts: self.attempts.clone(),
+            backoff: self.backoff.clone(),
+            retry_violations: self.retry_violations,
         }
     }
 }
@@ -154,6 +166,14 @@ struct PolicyEntry {
     random: Option<bool>,
     #[serde(default)]
     write: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    cache: Option<bool>,
+    #[serde(default)]
+    attempts: Option<toml::Spanned<u32>>,
+    #[serde(default)]
+    backoff: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    retry_violations: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -571,6 +591,26 @@ fn apply_policy(
     }
     if let Some(handles) = entry.handles {
         policy.handles = handles;
+    }
+    if let Some(cache) = entry.cache {
+        policy.cache = Some(cache);
+    }
+    if let Some(n) = &entry.attempts {
+        if *n.get_ref() == 0 {
+            return Err(at(
+                n.span(),
+                "`attempts` counts the first try too: it is at least 1".into(),
+                "for example `attempts = 3`",
+            ));
+        }
+        policy.attempts = *n.get_ref();
+    }
+    if let Some(b) = &entry.backoff {
+        policy.backoff = crate::script::parse_duration(b.get_ref())
+            .map_err(|e| at(b.span(), e, "for example \"500ms\""))?;
+    }
+    if let Some(retry) = entry.retry_violations {
+        policy.retry_violations = retry;
     }
     if !entry.read.is_empty() {
         let mut files = (*policy.files).clone();

@@ -94,6 +94,8 @@ pub(crate) enum Body {
     Builtin(Arc<BuiltinFn>),
     /// Node number `index` of a Rhai script.
     Script { script: Arc<crate::script::Script>, index: usize },
+    /// A value given instead of running the node (`--override`).
+    Fixed(Value),
 }
 
 /// A node placed in a pipeline: its declaration, where it comes from, and what
@@ -234,6 +236,34 @@ impl Pipeline {
             source: "builtin".into(),
             policy: None,
         }
+    }
+
+    /// Use `value` as node `name`'s output instead of running it (its
+    /// upstream is then not needed). The value must have the node's declared type.
+    pub fn override_node(&mut self, name: &str, value: Value) -> Result<(), crate::Error> {
+        let Some(node) = self.nodes.iter_mut().find(|n| &*n.name == name) else {
+            let known = names(self.nodes.iter().map(|n| n.name()));
+            let hint = crate::plan::suggest(name, self.nodes.iter().map(|n| n.name()))
+                .map_or(format!("its nodes: {known}"), |s| format!("did you mean `{s}`?"));
+            return Err(crate::Error::Usage(format!(
+                "--override {name}: the pipeline has no node `{name}` ({hint})"
+            )));
+        };
+        if !value.value_type().feeds(node.decl.output) {
+            return Err(crate::Error::Usage(format!(
+                "--override {name}: node `{name}` outputs {}, but the value given is {}",
+                node.decl.output,
+                value.value_type()
+            )));
+        }
+        let mut decl = (*node.decl).clone();
+        decl.inputs.clear();
+        decl.capabilities.clear();
+        node.decl = Arc::new(decl);
+        node.bindings.clear();
+        node.body = Body::Fixed(value);
+        node.source = "--override".into();
+        Ok(())
     }
 
     /// Set a parameter to a value.

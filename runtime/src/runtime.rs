@@ -14,7 +14,7 @@ use crate::component::{self, ComponentModule};
 use crate::config::Config;
 use crate::error::Error;
 use crate::events::EventSink;
-use crate::exec::{self, Run, RunReport};
+use crate::exec::{self, Run, RunOptions, RunReport};
 use crate::plan::Plan;
 use crate::sandbox::{self, NodeState};
 
@@ -149,6 +149,20 @@ impl Runtime {
         Ok(self.start(plan, events).wait())
     }
 
+    /// [`Runtime::run`] with a result cache, run history, `--from` and
+    /// `--only` (see [`RunOptions`]).
+    pub fn run_with(&self, plan: &Plan, options: RunOptions) -> Result<RunReport, Error> {
+        let caching = exec::caching(plan, &options)?;
+        Ok(exec::start(self, plan, options.events, caching).wait())
+    }
+
+    /// What [`Runtime::run_with`] would do with `options`, node by node:
+    /// which outputs would come from the cache and why the others would run.
+    /// Runs nothing and records nothing.
+    pub fn dry_run(&self, plan: &Plan, options: &RunOptions) -> Result<Vec<exec::DryRunStep>, Error> {
+        exec::dry_run(self, plan, options)
+    }
+
     /// [`Runtime::run_with_events`] for async callers (any executor).
     pub async fn run_async(&self, plan: &Plan, events: Option<EventSink>) -> Result<RunReport, Error> {
         Ok(self.start(plan, events).finish().await)
@@ -157,6 +171,6 @@ impl Runtime {
     /// Start running a plan and return at once; the nodes run on the worker
     /// pool while the caller does other things.
     pub fn start(&self, plan: &Plan, events: Option<EventSink>) -> Run {
-        exec::start(self, plan, events)
+        exec::start(self, plan, events, None)
     }
 }

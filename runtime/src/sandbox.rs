@@ -565,6 +565,7 @@ pub(crate) fn store(
     policy: &Policy,
     epoch_tick: std::time::Duration,
     events: Option<EventSink>,
+    preopen_reads: bool,
 ) -> (Store<NodeState>, MemoryOutputPipe) {
     let stderr = MemoryOutputPipe::new(policy.log_bytes);
     // Nothing is granted unless the policy says so: no files, no environment,
@@ -593,9 +594,11 @@ pub(crate) fn store(
             wasi.env(key, value);
         }
     }
-    // Read grants are also read-only preopens, under the path the pipeline names them
-    // by (`data` for `read = ["data"]`), so `std::fs` works on them as on a write grant.
-    if !policy.files.read.is_empty() {
+    // For a node that declares a `read-dir` capability, read grants are also read-only
+    // preopens, under the path the pipeline names them by (`data` for `read = ["data"]`),
+    // so `std::fs` works on them as on a write grant. Other nodes read through the
+    // host's readers only, which tell the result cache exactly what they read.
+    if preopen_reads && !policy.files.read.is_empty() {
         let base = policy.files.base.canonicalize().unwrap_or_else(|_| policy.files.base.clone());
         for dir in &policy.files.read {
             let guest = match dir.strip_prefix(&base) {
@@ -660,6 +663,7 @@ pub(crate) fn invoke(
     policy: &Policy,
     epoch_tick: std::time::Duration,
     events: Option<EventSink>,
+    preopen_reads: bool,
 ) -> Result<Value, NodeFailure> {
     let fail = |kind: FailureKind, message: String| NodeFailure {
         node: node_name.to_string(),
@@ -668,7 +672,8 @@ pub(crate) fn invoke(
         message,
     };
     let started = Instant::now();
-    let (mut store, stderr) = store(pre.engine(), node_name.clone(), policy, epoch_tick, events);
+    let (mut store, stderr) =
+        store(pre.engine(), node_name.clone(), policy, epoch_tick, events, preopen_reads);
     if policy.fuel.is_some() && store.get_fuel().is_err() {
         return Err(fail(
             FailureKind::Host,
@@ -696,6 +701,13 @@ pub(crate) fn invoke(
         events(&Event { node: node_name.clone(), kind: EventKind::Log { level: LogLevel::Warn, message } });
     }
     let memory_exceeded = store.data().limiter.exceeded;
+    // Linear memory only grows: what it holds now is its peak.
+    crate::observe::memory(store.data().limiter.memory_used);
+    if let Some(budget) = policy.fuel
+        && let Ok(left) = store.get_fuel()
+    {
+        crate::observe::fuel(budget.saturating_sub(left));
+    }
     let result = match result {
         Ok(Ok(value)) => match from_wit(value, store.data_mut()) {
             Ok(value) => Ok(Ok(value)),
@@ -828,7 +840,7 @@ pub(crate) fn declarations(
     policy: &Policy,
     epoch_tick: std::time::Duration,
 ) -> wasmtime::Result<Vec<wit::NodeDecl>> {
-    let (mut store, _stderr) = store(pre.engine(), "<declarations>".into(), policy, epoch_tick, None);
+    let (mut store, _stderr) = store(pre.engine(), "<declarations>".into(), policy, epoch_tick, None, false);
     // Fuel budgets are for running nodes; declaring them is bounded by wall time.
     let _ = store.set_fuel(u64::MAX);
     let module = pre.instantiate(&mut store)?;

@@ -18,7 +18,11 @@ pub use weavelet_test_artifacts::{
 /// The `weavelet` binary, with a shared test cache folder and no colours.
 pub fn weavelet_cmd() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("weavelet").unwrap_or_else(|e| panic!("{e}"));
-    cmd.env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache")).env("NO_COLOR", "1");
+    // One compiled-component cache for every test; results are not reused
+    // (tests that exercise the result cache give their own folder).
+    cmd.env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache"))
+        .env("WEAVELET_NO_CACHE", "1")
+        .env("NO_COLOR", "1");
     cmd
 }
 

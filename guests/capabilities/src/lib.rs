@@ -45,4 +45,27 @@ fn escapes_out() -> Result<i64, String> {
     Ok(1)
 }
 
-weavelet::export!(env_and_clock, snoop, reads_data, writes_out, escapes_out);
+/// Fails until its `succeed_on`-th attempt, counting attempts in
+/// `state/attempts`: a node whose failures are transient, for the retry tests.
+#[weavelet::node(write_dir = "state")]
+fn flaky(succeed_on: i64) -> Result<i64, String> {
+    let count = std::fs::read_to_string("state/attempts")
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    let attempt = count + 1;
+    std::fs::write("state/attempts", attempt.to_string())
+        .map_err(|e| format!("cannot count attempts: {e}"))?;
+    if attempt < succeed_on {
+        return Err(format!("the service is unavailable (attempt {attempt})"));
+    }
+    Ok(attempt)
+}
+
+/// Reads `data/<name>` through WASI (`std::fs`) and returns its text.
+#[weavelet::node(read_dir = "data")]
+fn read_through_wasi(name: String) -> Result<String, String> {
+    std::fs::read_to_string(format!("data/{name}")).map_err(|e| format!("cannot read data/{name}: {e}"))
+}
+
+weavelet::export!(env_and_clock, snoop, reads_data, writes_out, escapes_out, flaky, read_through_wasi);

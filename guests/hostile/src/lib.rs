@@ -100,8 +100,9 @@ fn read_host_file(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
-/// Case 18: truncates, renames and creates files around `path`.
-#[weavelet::node]
+/// Case 18: truncates, renames and creates files around `path`, in a
+/// folder it declares it reads (so a read grant opens it to WASI, read-only).
+#[weavelet::node(read_dir = "data")]
 fn tamper(path: String) -> Result<String, String> {
     let mut refused = Vec::new();
     if let Err(e) = std::fs::write(&path, "tampered") {

@@ -74,12 +74,28 @@ impl Status {
                     eprintln!("started  {node}");
                 }
             }
-            EventKind::Finished { duration: d } => {
+            EventKind::Finished { duration: d, attempt } => {
                 state.running.remove(node);
                 state.done += 1;
                 if !self.quiet {
-                    self.line(format!("finished {node} in {}", duration(*d)));
+                    let attempt = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                    self.line(format!("finished {node} in {}{attempt}", duration(*d)));
                 }
+            }
+            EventKind::Cached { .. } => {
+                state.done += 1;
+                if !self.quiet {
+                    self.line(format!("cached   {node}"));
+                }
+            }
+            EventKind::Retrying { attempt, attempts, delay, failure } => {
+                let first = failure.to_string();
+                let first = first.lines().next().unwrap_or_default().to_string();
+                self.line(format!(
+                    "retry    {node}: attempt {attempt} of {attempts} failed ({}); trying again in {}",
+                    sanitize(&first),
+                    duration(*delay)
+                ));
             }
             EventKind::Failed { failure } => {
                 state.running.remove(node);

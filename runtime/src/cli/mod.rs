@@ -11,9 +11,11 @@ macro_rules! out {
     }};
 }
 
+mod cache;
 mod display;
 mod inspect;
 mod run;
+mod runs;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,10 @@ enum Command {
     Run(run::RunArgs),
     /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
     Inspect(inspect::InspectArgs),
+    /// List recent runs, or show one run node by node (`weavelet runs show 12`).
+    Runs(runs::RunsArgs),
+    /// Look after the result cache: list, collect garbage, clear, verify.
+    Cache(cache::CacheArgs),
 }
 
 /// Exit status for a run whose nodes failed.
@@ -45,6 +51,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Runs(args) => runs::run(args),
+        Command::Cache(args) => cache::run(args),
     };
     match result {
         Ok(code) => code,
@@ -52,5 +60,46 @@ pub fn main() -> ExitCode {
             display::error(&err);
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// The result store under `cache_dir` (default: `$WEAVELET_CACHE_DIR` or the platform cache dir).
+fn open_store(
+    cache_dir: Option<&std::path::Path>,
+) -> Result<std::sync::Arc<weavelet::ResultStore>, weavelet::Error> {
+    let dir = match cache_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => weavelet::default_cache_dir().ok_or_else(|| {
+            weavelet::Error::Usage("no cache folder: set WEAVELET_CACHE_DIR or pass --cache-dir DIR".into())
+        })?,
+    };
+    weavelet::ResultStore::open(&dir)
+        .map(std::sync::Arc::new)
+        .map_err(|e| weavelet::Error::Usage(e.to_string()))
+}
+
+/// `2026-11-24 03:12:45` (UTC) for milliseconds since the Unix epoch.
+fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_utc_dates() {
+        assert_eq!(super::timestamp(0), "1970-01-01 00:00:00");
+        assert_eq!(super::timestamp(1_795_480_365_000), "2026-11-24 00:32:45");
     }
 }

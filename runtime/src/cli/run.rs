@@ -37,6 +37,22 @@ pub struct RunArgs {
     /// Show only failures and outputs.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Compute every node: neither read nor store results (the run is still recorded).
+    #[arg(long, env = "WEAVELET_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cache: bool,
+    /// Compute NODE and everything downstream of it even if their results are stored (repeatable).
+    #[arg(long, value_name = "NODE")]
+    from: Vec<String>,
+    /// Run only NODE (repeatable); everything it needs must come from the cache or --override.
+    #[arg(long, value_name = "NODE")]
+    only: Vec<String>,
+    /// Use VALUE as NODE's output instead of running it (repeatable). Tables,
+    /// SVGs and images are given as a file path (--override sales=data/other.csv).
+    #[arg(long = "override", value_name = "NODE=VALUE", value_parser = parse_param)]
+    overrides: Vec<(String, String)>,
+    /// Print the plan: which nodes would run and which would come from the cache, and why. Runs nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -94,6 +110,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     for (k, v) in &args.params {
         loaded.pipeline.set_param_text(k, v);
     }
+    for (node, text) in &args.overrides {
+        let value = override_value(&loaded.pipeline, node, text, &cwd)?;
+        loaded.pipeline.override_node(node, value)?;
+    }
     let mut saves = std::mem::take(&mut loaded.saves);
     saves.extend(args.saves.iter().map(|(node, path)| (node.clone(), cwd.join(path))));
     let outputs: Vec<&str> = args.outputs.iter().map(String::as_str).collect();
@@ -112,6 +132,35 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     for warning in plan.warnings() {
         eprintln!("warning: {warning}");
     }
+    let store = super::open_store(runtime.config().cache_dir.as_deref())?;
+    let pipeline_id = std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| cwd.join(&loaded.path));
+    let mut options = weavelet::RunOptions {
+        events: None,
+        store: Some(store),
+        reuse: !args.no_cache,
+        pipeline: pipeline_id.display().to_string(),
+        command: std::env::args()
+            .map(|a| if a.contains(' ') { format!("{a:?}") } else { a })
+            .collect::<Vec<_>>()
+            .join(" "),
+        from: args.from.clone(),
+        only: args.only.clone(),
+    };
+    if args.dry_run {
+        let steps = runtime.dry_run(&plan, &options)?;
+        let width = steps.iter().map(|s| s.node.len()).max().unwrap_or(4).max(4);
+        let cached = steps.iter().filter(|s| s.cached).count();
+        out!(
+            "{} of {} nodes would run, {cached} would come from the cache:",
+            steps.len() - cached,
+            steps.len()
+        );
+        for step in &steps {
+            let action = if step.cached { "cached" } else { "run" };
+            out!("  {action:<7}{:<width$}  {}", step.node, step.why);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if !quiet {
         eprintln!(
             "running {} ({} nodes, {} jobs)",
@@ -122,7 +171,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     }
 
     let status = Status::new(plan.len(), quiet);
-    let report = runtime.run_with_events(&plan, Some(status.sink()))?;
+    options.events = Some(status.sink());
+    let report = runtime.run_with(&plan, options)?;
     status.finish();
 
     // Write files first: a table computed for its file is kept for printing.
@@ -160,7 +210,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     }
     if report.is_success() {
         if !quiet {
-            eprintln!("{} nodes ran in {}", report.nodes_run, display::duration(report.duration));
+            let cached = match report.cached.len() {
+                0 => String::new(),
+                n => format!(", {n} came from the cache"),
+            };
+            let run =
+                report.run_id.map_or_else(String::new, |id| format!(" (run {id}: weavelet runs show {id})"));
+            eprintln!(
+                "{} node{} ran{cached} in {}{run}",
+                report.nodes_run,
+                if report.nodes_run == 1 { "" } else { "s" },
+                display::duration(report.duration)
+            );
         }
         Ok(ExitCode::SUCCESS)
     } else {
@@ -173,4 +234,69 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
         }
         Ok(ExitCode::from(super::EXIT_FAILED))
     }
+}
+
+/// The value `--override NODE=TEXT` gives: text parsed as the node's output
+/// type, or for a table, SVG or image, the file at that path.
+fn override_value(
+    pipeline: &weavelet::Pipeline,
+    node: &str,
+    text: &str,
+    cwd: &std::path::Path,
+) -> Result<weavelet::Value, weavelet::Error> {
+    use weavelet::{Value, ValueType};
+    let Some(found) = pipeline.nodes().iter().find(|n| n.name() == node) else {
+        // `override_node` says which nodes there are.
+        return Ok(Value::Null);
+    };
+    let bad = |e: String| weavelet::Error::Usage(format!("--override {node}={text}: {e}"));
+    let mut ty = found.decl().output;
+    let path = std::path::Path::new(text);
+    let file_like = weavelet::table::io::Format::of(path).is_ok()
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+        || weavelet::Image::format_of(path).is_some();
+    if ty == ValueType::Any && (file_like || cwd.join(text).is_file()) {
+        // A node of any type (a Rhai node, say) given a file: read it by its extension.
+        ty = if weavelet::table::io::Format::of(path).is_ok() {
+            ValueType::Table
+        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) {
+            ValueType::Svg
+        } else if weavelet::Image::format_of(path).is_some() {
+            ValueType::Image
+        } else {
+            ValueType::Any
+        };
+    }
+    if matches!(ty, ValueType::Table | ValueType::Svg | ValueType::Image | ValueType::Images) {
+        let path = cwd.join(text);
+        let real = path.canonicalize().map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let folder = if real.is_dir() {
+            real.clone()
+        } else {
+            real.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+        };
+        let grants = weavelet::table::io::Grants { base: cwd.to_path_buf(), read: vec![folder] };
+        let shown = real.display().to_string();
+        return match ty {
+            ValueType::Table => {
+                weavelet::table::io::read(&grants, &shown).map(Value::Table).map_err(|e| bad(e.to_string()))
+            }
+            ValueType::Svg => {
+                weavelet::Svg::read(&grants, &shown).map(Value::Svg).map_err(|e| bad(e.to_string()))
+            }
+            ValueType::Image => {
+                weavelet::Image::read(&grants, &shown).map(Value::Image).map_err(|e| bad(e.to_string()))
+            }
+            _ => {
+                let files = weavelet::Image::list(&grants, &shown).map_err(|e| bad(e.to_string()))?;
+                let images = files
+                    .iter()
+                    .map(|f| weavelet::Image::read(&grants, f))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(Value::Images(images.into()))
+            }
+        };
+    }
+    Value::parse_as(text, ty).map_err(|e| bad(format!("{e} (node `{node}` outputs {ty})")))
 }

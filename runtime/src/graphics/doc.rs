@@ -51,6 +51,9 @@ struct Inner {
     bytes: usize,
     /// Nesting depth of groups and placed documents.
     depth: usize,
+    /// Top-level elements as text, before `children`: a document read back
+    /// from the result cache, exactly as it was written.
+    raw: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Svg {
@@ -83,6 +86,7 @@ impl Svg {
             height,
             view_box: None,
             children: Vec::new(),
+            raw: None,
             elements: 0,
             bytes: 0,
             depth: 0,
@@ -130,6 +134,7 @@ impl Svg {
             height,
             view_box: None,
             children: vec![Arc::new(element)],
+            raw: None,
             elements,
             bytes,
             depth: 1,
@@ -260,6 +265,9 @@ impl Svg {
     /// attributes (`transform`, `fill`, `opacity`, ...), added to this document.
     pub fn group(self, content: &Svg, attrs: &Attrs) -> Result<Svg, GraphicsError> {
         let mut g = Group::new();
+        if let Some(raw) = &content.0.raw {
+            g = g.add(Blob::new(&**raw));
+        }
         for child in &content.0.children {
             g = g.add((**child).clone());
         }
@@ -285,10 +293,51 @@ impl Svg {
         nested.assign("width", num(c.width * scale));
         nested.assign("height", num(c.height * scale));
         nested.assign("viewBox", format!("{} {} {} {}", num(vb[0]), num(vb[1]), num(vb[2]), num(vb[3])));
+        if let Some(raw) = &c.raw {
+            nested.append(Blob::new(&**raw));
+        }
         for child in &c.children {
             nested.append((**child).clone());
         }
         self.push_sized(nested, &[], Nested::of(content))
+    }
+
+    /// The document's parts for the result cache: size, view box, counts and
+    /// the text of its top-level elements.
+    pub(crate) fn to_parts(&self) -> ([f64; 2], Option<[f64; 4]>, [usize; 3], String) {
+        let inner = &self.0;
+        let body: Vec<String> = inner
+            .raw
+            .iter()
+            .map(|r| r.to_string())
+            .chain(inner.children.iter().map(|c| c.to_string()))
+            .collect();
+        (
+            [inner.width, inner.height],
+            inner.view_box,
+            [inner.elements, inner.bytes, inner.depth],
+            body.join("\n"),
+        )
+    }
+
+    /// A document from [`Svg::to_parts`]. Only for text this process family
+    /// wrote and checksummed: the body is not checked again.
+    pub(crate) fn from_parts(
+        size: [f64; 2],
+        view_box: Option<[f64; 4]>,
+        counts: [usize; 3],
+        body: String,
+    ) -> Svg {
+        Svg(Arc::new(Inner {
+            width: size[0],
+            height: size[1],
+            view_box,
+            children: Vec::new(),
+            elements: counts[0],
+            bytes: counts[1],
+            depth: counts[2],
+            raw: (!body.is_empty()).then(|| body.into()),
+        }))
     }
 
     /// The document as SVG text.
@@ -299,6 +348,9 @@ impl Svg {
             .set("width", num(inner.width))
             .set("height", num(inner.height))
             .set("viewBox", format!("{} {} {} {}", num(vb[0]), num(vb[1]), num(vb[2]), num(vb[3])));
+        if let Some(raw) = &inner.raw {
+            doc = doc.add(Blob::new(&**raw));
+        }
         for child in &inner.children {
             doc = doc.add((**child).clone());
         }

@@ -166,6 +166,7 @@ fn on_progress(ops: u64) -> Option<rhai::Dynamic> {
         // The heap counter is a thread-local read: cheap enough for every 64th operation.
         if ops.is_multiple_of(64) {
             let held = (crate::alloc::live_bytes() - c.heap_base).max(0) as u64;
+            crate::observe::memory(held);
             if held > c.memory {
                 c.stopped = Some(Stop::Memory(held));
                 return Some("memory".into());

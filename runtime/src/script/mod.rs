@@ -29,6 +29,8 @@ pub struct Script {
     engine: Arc<Engine>,
     ast: AST,
     nodes: Vec<ScriptNode>,
+    /// Each node's code identity for the result cache (see [`crate::results::key::script_identities`]).
+    identities: Vec<Option<crate::results::Digest>>,
 }
 
 struct ScriptNode {
@@ -128,7 +130,9 @@ impl Script {
                 path.display()
             )));
         }
-        Ok(Arc::new(Script { path: path.to_path_buf(), display, engine, ast, nodes }))
+        let ids = crate::results::key::script_identities(source);
+        let identities = nodes.iter().map(|n| ids.get(&n.decl.name).copied()).collect();
+        Ok(Arc::new(Script { path: path.to_path_buf(), display, engine, ast, nodes, identities }))
     }
 
     /// The script file.
@@ -151,6 +155,12 @@ impl Script {
             source: self.display.clone(),
             policy: n.policy.clone(),
         })
+    }
+
+    /// The code identity of node number `index`: its function, the helpers
+    /// it calls and the script's top-level statements, as tokens.
+    pub(crate) fn identity(&self, index: usize) -> Option<crate::results::Digest> {
+        self.identities.get(index).copied().flatten()
     }
 
     /// Call function `func` with `inputs` under `policy`.
@@ -198,7 +208,7 @@ impl Script {
 
 /// What the user can write in a node's doc comment.
 const DIRECTIVES: &str = "node settings go in the doc comment: @timeout 10s, @operations 1000000, \
-                          @output <type>, @input <name> <type>, @optional <name>, \
+                          @cache false, @attempts 3, @backoff 500ms, @output <type>, @input <name> <type>, @optional <name>, \
                           @columns <input> <column>: <type>, ...";
 
 fn apply_directive(
@@ -227,6 +237,18 @@ fn apply_directive(
             policy.get_or_insert_with(|| default.clone()).operations =
                 n.replace('_', "").parse().map_err(|_| format!("`{n}` is not a number of operations"))?;
         }
+        ("cache", [on @ ("true" | "false")]) => {
+            policy.get_or_insert_with(|| default.clone()).cache = Some(*on == "true");
+        }
+        ("attempts", [n]) => {
+            let n: u32 = n
+                .parse()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| format!("`{n}` is not a number of attempts (1 or more)"))?;
+            policy.get_or_insert_with(|| default.clone()).attempts = n;
+        }
+        ("backoff", [d]) => policy.get_or_insert_with(|| default.clone()).backoff = parse_duration(d)?,
         ("output", [t]) => decl.output = ty(t)?,
         ("input", [name, t]) => {
             let i = input(decl, name)?;
