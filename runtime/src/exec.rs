@@ -136,6 +136,11 @@ struct RunState {
     /// The size of each node's output, where known.
     sizes: Vec<std::sync::atomic::AtomicU64>,
     caching: Option<Caching>,
+    /// Nodes the prepass found in the cache: their entries and keys.
+    hits: Vec<OnceLock<(crate::results::Entry, Digest)>>,
+    /// Whether a node's value must be in memory: it is an output, or a node
+    /// that reads it may run. A cached node nobody needs is not loaded.
+    needed: Vec<bool>,
     cached: Mutex<Vec<String>>,
     retried: Mutex<Vec<(String, u32)>>,
     queue: Mutex<VecDeque<u32>>,
@@ -180,7 +185,16 @@ pub(crate) fn start(
     events: Option<EventSink>,
     caching: Option<Caching>,
 ) -> Run {
-    let state = Arc::new(new_state(runtime, plan, events, caching));
+    let mut state = new_state(runtime, plan, events, caching);
+    if state.caching.as_ref().is_some_and(|c| c.reuse) {
+        prepass(&state);
+        let plan = &state.plan;
+        for i in 0..plan.nodes.len() {
+            state.needed[i] = state.slots[i].is_target
+                || plan.nodes[i].dependents.iter().any(|&d| state.hits[d as usize].get().is_none());
+        }
+    }
+    let state = Arc::new(state);
     let plan = &state.plan;
     if let Some(events) = &state.events {
         for i in state.queue.lock().iter() {
@@ -224,6 +238,8 @@ fn new_state(
         ids: (0..plan.nodes.len()).map(|_| OnceLock::new()).collect(),
         sizes: (0..plan.nodes.len()).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
         caching,
+        hits: (0..plan.nodes.len()).map(|_| OnceLock::new()).collect(),
+        needed: vec![true; plan.nodes.len()],
         cached: Mutex::new(Vec::new()),
         retried: Mutex::new(Vec::new()),
         outstanding: AtomicUsize::new(plan.nodes.len()),
@@ -260,6 +276,14 @@ pub(crate) fn dry_run(
 ) -> Result<Vec<DryRunStep>, Error> {
     let caching = caching_for(plan, options, false)?;
     let state = new_state(runtime, plan, None, caching);
+    Ok(prepass(&state))
+}
+
+/// Before anything runs: the nodes whose results the cache holds, found in
+/// dependency order from the parameters up (a node below one that must run
+/// is decided when that one has run). Their entries go to `state.hits` and
+/// their output identities to `state.ids`; the steps say why for each node.
+fn prepass(state: &RunState) -> Vec<DryRunStep> {
     let mut steps = Vec::new();
     for (i, planned) in state.plan.nodes.iter().enumerate() {
         let i = i as u32;
@@ -289,8 +313,8 @@ pub(crate) fn dry_run(
                 Input::Node(_) => Value::Null,
             })
             .collect();
-        let policy = effective_policy(&state, i);
-        let k = keyed(&state, i, &policy, &inputs);
+        let policy = effective_policy(state, i);
+        let k = keyed(state, i, &policy, &inputs);
         let why = if !c.reuse {
             "the cache is off (--no-cache)".to_string()
         } else if let Some(why) = &k.uncacheable {
@@ -298,10 +322,11 @@ pub(crate) fn dry_run(
         } else if c.force[i as usize] {
             "forced by --from".into()
         } else {
-            match check_stored(c, &node.name, &k) {
-                Ok((output, run)) => {
-                    let _ = state.ids[i as usize].set(output);
-                    steps.push(step(true, format!("stored by run {run}")));
+            match stored_entry(c, &node.name, &k) {
+                Ok(entry) => {
+                    let _ = state.ids[i as usize].set(entry.output);
+                    steps.push(step(true, format!("stored by run {}", entry.run.unwrap_or(0))));
+                    let _ = state.hits[i as usize].set((entry, k.key));
                     continue;
                 }
                 Err(why) => why,
@@ -315,7 +340,7 @@ pub(crate) fn dry_run(
         };
         steps.push(step(false, why));
     }
-    Ok(steps)
+    steps
 }
 
 /// Resolve `--from` and `--only` against the plan and start the run's history.
@@ -637,25 +662,42 @@ fn stored_entry(c: &Caching, node: &str, keyed: &Keyed) -> Result<crate::results
             return Err(format!("{what} {} changed", dep.path));
         }
     }
+    if let Err(why) = c.store.present(&entry) {
+        // Removed by the run that computes it again (a dry run only says so).
+        return Err(format!("{DAMAGED} ({why}); computed again"));
+    }
     Ok(entry)
 }
 
-/// For a dry run: the output identity and storing run of a usable entry.
-fn check_stored(c: &Caching, node: &str, keyed: &Keyed) -> Result<(Digest, i64), String> {
-    stored_entry(c, node, keyed).map(|e| (e.output, e.run.unwrap_or(0)))
-}
+/// How a miss because of a damaged entry begins (the entry is then removed).
+const DAMAGED: &str = "its stored result was damaged";
 
-/// The stored result under `keyed.key`, if its files are unchanged and its
-/// bytes intact; otherwise why not (a damaged entry is removed).
-fn from_cache(c: &Caching, node: &str, keyed: &Keyed) -> Result<(Value, Digest, i64), String> {
-    let entry = stored_entry(c, node, keyed)?;
-    match c.store.load(&entry) {
-        Ok(value) => Ok((value, entry.output, entry.run.unwrap_or(0))),
-        Err(why) => {
-            let _ = c.store.remove(&keyed.key);
-            Err(format!("its stored result was damaged ({why}); computed again"))
-        }
-    }
+/// Record and announce that node `i` came from the cache.
+fn cached(
+    state: &RunState,
+    c: &Caching,
+    i: u32,
+    started: Instant,
+    started_ms: i64,
+    bytes_in: u64,
+    entry: &crate::results::Entry,
+) {
+    let node = &state.plan.nodes[i as usize].node;
+    record_now(
+        c,
+        NodeRecord {
+            node: node.name.to_string(),
+            status: "cached".into(),
+            started_ms,
+            duration: started.elapsed(),
+            bytes_in,
+            bytes_out: entry.size(),
+            reason: entry.run.map(|run| format!("stored by run {run}")),
+            ..NodeRecord::default()
+        },
+    );
+    state.cached.lock().push(node.name.to_string());
+    emit(state, i, EventKind::Cached { duration: started.elapsed() });
 }
 
 /// Node `i`'s value: from the cache, or by running it (again, if a failure
@@ -666,7 +708,34 @@ fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     let slot = &state.slots[i as usize];
     let started = Instant::now();
     let started_ms = now_ms();
-    let inputs = gather(state, i);
+    let mut reason: Option<String> = None;
+    if let (Some(c), Some((entry, key))) = (&state.caching, state.hits[i as usize].get()) {
+        let bytes_in: u64 = planned
+            .inputs
+            .iter()
+            .map(|input| match input {
+                Input::Node(d) => state.sizes[*d as usize].load(Ordering::Relaxed),
+                Input::Value(v) => v.byte_size() as u64,
+            })
+            .sum();
+        let loaded = if state.needed[i as usize] { c.store.load(entry).map(Some) } else { Ok(None) };
+        match loaded {
+            Ok(value) => {
+                release_inputs(state, i);
+                // Not needed: left in the cache, loaded only if a node that reads it runs after all.
+                *slot.value.lock() = value;
+                state.sizes[i as usize].store(entry.size(), Ordering::Relaxed);
+                c.touched.lock().push(*key);
+                cached(state, c, i, started, started_ms, bytes_in, entry);
+                return Ok(());
+            }
+            Err(why) => {
+                let _ = c.store.remove(key);
+                reason = Some(format!("{DAMAGED} ({why}); computed again"));
+            }
+        }
+    }
+    let inputs = gather(state, i)?;
     let bytes_in: u64 = planned
         .inputs
         .iter()
@@ -678,10 +747,11 @@ fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
         .sum();
     let policy = effective_policy(state, i);
     let keyed = state.caching.as_ref().map(|_| keyed(state, i, &policy, &inputs));
-    let mut reason: Option<String> = None;
 
     if let (Some(c), Some(k)) = (&state.caching, &keyed) {
-        if matches!(node.body, Body::Fixed(_)) {
+        if reason.is_some() {
+            // Its stored result was found damaged above.
+        } else if matches!(node.body, Body::Fixed(_)) {
             reason = Some("given with --override".into());
         } else if !c.reuse {
             reason = Some("the cache is off (--no-cache)".into());
@@ -690,31 +760,27 @@ fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
         } else if c.force[i as usize] {
             reason = Some("forced by --from".into());
         } else {
-            match from_cache(c, &node.name, k) {
-                Ok((value, output, run)) => {
-                    let size = codec::encode(&value).map_or(value.byte_size(), |b| b.len()) as u64;
-                    state.sizes[i as usize].store(size, Ordering::Relaxed);
-                    let _ = state.ids[i as usize].set(output);
-                    *slot.value.lock() = Some(value);
-                    c.touched.lock().push(k.key);
-                    record_now(
-                        c,
-                        NodeRecord {
-                            node: node.name.to_string(),
-                            status: "cached".into(),
-                            started_ms,
-                            duration: started.elapsed(),
-                            bytes_in,
-                            bytes_out: size,
-                            reason: (run > 0).then(|| format!("stored by run {run}")),
-                            ..NodeRecord::default()
-                        },
-                    );
-                    state.cached.lock().push(node.name.to_string());
-                    emit(state, i, EventKind::Cached { duration: started.elapsed() });
-                    return Ok(());
+            match stored_entry(c, &node.name, k) {
+                Ok(entry) => match c.store.load(&entry) {
+                    Ok(value) => {
+                        state.sizes[i as usize].store(entry.size(), Ordering::Relaxed);
+                        let _ = state.ids[i as usize].set(entry.output);
+                        *slot.value.lock() = Some(value);
+                        c.touched.lock().push(k.key);
+                        cached(state, c, i, started, started_ms, bytes_in, &entry);
+                        return Ok(());
+                    }
+                    Err(why) => {
+                        let _ = c.store.remove(&k.key);
+                        reason = Some(format!("{DAMAGED} ({why}); computed again"));
+                    }
+                },
+                Err(why) => {
+                    if why.starts_with(DAMAGED) {
+                        let _ = c.store.remove(&k.key);
+                    }
+                    reason = Some(why);
                 }
-                Err(why) => reason = Some(why),
             }
         }
         if let Some(only) = &c.only
@@ -956,28 +1022,61 @@ fn backoff(policy: &Policy, attempt: u32) -> Duration {
     base.mul_f64(0.5 + f64::from(nanos % 1000) / 1000.0)
 }
 
-/// Collect node `i`'s input values, releasing upstream values nobody needs any more.
-fn gather(state: &RunState, i: u32) -> Vec<Value> {
+/// Collect node `i`'s input values, releasing upstream values nobody needs
+/// any more. A cached input that was left in the cache is loaded now.
+fn gather(state: &RunState, i: u32) -> Result<Vec<Value>, NodeFailure> {
     let planned = &state.plan.nodes[i as usize];
-    planned
-        .inputs
-        .iter()
-        .map(|input| match input {
+    let mut values = Vec::with_capacity(planned.inputs.len());
+    for (input, decl) in planned.inputs.iter().zip(&planned.node.decl.inputs) {
+        let value = match input {
             Input::Value(v) => v.clone(),
             Input::Node(d) => {
                 let slot = &state.slots[*d as usize];
                 let last = slot.consumers_left.fetch_sub(1, Ordering::AcqRel) == 1;
                 let mut value = slot.value.lock();
+                if value.is_none()
+                    && let (Some(c), Some((entry, key))) = (&state.caching, state.hits[*d as usize].get())
+                {
+                    match c.store.load(entry) {
+                        Ok(v) => *value = Some(v),
+                        Err(why) => {
+                            let _ = c.store.remove(key);
+                            let upstream = &state.plan.nodes[*d as usize].node.name;
+                            return Err(NodeFailure {
+                                node: planned.node.name.to_string(),
+                                source: planned.node.source.to_string(),
+                                kind: FailureKind::Host,
+                                message: format!(
+                                    "the stored result of `{upstream}` it reads is damaged ({why}); it was removed \
+                                     from the cache: run again to compute it"
+                                ),
+                            });
+                        }
+                    }
+                }
                 if last && !slot.is_target {
                     value.take().unwrap_or(Value::Null)
                 } else {
                     value.clone().unwrap_or(Value::Null)
                 }
             }
-        })
-        .zip(&planned.node.decl.inputs)
-        .map(|(value, decl)| value.widen_to(decl.ty))
-        .collect()
+        };
+        values.push(value.widen_to(decl.ty));
+    }
+    Ok(values)
+}
+
+/// Count node `i` as done reading its inputs without reading them (its
+/// output came from the cache), releasing values nobody needs any more.
+fn release_inputs(state: &RunState, i: u32) {
+    for input in &state.plan.nodes[i as usize].inputs {
+        if let Input::Node(d) = input {
+            let slot = &state.slots[*d as usize];
+            if slot.consumers_left.fetch_sub(1, Ordering::AcqRel) == 1 && !slot.is_target {
+                slot.value.lock().take();
+            }
+        }
+    }
 }
 
 /// Check table inputs against the columns the node requires; the error names

@@ -75,6 +75,7 @@ pub(crate) struct Parts {
 }
 
 /// One stored result, as looked up.
+#[derive(Debug)]
 pub(crate) struct Entry {
     pub output: Digest,
     inline: Option<Vec<u8>>,
@@ -175,6 +176,13 @@ impl std::fmt::Debug for ResultStore {
     }
 }
 
+impl Entry {
+    /// Bytes stored.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 impl ResultStore {
     /// Open (creating if needed) the store in `<cache_dir>/results`.
     pub fn open(cache_dir: &Path) -> Result<ResultStore, StoreError> {
@@ -272,6 +280,20 @@ impl ResultStore {
         };
         let files: Vec<FileDep> = serde_json::from_str(&files).unwrap_or_default();
         Ok(Some(Entry { output, inline, object, size: size.max(0) as u64, checksum, files, run }))
+    }
+
+    /// Whether `entry`'s value file is there with the size stored (a cheap
+    /// check; [`ResultStore::load`] checks the checksum too).
+    pub(crate) fn present(&self, entry: &Entry) -> Result<(), String> {
+        let Some(name) = &entry.object else { return Ok(()) };
+        let path = self.object_path(name);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.len() == entry.size => Ok(()),
+            Ok(meta) => {
+                Err(format!("{} holds {} bytes, {} were stored", path.display(), meta.len(), entry.size))
+            }
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
     }
 
     /// The value of `entry`, checked against its checksum.
