@@ -33,7 +33,7 @@ for jobs in 1 2; do
     times=(); rss=()
     for _ in $(seq "$runs"); do
         rm -rf "$out/thumbs"
-        /usr/bin/time -v "$bin/weavelet" run benches/graphics/thumbnails.toml -q --jobs "$jobs" \
+        /usr/bin/time -v "$bin/weavelet" run benches/graphics/thumbnails.toml -q --no-cache --jobs "$jobs" \
             --save "thumbnails=$out/thumbs/{name}.png" --cache-dir "$out/cache" >/dev/null 2>"$out/time"
         times+=("$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$out/time")")
         rss+=("$(awk -F': ' '/Maximum resident/ { print $2 / 1024 }' "$out/time")")

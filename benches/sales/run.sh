@@ -44,7 +44,7 @@ echo "| workload ($runs runs, medians) | time | peak RSS |"
 echo "|---|---|---|"
 for size in 1m 10m; do
     measure "weavelet run benches/sales, $size rows" \
-        "$bin/weavelet" run benches/sales -q --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" \
+        "$bin/weavelet" run benches/sales -q --no-cache --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" \
         --cache-dir "$out/cache"
     measure "plain Rust polars, $size rows" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
     # Same groups and counts; sums equal up to float summation order.

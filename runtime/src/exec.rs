@@ -80,6 +80,9 @@ pub struct RunReport {
     pub retried: Vec<(String, u32)>,
     /// The run's number in the history, when it was recorded.
     pub run_id: Option<i64>,
+    /// The identity of each produced output (see [`crate::results::key`]), when
+    /// the run used a result store: equal identities mean equal values.
+    pub identities: Vec<(String, Digest)>,
     /// Wall time of the whole run.
     pub duration: Duration,
 }
@@ -417,6 +420,17 @@ async fn finish(handles: Run) -> RunReport {
         })
         .collect();
     let failures = std::mem::take(&mut *state.failures.lock());
+    let identities = match &state.caching {
+        Some(_) => state
+            .plan
+            .targets
+            .iter()
+            .filter_map(|&t| {
+                Some((state.plan.nodes[t as usize].node.name.to_string(), *state.ids[t as usize].get()?))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let run_id = state.caching.as_ref().map(|c| {
         // The history is a record, not the result: a store that cannot be
         // written loses lines, never the outputs.
@@ -432,6 +446,7 @@ async fn finish(handles: Run) -> RunReport {
         cached: std::mem::take(&mut *state.cached.lock()),
         retried: std::mem::take(&mut *state.retried.lock()),
         run_id,
+        identities,
         duration: state.started.elapsed(),
     }
 }

@@ -335,8 +335,14 @@ pub fn load(runtime: &Runtime, path: &Path, on_build: &mut dyn FnMut(&Path)) -> 
                     ));
                 }
                 let dir = dir.canonicalize().unwrap_or(dir);
-                on_build(&dir);
-                build_rust_component(&dir, runtime.config().cache_dir.as_deref())?
+                let cache_dir = runtime.config().cache_dir.as_deref();
+                match fresh_component(&dir, cache_dir) {
+                    Some(wasm) => wasm,
+                    None => {
+                        on_build(&dir);
+                        build_rust_component(&dir, cache_dir)?
+                    }
+                }
             }
             _ => {
                 return Err(Error::Manifest {
@@ -717,13 +723,55 @@ pub fn ensure_wasm_target() -> Result<(), Error> {
     }
 }
 
+fn target_dir(dir: &Path, cache_dir: Option<&Path>) -> PathBuf {
+    match cache_dir {
+        Some(c) => c.join("cargo-target"),
+        None => dir.join("target"),
+    }
+}
+
+/// Where the `.wasm` last built from crate `dir` is noted.
+fn stamp(dir: &Path, cache_dir: Option<&Path>) -> PathBuf {
+    let digest = crate::results::key::sha256(dir.to_string_lossy().as_bytes());
+    target_dir(dir, cache_dir).join("weavelet-built").join(&crate::results::hex(&digest)[..16])
+}
+
+/// The component built earlier from crate `dir`, if no file it was built
+/// from changed since: the sources in cargo's dep-info (`.d`) beside it, and
+/// the `Cargo.toml` of every crate they belong to and the `Cargo.lock` above.
+/// Then `cargo build` (tens of milliseconds even when nothing changed) is skipped.
+pub fn fresh_component(dir: &Path, cache_dir: Option<&Path>) -> Option<PathBuf> {
+    let wasm = PathBuf::from(std::fs::read_to_string(stamp(dir, cache_dir)).ok()?.trim());
+    let built = std::fs::metadata(&wasm).ok()?.modified().ok()?;
+    let depinfo = std::fs::read_to_string(wasm.with_extension("d")).ok()?;
+    let (_, deps) = depinfo.lines().next()?.split_once(": ")?;
+    // Spaces in paths are escaped as `\ `.
+    let deps = deps.replace("\\ ", "\u{0}");
+    let mut inputs: Vec<PathBuf> =
+        deps.split(' ').filter(|d| !d.is_empty()).map(|d| PathBuf::from(d.replace('\u{0}', " "))).collect();
+    let mut manifests: Vec<PathBuf> = Vec::new();
+    for start in inputs.iter().map(|p| p.as_path()).chain([dir.join("Cargo.toml").as_path()]) {
+        let mut folder = start.parent();
+        while let Some(f) = folder {
+            if f.join("Cargo.toml").is_file() && !manifests.contains(&f.join("Cargo.toml")) {
+                manifests.push(f.join("Cargo.toml"));
+            }
+            if f.join("Cargo.lock").is_file() {
+                manifests.push(f.join("Cargo.lock"));
+                break;
+            }
+            folder = f.parent();
+        }
+    }
+    inputs.extend(manifests);
+    let unchanged = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).is_ok_and(|t| t <= built);
+    inputs.iter().all(unchanged).then_some(wasm)
+}
+
 /// Build a Rust node crate as a component and return the `.wasm` file.
 pub fn build_rust_component(dir: &Path, cache_dir: Option<&Path>) -> Result<PathBuf, Error> {
     ensure_wasm_target()?;
-    let target_dir = match cache_dir {
-        Some(c) => c.join("cargo-target"),
-        None => dir.join("target"),
-    };
+    let target_dir = target_dir(dir, cache_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(dir)
@@ -769,10 +817,77 @@ pub fn build_rust_component(dir: &Path, cache_dir: Option<&Path>) -> Result<Path
             }
         }
     }
-    found.ok_or_else(|| {
+    let wasm = found.ok_or_else(|| {
         Error::Usage(format!(
             "building {} produced no .wasm file; a node crate needs `crate-type = [\"cdylib\"]` under [lib]",
             dir.display()
         ))
-    })
+    })?;
+    // Noted for `fresh_component`; without the note the next run asks cargo again.
+    let note = stamp(dir, cache_dir);
+    if let Some(folder) = note.parent()
+        && std::fs::create_dir_all(folder).is_ok()
+    {
+        let _ = std::fs::write(&note, wasm.to_string_lossy().as_bytes());
+    }
+    Ok(wasm)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    /// A crate folder built earlier: its sources, the `.wasm` cargo made, the
+    /// dep-info beside it and Weavelet's note of where the `.wasm` is.
+    fn built_crate(root: &std::path::Path) -> std::path::PathBuf {
+        let krate = root.join("nodes");
+        std::fs::create_dir_all(krate.join("src")).unwrap();
+        std::fs::write(krate.join("Cargo.toml"), "[package]\nname = \"nodes\"\n").unwrap();
+        std::fs::write(root.join("Cargo.lock"), "").unwrap();
+        std::fs::write(krate.join("src/lib.rs"), "// nodes").unwrap();
+        let cache = root.join("cache");
+        let out = super::target_dir(&krate, Some(&cache)).join("wasm32-wasip2/release");
+        std::fs::create_dir_all(&out).unwrap();
+        let wasm = out.join("nodes.wasm");
+        std::fs::write(
+            out.join("nodes.d"),
+            format!("{}: {}\n", wasm.display(), krate.join("src/lib.rs").display()),
+        )
+        .unwrap();
+        std::fs::write(&wasm, b"\0asm").unwrap();
+        let note = super::stamp(&krate, Some(&cache));
+        std::fs::create_dir_all(note.parent().unwrap()).unwrap();
+        std::fs::write(&note, wasm.to_string_lossy().as_bytes()).unwrap();
+        // The sources are older than the build.
+        let old = SystemTime::now() - Duration::from_secs(60);
+        for f in [krate.join("Cargo.toml"), krate.join("src/lib.rs"), root.join("Cargo.lock")] {
+            std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
+        }
+        krate
+    }
+
+    #[test]
+    fn a_crate_is_built_again_only_when_a_file_it_is_built_from_changed() {
+        let root = tempfile::tempdir().unwrap();
+        let krate = built_crate(root.path());
+        let cache = root.path().join("cache");
+        assert!(super::fresh_component(&krate, Some(&cache)).is_some(), "nothing changed since the build");
+        for changed in ["nodes/src/lib.rs", "nodes/Cargo.toml", "Cargo.lock"] {
+            let root = tempfile::tempdir().unwrap();
+            let krate = built_crate(root.path());
+            let cache = root.path().join("cache");
+            let file = root.path().join(changed);
+            std::fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(SystemTime::now() + Duration::from_secs(5))
+                .unwrap();
+            assert!(super::fresh_component(&krate, Some(&cache)).is_none(), "{changed} changed: build again");
+        }
+        // Without the note (a crate never built by Weavelet) cargo decides.
+        std::fs::remove_dir_all(cache.join("cargo-target/weavelet-built")).unwrap();
+        assert!(super::fresh_component(&krate, Some(&cache)).is_none());
+    }
 }

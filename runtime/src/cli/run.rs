@@ -136,7 +136,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     let pipeline_id = std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| cwd.join(&loaded.path));
     let mut options = weavelet::RunOptions {
         events: None,
-        store: Some(store),
+        store: Some(store.clone()),
         reuse: !args.no_cache,
         pipeline: pipeline_id.display().to_string(),
         command: std::env::args()
@@ -179,7 +179,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     let mut save_failed = false;
     for (node, path) in &saves {
         let Some(value) = report.output(node) else { continue };
-        match weavelet::save(value, path) {
+        // A file written from this very value and untouched since is left as it is.
+        let identity = report.identities.iter().find(|(n, _)| n == node).map(|(_, id)| *id);
+        let single_file = !path.to_string_lossy().contains("{name}");
+        if let Some(id) = identity.filter(|_| single_file && !args.no_cache)
+            && store.output_is_current(path, &id)
+        {
+            if !quiet {
+                eprintln!("up to date: {} (from `{node}`)", path.display());
+            }
+            continue;
+        }
+        let written = weavelet::save(value, path);
+        if let (Ok(_), Some(id)) = (&written, identity.filter(|_| single_file)) {
+            store.output_written(path, &id);
+        }
+        match written {
             Ok(bytes) => {
                 if !quiet {
                     let files = match value {

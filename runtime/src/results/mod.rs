@@ -218,7 +218,8 @@ impl ResultStore {
                  duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
                  bytes_out INTEGER NOT NULL, peak_memory INTEGER NOT NULL, fuel INTEGER,
                  error TEXT, reason TEXT);
-             CREATE INDEX IF NOT EXISTS node_runs_by_run ON node_runs (run);",
+             CREATE INDEX IF NOT EXISTS node_runs_by_run ON node_runs (run);
+             CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, output BLOB NOT NULL, hash BLOB NOT NULL);",
         )?;
         let version: Option<i64> =
             db.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).optional()?;
@@ -507,6 +508,32 @@ impl ResultStore {
         Some(h.finish())
     }
 
+    // ---- output files ---------------------------------------------------
+
+    /// Whether the file at `path` holds what was written there from the value
+    /// with identity `output`, unchanged since (then it need not be written again).
+    pub fn output_is_current(&self, path: &Path, output: &Digest) -> bool {
+        let stored: Option<(Vec<u8>, Vec<u8>)> = self
+            .db
+            .lock()
+            .query_row("SELECT output, hash FROM outputs WHERE path = ?1", [path.to_string_lossy()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .ok();
+        let Some((id, hash)) = stored else { return false };
+        id == output[..] && self.file_hash(path).is_some_and(|h| h[..] == hash[..])
+    }
+
+    /// Note that `path` was just written from the value with identity `output`.
+    pub fn output_written(&self, path: &Path, output: &Digest) {
+        if let Some(hash) = self.file_hash(path) {
+            let _ = self.db.lock().execute(
+                "INSERT OR REPLACE INTO outputs (path, output, hash) VALUES (?1, ?2, ?3)",
+                params![path.to_string_lossy(), &output[..], &hash[..]],
+            );
+        }
+    }
+
     // ---- history -------------------------------------------------------
 
     /// Record the start of a run; returns its number.
@@ -725,7 +752,7 @@ impl ResultStore {
                 })?;
             report.entries = n.max(0) as u64;
             report.bytes = size.max(0) as u64;
-            db.execute_batch("DELETE FROM entries; DELETE FROM files;")?;
+            db.execute_batch("DELETE FROM entries; DELETE FROM files; DELETE FROM outputs;")?;
             if history {
                 db.execute_batch("DELETE FROM node_runs; DELETE FROM runs;")?;
             }
