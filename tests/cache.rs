@@ -370,7 +370,7 @@ fn dry_run_from_only_and_override() {
 
     // --only runs one node, the rest must come from the cache.
     std::fs::write(p.path("steps.rhai"), STEPS.replace("sales in", "sales over")).unwrap();
-    let (stdout, _) = p.run(&["--only", "report", "-o", "report"]);
+    let (stdout, _) = p.run(&["--only", "report"]);
     assert_eq!(stdout, "report: 40 sales over 4 regions\n");
     assert_eq!(p.statuses()["report"], "ran");
     assert_eq!(p.statuses()["summary"], "cached");
@@ -551,6 +551,18 @@ fn a_run_killed_again_and_again_resumes_without_recomputing_finished_nodes() {
 }
 
 #[test]
+fn an_unwritable_cache_folder_does_not_stop_a_run() {
+    let p = Project::new(STEPS);
+    // A file where the cache folder should be: nothing can be created under it.
+    std::fs::write(&p.cache, "not a folder").unwrap();
+    let (stdout, stderr) = p.run(&["-o", "report"]);
+    assert_eq!(stdout, "report: 40 sales in 4 regions\n");
+    assert!(stderr.contains("warning: running without the result cache and run history"), "{stderr}");
+    let (ok, _, stderr) = p.cli(&["run", ".", "--from", "sales"]);
+    assert!(!ok && stderr.contains("creating the result cache"), "{stderr}");
+}
+
+#[test]
 fn cache_ls_gc_and_clear() {
     let p = Project::new(STEPS);
     std::fs::write(p.path("data/sales.csv"), sales_csv(6000, 1)).unwrap();
@@ -646,6 +658,7 @@ backoff = "10ms"
     assert_eq!(stdout, "flaky: 3\n");
     assert!(stderr.contains("retry    flaky: attempt 1 of 3 failed"), "{stderr}");
     assert!(stderr.contains("finished flaky in") && stderr.contains("(attempt 3)"), "{stderr}");
+    assert!(stderr.contains("tried again: `flaky` (3 attempts)"), "{stderr}");
     let run = p.last_run();
     assert_eq!(run["nodes"][0]["attempts"], 3);
     // Two attempts are not enough: the failure stands, and says how many were made.

@@ -115,8 +115,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
         loaded.pipeline.override_node(node, value)?;
     }
     let mut saves = std::mem::take(&mut loaded.saves);
+    if !args.only.is_empty() {
+        // Only the nodes that run have their files written (and --save's).
+        saves.retain(|(node, _)| args.only.contains(node));
+    }
     saves.extend(args.saves.iter().map(|(node, path)| (node.clone(), cwd.join(path))));
-    let outputs: Vec<&str> = args.outputs.iter().map(String::as_str).collect();
+    // `--only NODE` alone computes NODE.
+    let outputs: Vec<&str> =
+        if args.outputs.is_empty() { &args.only } else { &args.outputs }.iter().map(String::as_str).collect();
     let mut plan = loaded.pipeline.plan(&outputs)?;
     // Saved nodes are computed even when they are not among the requested outputs.
     if saves.iter().any(|(node, _)| !plan.targets().any(|t| t == node)) {
@@ -132,11 +138,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     for warning in plan.warnings() {
         eprintln!("warning: {warning}");
     }
-    let store = super::open_store(runtime.config().cache_dir.as_deref())?;
+    let store = match super::open_store(runtime.config().cache_dir.as_deref()) {
+        Ok(store) => Some(store),
+        Err(e) if args.from.is_empty() && args.only.is_empty() && !args.dry_run => {
+            eprintln!("warning: running without the result cache and run history: {e}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let pipeline_id = std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| cwd.join(&loaded.path));
     let mut options = weavelet::RunOptions {
         events: None,
-        store: Some(store.clone()),
+        store: store.clone(),
         reuse: !args.no_cache,
         pipeline: pipeline_id.display().to_string(),
         command: std::env::args()
@@ -182,7 +195,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
         // A file written from this very value and untouched since is left as it is.
         let identity = report.identities.iter().find(|(n, _)| n == node).map(|(_, id)| *id);
         let single_file = !path.to_string_lossy().contains("{name}");
-        if let Some(id) = identity.filter(|_| single_file && !args.no_cache)
+        if let (Some(id), Some(store)) = (identity.filter(|_| single_file && !args.no_cache), &store)
             && store.output_is_current(path, &id)
         {
             if !quiet {
@@ -191,7 +204,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
             continue;
         }
         let written = weavelet::save(value, path);
-        if let (Ok(_), Some(id)) = (&written, identity.filter(|_| single_file)) {
+        if let (Ok(_), Some(id), Some(store)) = (&written, identity.filter(|_| single_file), &store) {
             store.output_written(path, &id);
         }
         match written {
@@ -237,6 +250,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
                 if report.nodes_run == 1 { "" } else { "s" },
                 display::duration(report.duration)
             );
+            if !report.retried.is_empty() {
+                let retried: Vec<String> =
+                    report.retried.iter().map(|(node, n)| format!("`{node}` ({n} attempts)")).collect();
+                eprintln!("tried again: {}", retried.join(", "));
+            }
         }
         Ok(ExitCode::SUCCESS)
     } else {
