@@ -585,6 +585,10 @@ fn cache_ls_gc_and_clear() {
     assert!(!ls.lines().any(|l| l.starts_with("sales ")), "{ls}");
     p.run(&[]);
     assert_eq!(p.statuses()["sales"], "ran");
+    let (ok, out, _) = p.cli(&["cache", "gc", "--max-size", "1GiB", "--keep-runs", "1"]);
+    assert!(ok && out.ends_with("2 old runs dropped from the history\n"), "{out}");
+    let (_, list, _) = p.cli(&["runs"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
     let (ok, out, _) = p.cli(&["cache", "gc", "--max-size", "lots"]);
     assert!(!ok && out.is_empty());
     let (ok, out, _) = p.cli(&["cache", "clear"]);

@@ -23,6 +23,9 @@ enum Action {
         /// The most the result cache may hold: 500MiB, 2GiB, ...
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         max_size: u64,
+        /// How many of the latest runs the history keeps.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        keep_runs: u64,
     },
     /// Remove every stored result.
     Clear {
@@ -64,22 +67,23 @@ pub fn run(args: CacheArgs) -> Result<ExitCode, weavelet::Error> {
                         human_bytes(e.size),
                         super::timestamp(e.created_ms),
                         super::timestamp(e.used_ms),
-                        &e.key[..12],
+                        e.key.get(..12).unwrap_or(&e.key),
                         e.pipeline
                     );
                 }
             }
             out!("{} results, {} in {}", entries.len(), human_bytes(total), store.dir().display());
         }
-        Action::Gc { max_size } => {
-            let report = store.gc(max_size).map_err(failed)?;
+        Action::Gc { max_size, keep_runs } => {
+            let report = store.gc(max_size, keep_runs).map_err(failed)?;
             out!(
-                "removed {} results and {} files ({}); the cache holds {} (at most {})",
+                "removed {} results and {} files ({}); the cache holds {} (at most {}); {} old runs dropped from the history",
                 report.entries,
                 report.files,
                 human_bytes(report.bytes),
                 human_bytes(report.remaining),
-                human_bytes(max_size)
+                human_bytes(max_size),
+                report.runs
             );
         }
         Action::Clear { history } => {

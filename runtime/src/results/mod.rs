@@ -162,6 +162,8 @@ pub struct GcReport {
     pub bytes: u64,
     /// Bytes the cache holds now.
     pub remaining: u64,
+    /// Runs dropped from the history.
+    pub runs: u64,
 }
 
 /// The result cache and run history under one folder.
@@ -668,12 +670,28 @@ impl ResultStore {
     /// Remove least recently used entries until the cache holds at most
     /// `max_size` bytes, then value files no entry names (and temporary
     /// files a killed process left), once they are old enough that no
-    /// running process is about to name them.
-    pub fn gc(&self, max_size: u64) -> Result<GcReport, StoreError> {
+    /// running process is about to name them. The history keeps the latest
+    /// `keep_runs` runs.
+    pub fn gc(&self, max_size: u64, keep_runs: u64) -> Result<GcReport, StoreError> {
         let mut report = GcReport::default();
         {
             let mut db = self.db.lock();
             let tx = db.transaction()?;
+            let keep = i64::try_from(keep_runs).unwrap_or(i64::MAX);
+            report.runs = tx.execute(
+                "DELETE FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?1)",
+                [keep],
+            )? as u64;
+            tx.execute("DELETE FROM node_runs WHERE run NOT IN (SELECT id FROM runs)", [])?;
+            // Fingerprints of files that are gone help nobody.
+            let gone: Vec<String> = {
+                let mut stmt = tx.prepare("SELECT path FROM files")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<Vec<_>, _>>()?.into_iter().filter(|p| !Path::new(p).exists()).collect()
+            };
+            for path in gone {
+                tx.execute("DELETE FROM files WHERE path = ?1", [path])?;
+            }
             let total: i64 = tx.query_row("SELECT COALESCE(SUM(size), 0) FROM entries", [], |r| r.get(0))?;
             let mut total = total.max(0) as u64;
             if total > max_size {
@@ -759,6 +777,8 @@ impl ResultStore {
         }
         let (files, _) = self.sweep(Duration::ZERO)?;
         report.files = files;
+        // Give the freed pages back to the file system.
+        self.db.lock().execute_batch("VACUUM")?;
         Ok(report)
     }
 
