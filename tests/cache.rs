@@ -551,6 +551,17 @@ fn a_run_killed_again_and_again_resumes_without_recomputing_finished_nodes() {
 }
 
 #[test]
+fn a_parameter_widened_to_its_input_type_is_found_in_the_cache_before_the_run() {
+    let manifest = "[[scripts]]\npath = \"steps.rhai\"\n[params]\nscale = 2\n";
+    let steps = "/// @input scale float\nfn doubled(scale) { scale * 2.0 }\n";
+    let p = Project::with_manifest(manifest, steps);
+    let (stdout, _) = p.run(&[]);
+    assert_eq!(stdout, "doubled: 4\n");
+    let (_, plan, _) = p.cli(&["run", ".", "--dry-run"]);
+    assert!(plan.contains("cached doubled"), "{plan}");
+}
+
+#[test]
 fn an_unwritable_cache_folder_does_not_stop_a_run() {
     let p = Project::new(STEPS);
     // A file where the cache folder should be: nothing can be created under it.

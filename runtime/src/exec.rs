@@ -308,11 +308,13 @@ fn prepass(state: &RunState) -> Vec<DryRunStep> {
             steps.push(step(false, "there is no result cache".into()));
             continue;
         };
+        // As `gather` will give them: a parameter widened to the type its input declares.
         let inputs: Vec<Value> = planned
             .inputs
             .iter()
-            .map(|input| match input {
-                Input::Value(v) => v.clone(),
+            .zip(&node.decl.inputs)
+            .map(|(input, decl)| match input {
+                Input::Value(v) => v.clone().widen_to(decl.ty),
                 Input::Node(_) => Value::Null,
             })
             .collect();
