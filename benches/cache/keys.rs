@@ -12,18 +12,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use weavelet::polars::prelude::*;
-use weavelet::{Config, Pipeline, ResultStore, RunOptions, Runtime, Script, Table, Value};
+use weavelet::{Config, Pipeline, ResultStore, RunOptions, Runtime, Script, Value};
 
-fn table(rows: usize) -> Table {
-    let df = df!(
-        "region" => (0..rows).map(|i| ["north", "south", "east", "west"][i % 4]).collect::<Vec<_>>(),
-        "revenue" => (0..rows).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
-        "orders" => (0..rows as i64).collect::<Vec<_>>(),
-    )
-    .unwrap();
-    Table::from_frame(df)
-}
+#[path = "../sales/table.rs"]
+mod sales_table;
+use sales_table::table;
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();

@@ -8,18 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use weavelet::polars::prelude::*;
 use weavelet::{Config, Pipeline, Runtime, Script, Table, Value};
 
-fn table(rows: usize) -> Table {
-    let df = df!(
-        "region" => (0..rows).map(|i| ["north", "south", "east", "west"][i % 4]).collect::<Vec<_>>(),
-        "revenue" => (0..rows).map(|i| i as f64 * 0.5).collect::<Vec<_>>(),
-        "orders" => (0..rows as i64).collect::<Vec<_>>(),
-    )
-    .unwrap();
-    Table::from_frame(df)
-}
+#[path = "table.rs"]
+mod sales_table;
+use sales_table::table;
 
 fn component_chain(rt: &Runtime) -> Pipeline {
     let module = rt.load_component(weavelet_test_artifacts::TABLE_NODES).unwrap();
