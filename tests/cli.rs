@@ -187,7 +187,10 @@ fn inspect_shows_declarations() {
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let inc = doc["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "inc").unwrap();
-    assert_eq!(inc["inputs"][0], serde_json::json!({ "name": "x", "type": "int", "optional": false }));
+    assert_eq!(
+        inc["inputs"][0],
+        serde_json::json!({ "name": "x", "type": "int", "optional": false, "columns": [] })
+    );
     assert_eq!(inc["output"], "int");
     assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "weavelet:node/host@0.3.0"));
     assert_eq!(doc["sha256"].as_str().unwrap().len(), 64);

@@ -59,6 +59,24 @@ impl ComponentModule {
         self.from_disk_cache
     }
 
+    /// Instantiate the component in a fresh sandbox under `policy` and drop
+    /// it, running no node: the part of every invocation spent before the
+    /// node's code runs (benchmarks measure it per language).
+    pub fn instantiate_only(&self, policy: &crate::Policy) -> Result<(), Error> {
+        let (mut store, _) = crate::sandbox::store(
+            self.pre.engine(),
+            self.display.clone(),
+            policy,
+            std::time::Duration::from_millis(10),
+            None,
+            false,
+        );
+        self.pre.instantiate(&mut store).map(drop).map_err(|e| Error::Component {
+            path: self.path.clone(),
+            message: format!("it cannot be instantiated: {e:#}"),
+        })
+    }
+
     /// Its node `name`, ready to add to a pipeline (rename or rebind it first
     /// to use one node twice).
     pub fn node(self: &Arc<Self>, name: &str) -> Result<Node, Error> {

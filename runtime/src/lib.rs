@@ -65,6 +65,7 @@
 //! randomness, a clock fixed at the Unix epoch); its stdout and stderr are captured into a bounded buffer.
 
 mod alloc;
+pub mod build;
 mod component;
 mod config;
 mod error;

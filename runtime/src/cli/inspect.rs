@@ -8,8 +8,12 @@ use weavelet::{Capability, Config, Runtime, sanitize};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// The component file (.wasm).
+    /// The component file (.wasm), or a node folder (Rust, C, Python or
+    /// JavaScript), which is built first.
     component: PathBuf,
+    /// The cache folder builds of node folders go to (default: as `weavelet run`).
+    #[arg(long, env = "WEAVELET_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// Print JSON for tools instead of text.
     #[arg(long)]
     json: bool,
@@ -47,8 +51,24 @@ fn capability_json(c: &Capability) -> serde_json::Value {
     }
 }
 
-pub fn run(args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
-    let runtime = Runtime::new(Config::default().jobs(1))?;
+/// Columns as `name: dtype, ...`.
+fn columns_text(columns: &[(String, String)]) -> String {
+    columns.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ")
+}
+
+fn columns_json(columns: &[(String, String)]) -> serde_json::Value {
+    columns.iter().map(|(n, t)| serde_json::json!({ "name": n, "dtype": t })).collect()
+}
+
+pub fn run(mut args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
+    let mut config = Config::default().jobs(1);
+    if let Some(dir) = &args.cache_dir {
+        config = config.cache_dir(Some(dir.clone()));
+    }
+    let runtime = Runtime::new(config)?;
+    if args.component.is_dir() {
+        args.component = super::build::build_folder(&runtime, &args.component, None)?;
+    }
     let module = runtime.load_component(&args.component)?;
     let size = std::fs::metadata(&args.component).map(|m| m.len()).unwrap_or(0);
 
@@ -61,8 +81,10 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
                     "doc": d.doc,
                     "inputs": d.inputs.iter().map(|i| serde_json::json!({
                         "name": i.name, "type": i.ty.name(), "optional": i.optional,
+                        "columns": columns_json(&i.columns),
                     })).collect::<Vec<_>>(),
                     "output": d.output.name(),
+                    "output_columns": columns_json(&d.output_columns),
                     "capabilities": d.capabilities.iter().map(capability_json).collect::<Vec<_>>(),
                 })
             })
@@ -96,6 +118,12 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
         out!("node {}({}) -> {}", decl.name, inputs.join(", "), decl.output);
         for line in decl.doc.lines() {
             out!("    {}", sanitize(line));
+        }
+        for input in decl.inputs.iter().filter(|i| !i.columns.is_empty()) {
+            out!("    `{}` needs columns {}", input.name, sanitize(&columns_text(&input.columns)));
+        }
+        if !decl.output_columns.is_empty() {
+            out!("    returns columns {}", sanitize(&columns_text(&decl.output_columns)));
         }
         if !decl.capabilities.is_empty() {
             let caps: Vec<String> = decl.capabilities.iter().map(|c| sanitize(&c.to_string())).collect();

@@ -11,9 +11,12 @@ macro_rules! out {
     }};
 }
 
+mod build;
 mod cache;
+mod componentize;
 mod display;
 mod inspect;
+mod new;
 mod run;
 mod runs;
 
@@ -39,6 +42,12 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Look after the result cache: list, collect garbage, clear, verify.
     Cache(cache::CacheArgs),
+    /// Build a node folder (Rust, C, Python or JavaScript) into a component.
+    Build(build::BuildArgs),
+    /// Make a node project that builds and runs as made (`--lang rust|c|python|js|rhai`).
+    New(new::NewArgs),
+    /// Make a component of a core module that embeds its WIT world (a C build's last step).
+    Componentize(componentize::ComponentizeArgs),
 }
 
 /// Exit status for a run whose nodes failed.
@@ -53,6 +62,9 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Cache(args) => cache::run(args),
+        Command::Build(args) => build::run(args),
+        Command::New(args) => new::run(args),
+        Command::Componentize(args) => componentize::run(args),
     };
     match result {
         Ok(code) => code,

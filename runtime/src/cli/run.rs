@@ -95,15 +95,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode, weavelet::Error> {
     let mut loaded = if is_script {
         manifest::load_script(&runtime, &args.pipeline)?
     } else {
-        manifest::load(&runtime, &args.pipeline, &mut |dir| {
+        manifest::load(&runtime, &args.pipeline, &mut |step| {
             if !quiet {
+                // Paths under the current folder read shorter without it.
                 let cwd = std::env::current_dir().unwrap_or_default();
-                let shown = match dir.strip_prefix(&cwd) {
-                    Ok(rel) if rel.as_os_str().is_empty() => std::path::Path::new("."),
-                    Ok(rel) => rel,
-                    Err(_) => dir,
-                };
-                eprintln!("building {} for {}", shown.display(), manifest::WASM_TARGET);
+                let prefix = format!("{}/", cwd.display());
+                eprintln!("{}", step.replace(&prefix, "").replace(&format!("{} ", cwd.display()), ". "));
             }
         })?
     };

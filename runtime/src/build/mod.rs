@@ -1,0 +1,353 @@
+//! Building node modules from source, in any language with a WebAssembly
+//! toolchain: Rust crates (cargo), C (wit-bindgen, clang, then a component made
+//! here), Python (componentize-py) and JavaScript (jco).
+//!
+//! A pipeline names a source folder (`c = "nodes"`); the first run builds it
+//! into `<cache>/builds/<language>-<folder hash>/`, later runs reuse that
+//! component while no file in the folder changed (size and modification time
+//! of every file, the tool versions aside). The WIT contract and the SDK of
+//! each language are compiled into `weavelet` and written once under
+//! `<cache>/sdk/<content hash>/`, so a node folder holds only its own code.
+
+mod c;
+mod js;
+mod python;
+mod rust;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub use c::componentize;
+pub use rust::{WASM_TARGET, ensure_wasm_target};
+
+use crate::error::Error;
+
+/// The languages Weavelet builds node modules from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// A Rust crate with `weavelet-sdk`, built by cargo for `wasm32-wasip2`.
+    Rust,
+    /// C files, with bindings from `wit-bindgen c`, compiled by clang for WASI.
+    C,
+    /// A Python module `nodes.py`, made a component by componentize-py.
+    Python,
+    /// A JavaScript module `nodes.js`, made a component by jco (componentize-js).
+    JavaScript,
+}
+
+impl Language {
+    /// Every language, in the order the docs list them.
+    pub const ALL: [Language; 4] = [Language::Rust, Language::C, Language::Python, Language::JavaScript];
+
+    /// The key of a `[[components]]` entry (`rust`, `c`, `python`, `js`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::C => "c",
+            Language::Python => "python",
+            Language::JavaScript => "js",
+        }
+    }
+
+    /// The language's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Language::Rust => "Rust",
+            Language::C => "C",
+            Language::Python => "Python",
+            Language::JavaScript => "JavaScript",
+        }
+    }
+
+    /// The language of a `[[components]]` key.
+    pub fn from_key(key: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.key() == key)
+    }
+
+    /// The file a node folder must hold, if the language has one.
+    pub fn entry_file(self) -> &'static str {
+        match self {
+            Language::Rust => "Cargo.toml",
+            Language::C => "nodes.c",
+            Language::Python => "nodes.py",
+            Language::JavaScript => "nodes.js",
+        }
+    }
+
+    /// The language of the node folder `dir`, told by its entry file.
+    pub fn detect(dir: &Path) -> Result<Language, Error> {
+        let found: Vec<Language> =
+            Language::ALL.into_iter().filter(|l| dir.join(l.entry_file()).is_file()).collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::Usage(format!(
+                "{} is not a node folder: it holds none of Cargo.toml (Rust), nodes.c (C), nodes.py (Python), \
+                 nodes.js (JavaScript)",
+                dir.display()
+            ))),
+            several => Err(Error::Usage(format!(
+                "{} could be a node folder in {}: say which with --lang",
+                dir.display(),
+                several.iter().map(|l| l.label()).collect::<Vec<_>>().join(" or ")
+            ))),
+        }
+    }
+
+    /// The tools a build needs and how to install them, for messages.
+    pub fn install_help(self) -> &'static str {
+        match self {
+            Language::Rust => "install Rust with rustup, then: rustup target add wasm32-wasip2",
+            Language::C => c::INSTALL,
+            Language::Python => python::INSTALL,
+            Language::JavaScript => js::INSTALL,
+        }
+    }
+}
+
+/// Where a build stands, for progress lines (`building nodes (C): clang-16 ...`).
+pub type StepSink<'a> = &'a mut dyn FnMut(&str);
+
+/// The component built from `dir`, building it if no file changed since the
+/// last build. `on_step` hears each tool as it starts.
+pub fn build(
+    language: Language,
+    dir: &Path,
+    cache_dir: Option<&Path>,
+    on_step: StepSink<'_>,
+) -> Result<PathBuf, Error> {
+    if !dir.join(language.entry_file()).is_file() {
+        return Err(Error::Usage(format!(
+            "{} holds no {}: a {} node folder needs one (`weavelet new NAME --lang {}` makes a project to start from)",
+            dir.display(),
+            language.entry_file(),
+            language.label(),
+            language.key()
+        )));
+    }
+    if language == Language::Rust {
+        if let Some(wasm) = rust::fresh_component(dir, cache_dir) {
+            return Ok(wasm);
+        }
+        on_step(&format!("building {} for {}", dir.display(), WASM_TARGET));
+        return rust::build(dir, cache_dir);
+    }
+    let work = work_dir(language, dir, cache_dir);
+    let out = work.join(format!("{}_nodes.wasm", module_name(dir)));
+    let support = support_dir(cache_dir)?;
+    let stamp_file = work.join("sources");
+    let stamp = fingerprint(dir, &support)?;
+    if out.is_file() && std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(&work).map_err(|e| Error::io(format!("creating {}", work.display()), e))?;
+    let _ = std::fs::remove_file(&stamp_file);
+    // Built beside, then renamed into place: a run that shares the cache folder
+    // never loads a half-written component.
+    let scratch = work.join(format!("{}.{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&scratch).map_err(|e| Error::io(format!("creating {}", scratch.display()), e))?;
+    let building_to = scratch.join("out.wasm");
+    let building = Build { dir, work: &scratch, support: &support, out: &building_to, language };
+    let built = match language {
+        Language::C => c::build(&building, on_step),
+        Language::Python => python::build(&building, on_step),
+        Language::JavaScript => js::build(&building, on_step),
+        Language::Rust => Ok(()),
+    }
+    .and_then(|()| {
+        if building_to.is_file() {
+            std::fs::rename(&building_to, &out)
+                .map_err(|e| Error::io(format!("moving the component to {}", out.display()), e))
+        } else {
+            Err(Error::Usage(format!(
+                "building the {} nodes in {} reported success but wrote no component",
+                language.label(),
+                dir.display()
+            )))
+        }
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    built?;
+    std::fs::write(&stamp_file, stamp)
+        .map_err(|e| Error::io(format!("writing {}", stamp_file.display()), e))?;
+    Ok(out)
+}
+
+/// A name no other build in this process uses at the same time.
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// One build's folders.
+struct Build<'a> {
+    language: Language,
+    /// The node folder.
+    dir: &'a Path,
+    /// Scratch space of this build alone.
+    work: &'a Path,
+    /// The WIT and SDK files (`wit/`, `c/`, `python/`, `js/`).
+    support: &'a Path,
+    /// The component to write.
+    out: &'a Path,
+}
+
+impl Build<'_> {
+    /// Run one tool; its output is shown only when it fails.
+    fn run(&self, on_step: StepSink<'_>, mut command: Command) -> Result<(), Error> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let shown: Vec<String> =
+            std::iter::once(program.clone()).chain(command.get_args().map(shell_word)).collect();
+        on_step(&format!("building {} ({}): {}", self.dir.display(), self.language.label(), shown.join(" ")));
+        let output = command.stdin(Stdio::null()).output().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Usage(format!(
+                    "building the {} nodes in {} needs `{program}`, which is not installed (or not on PATH).\n{}",
+                    self.language.label(),
+                    self.dir.display(),
+                    self.language.install_help()
+                ))
+            } else {
+                Error::Usage(format!("cannot run `{program}`: {e}"))
+            }
+        })?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let mut said = String::from_utf8_lossy(&output.stderr).into_owned();
+        said.push_str(&String::from_utf8_lossy(&output.stdout));
+        let said = crate::events::sanitize(said.trim());
+        let lines: Vec<&str> = said.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        Err(Error::Usage(format!(
+            "building the {} nodes in {} failed: `{}` exited with {}:\n{tail}",
+            self.language.label(),
+            self.dir.display(),
+            shown.join(" "),
+            output.status
+        )))
+    }
+}
+
+/// An argument as a shell would need it written.
+fn shell_word(arg: &std::ffi::OsStr) -> String {
+    let s = arg.to_string_lossy();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c)) {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The component's file name: the folder's name as a node-module name.
+fn module_name(dir: &Path) -> String {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if name.is_empty() { "module".into() } else { name }
+}
+
+/// Where the builds of `dir` in `language` go.
+fn work_dir(language: Language, dir: &Path, cache_dir: Option<&Path>) -> PathBuf {
+    match cache_dir {
+        Some(cache) => {
+            let digest = crate::results::key::sha256(dir.to_string_lossy().as_bytes());
+            cache.join("builds").join(format!(
+                "{}-{}",
+                language.key(),
+                &crate::results::key::hex(&digest)[..16]
+            ))
+        }
+        None => dir.join("build").join("weavelet"),
+    }
+}
+
+/// The WIT contract and the SDK of every language, as compiled into this binary.
+const SUPPORT_FILES: &[(&str, &str)] = &[
+    ("wit/node.wit", include_str!("../../../wit/node.wit")),
+    ("c/weavelet.h", include_str!("../../../sdk/c/weavelet.h")),
+    ("c/weavelet.c", include_str!("../../../sdk/c/weavelet.c")),
+    ("python/weavelet.py", include_str!("../../../sdk/python/weavelet.py")),
+    ("js/weavelet.js", include_str!("../../../sdk/js/weavelet.js")),
+];
+
+/// The support files, written once per content under the cache (or a temporary folder).
+fn support_dir(cache_dir: Option<&Path>) -> Result<PathBuf, Error> {
+    let mut hasher = crate::results::key::KeyHasher::new("sdk");
+    for (name, text) in SUPPORT_FILES {
+        hasher.field(name, text.as_bytes());
+    }
+    let id = crate::results::key::hex(&hasher.finish());
+    let root =
+        cache_dir.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir).join("sdk").join(&id[..16]);
+    if root.join("complete").is_file() {
+        return Ok(root);
+    }
+    // Written beside, then renamed into place: a concurrent build sees all or nothing.
+    let parent = root.parent().unwrap_or(&root).to_path_buf();
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    let tmp = parent.join(format!(".{}-{}", &id[..16], std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    for (name, text) in SUPPORT_FILES {
+        let path = tmp.join(name);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
+        }
+        std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    }
+    std::fs::write(tmp.join("complete"), "")
+        .map_err(|e| Error::io(format!("writing {}", tmp.join("complete").display()), e))?;
+    if std::fs::rename(&tmp, &root).is_err() {
+        // Another process put the same files there first.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !root.join("complete").is_file() {
+            return Err(Error::Usage(format!("cannot put the SDK files in place under {}", root.display())));
+        }
+    }
+    Ok(root)
+}
+
+/// Folders a build never reads from: outputs and installed packages.
+const SKIPPED: &[&str] = &["build", "target", "node_modules", "__pycache__", "out"];
+
+/// Too many files for a node folder: probably not one.
+const MAX_FILES: usize = 5_000;
+
+/// Size, modification time and path of every file in `dir` (bar [`SKIPPED`]
+/// and hidden ones) and the support files' folder: what a build read.
+fn fingerprint(dir: &Path, support: &Path) -> Result<String, Error> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&folder).map_err(|e| Error::io(format!("listing {}", folder.display()), e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            if meta.is_dir() {
+                if !SKIPPED.contains(&name.as_str()) {
+                    pending.push(path);
+                }
+            } else {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                files.push(format!("{}\t{}\t{}", path.display(), meta.len(), modified));
+            }
+            if files.len() > MAX_FILES {
+                return Err(Error::Usage(format!(
+                    "{} holds more than {MAX_FILES} files: is it really a folder of nodes?",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    files.sort();
+    files.push(support.display().to_string());
+    Ok(files.join("\n"))
+}
