@@ -325,8 +325,11 @@ fn scaffold_runs(lang: &str, prepare: impl Fn(&Path)) {
         "{lang}: {stderr}"
     );
     // A second scaffold into the same folder is refused, nothing overwritten.
+    let manifest = project.join("weavelet.toml");
+    std::fs::write(&manifest, std::fs::read_to_string(&manifest).unwrap() + "# edited\n").unwrap();
     let again = weavelet_cmd().arg("new").arg(&project).args(["--lang", lang]).assert().code(2);
     assert!(String::from_utf8_lossy(&again.get_output().stderr).contains("already exists"));
+    assert!(std::fs::read_to_string(&manifest).unwrap().ends_with("# edited\n"), "{lang}: overwritten");
 }
 
 #[test]
@@ -438,4 +441,57 @@ fn the_javascript_sdk_passes_its_own_tests() {
         "{said}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_node_folder_is_built_again_when_its_code_changes_and_only_then() {
+    if !have(&[Tool::C]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let project = dir.path().join("nodes");
+    std::fs::create_dir(&project).unwrap();
+    let source = std::fs::read_to_string(repo().join("guests/c/nodes.c")).unwrap();
+    std::fs::write(project.join("nodes.c"), &source).unwrap();
+    std::fs::write(project.join("weavelet.toml"), "[[components]]\nc = \".\"\n\n[params]\nx = 41\n").unwrap();
+    let run = |expect: &str| {
+        let out = weavelet_cmd()
+            .env("WEAVELET_CACHE_DIR", &cache)
+            .arg("run")
+            .arg(&project)
+            .args(["--output", "inc_c"])
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(stdout.contains(expect), "{stdout}");
+        String::from_utf8_lossy(&out.get_output().stderr).contains("building ")
+    };
+    assert!(run("inc_c: 42"), "the first run builds the folder");
+    assert!(!run("inc_c: 42"), "nothing changed: no build");
+    // The pipeline's own file and data are not the nodes' code.
+    std::fs::write(project.join("weavelet.toml"), "[[components]]\nc = \".\"\n\n[params]\nx = 1\n").unwrap();
+    assert!(!run("inc_c: 2"), "a parameter changed: no build");
+    std::fs::write(
+        project.join("nodes.c"),
+        source.replace("wv_return_int(call, x + 1)", "wv_return_int(call, x + 2)"),
+    )
+    .unwrap();
+    assert!(run("inc_c: 3"), "the code changed: built again, and the new code runs");
+}
+
+#[test]
+fn a_components_entry_names_one_node_folder_that_holds_its_language() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("weavelet.toml"), "[[components]]\nc = \"nodes\"\n").unwrap();
+    let out = weavelet_cmd().arg("run").arg(dir.path()).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("is not a C node folder (it holds no nodes.c)"), "{stderr}");
+    assert!(stderr.contains("weavelet new NAME --lang c"), "{stderr}");
+
+    std::fs::write(dir.path().join("weavelet.toml"), "[[components]]\nc = \"nodes\"\npython = \"nodes\"\n")
+        .unwrap();
+    let out = weavelet_cmd().arg("run").arg(dir.path()).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("needs exactly one of `path`"), "{stderr}");
 }

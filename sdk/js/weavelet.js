@@ -20,8 +20,8 @@
 //   // The component's WIT export `node` (nodes + run): every node above.
 //   export { allNodes as node } from 'weavelet';
 //
-// `weavelet` is this file: the bundler maps the name to it (guests/js/
-// bundle.config.js; `weavelet run` does the same for a `js = "folder"`).
+// `weavelet` is this file: the bundle configuration `weavelet` writes for a
+// `js = "folder"` component maps the name to it (runtime/src/build/js.rs).
 //
 // - An input with no declared type is `any`; a parameter with a default value
 //   is optional (when nothing binds to it, the host passes null and the

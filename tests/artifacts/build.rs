@@ -118,7 +118,12 @@ fn rerun_for_tree(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.file_name().is_some_and(|n| n == "target") {
+        // Not what the Rust guests are built from: outputs, other languages' packages.
+        let skipped = ["target", "build", "node_modules", "__pycache__"];
+        if path
+            .file_name()
+            .is_some_and(|n| skipped.iter().any(|s| n == *s) || n.to_string_lossy().starts_with('.'))
+        {
             continue;
         }
         if path.is_dir() {

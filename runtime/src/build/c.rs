@@ -21,7 +21,7 @@ pub(super) fn build(b: &Build<'_>, on_step: StepSink<'_>) -> Result<(), Error> {
     std::fs::create_dir_all(&gen_dir).map_err(|e| Error::io(format!("creating {}", gen_dir.display()), e))?;
 
     // 1. Bindings: module.{h,c} and module_component_type.o (the world, embedded).
-    let wit_bindgen = std::env::var_os("WIT_BINDGEN").unwrap_or_else(|| "wit-bindgen".into());
+    let wit_bindgen = super::tool("WIT_BINDGEN", "wit-bindgen");
     let mut command = Command::new(wit_bindgen);
     command.args(["c", "--out-dir"]).arg(&gen_dir).arg(b.support.join("wit"));
     b.run(on_step, command)?;
@@ -35,7 +35,7 @@ pub(super) fn build(b: &Build<'_>, on_step: StepSink<'_>) -> Result<(), Error> {
         .collect();
     sources.sort();
     let core = b.work.join("core.wasm");
-    let cc = std::env::var_os("CC").filter(|c| !c.is_empty()).unwrap_or_else(|| "clang-16".into());
+    let cc = super::tool("CC", "clang-16");
     let mut command = Command::new(cc);
     command
         .current_dir(b.dir)

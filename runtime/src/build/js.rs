@@ -10,7 +10,7 @@ use crate::error::Error;
 
 pub(super) const INSTALL: &str = "Install jco and componentize-js with npm (Node.js 20.19 or newer) in the \
      node folder: npm install --save-dev @bytecodealliance/jco@1.34.0 @bytecodealliance/componentize-js@0.22.0 \
-     (a project made by `weavelet new NAME --lang js` lists them: run `npm install` there). \
+     (a project made by `weavelet new NAME --lang js` lists them: run `npm ci` there). \
      JCO=/path/to/jco names another copy.";
 
 /// `node_modules/.bin/jco` in `dir` or a folder above it, as node resolves packages.
@@ -19,14 +19,16 @@ fn local_jco(dir: &Path) -> Option<PathBuf> {
 }
 
 pub(super) fn build(b: &Build<'_>, on_step: StepSink<'_>) -> Result<(), Error> {
-    let jco = match std::env::var_os("JCO") {
-        Some(jco) => PathBuf::from(jco),
+    let jco = match std::env::var_os("JCO").filter(|v| !v.is_empty()) {
+        Some(_) => PathBuf::from(super::tool("JCO", "jco")),
         None => match local_jco(b.dir) {
             Some(jco) => jco,
-            None if b.dir.join("package.json").is_file() => {
+            None if std::fs::read_to_string(b.dir.join("package.json"))
+                .is_ok_and(|p| p.contains("@bytecodealliance/jco")) =>
+            {
                 return Err(Error::Usage(format!(
                     "building the JavaScript nodes in {0} needs jco, which {0}/package.json lists but npm has \
-                     not installed: run `npm install` in {0}",
+                     not installed: run `npm ci` in {0}",
                     b.dir.display()
                 )));
             }

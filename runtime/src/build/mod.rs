@@ -132,43 +132,63 @@ pub fn build(
         return rust::build(dir, cache_dir);
     }
     let work = work_dir(language, dir, cache_dir);
-    let out = work.join(format!("{}_nodes.wasm", module_name(dir)));
-    let support = support_dir(cache_dir)?;
-    let stamp_file = work.join("sources");
-    let stamp = fingerprint(dir, &support)?;
-    if out.is_file() && std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+    let support = support_dir(cache_dir, dir)?;
+    // The component lives in a folder named by everything it was built from:
+    // a folder that exists is complete (it is renamed into place whole), and
+    // two runs that built different sources never overwrite each other.
+    let digest = crate::results::key::hex(&crate::results::key::sha256(
+        fingerprint(language, dir, &support)?.as_bytes(),
+    ));
+    let done = work.join(&digest[..32]);
+    let out = done.join(format!("{}_nodes.wasm", module_name(dir)));
+    if out.is_file() {
         return Ok(out);
     }
     std::fs::create_dir_all(&work).map_err(|e| Error::io(format!("creating {}", work.display()), e))?;
-    let _ = std::fs::remove_file(&stamp_file);
-    // Built beside, then renamed into place: a run that shares the cache folder
-    // never loads a half-written component.
-    let scratch = work.join(format!("{}.{}", std::process::id(), unique()));
+    let scratch = work.join(format!(".{}.{}", std::process::id(), unique()));
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io(format!("creating {}", scratch.display()), e))?;
-    let building_to = scratch.join("out.wasm");
+    let building_to = scratch.join(out.file_name().unwrap_or_default());
     let building = Build { dir, work: &scratch, support: &support, out: &building_to, language };
     let built = match language {
         Language::C => c::build(&building, on_step),
         Language::Python => python::build(&building, on_step),
         Language::JavaScript => js::build(&building, on_step),
         Language::Rust => Ok(()),
-    }
-    .and_then(|()| {
-        if building_to.is_file() {
-            std::fs::rename(&building_to, &out)
-                .map_err(|e| Error::io(format!("moving the component to {}", out.display()), e))
-        } else {
-            Err(Error::Usage(format!(
+    };
+    let built = built.and_then(|()| {
+        if !building_to.is_file() {
+            return Err(Error::Usage(format!(
                 "building the {} nodes in {} reported success but wrote no component",
                 language.label(),
                 dir.display()
-            )))
+            )));
+        }
+        let _ = std::fs::remove_dir_all(scratch.join("tmp"));
+        match std::fs::rename(&scratch, &done) {
+            Ok(()) => Ok(()),
+            // Another run built the same sources first: use its component.
+            Err(_) if out.is_file() => Ok(()),
+            Err(e) => Err(Error::io(format!("moving the component to {}", done.display()), e)),
         }
     });
     let _ = std::fs::remove_dir_all(&scratch);
     built?;
-    std::fs::write(&stamp_file, stamp)
-        .map_err(|e| Error::io(format!("writing {}", stamp_file.display()), e))?;
+    // Older builds of this folder, and scratch folders of builds killed long ago.
+    if let Ok(entries) = std::fs::read_dir(&work) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let stale_scratch = entry.file_name().to_string_lossy().starts_with('.')
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(3600)));
+            let older_build = !entry.file_name().to_string_lossy().starts_with('.') && path != done;
+            if stale_scratch || older_build {
+                let _ =
+                    if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -228,6 +248,18 @@ impl Build<'_> {
     }
 }
 
+/// The program named by environment variable `var`, else `default`. A
+/// relative path is taken from the current folder (tools run elsewhere).
+fn tool(var: &str, default: &str) -> std::ffi::OsString {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(v) if Path::new(&v).components().count() > 1 && Path::new(&v).is_relative() => {
+            std::env::current_dir().map(|cwd| cwd.join(&v).into_os_string()).unwrap_or(v)
+        }
+        Some(v) => v,
+        None => default.into(),
+    }
+}
+
 /// An argument as a shell would need it written.
 fn shell_word(arg: &std::ffi::OsStr) -> String {
     let s = arg.to_string_lossy();
@@ -269,41 +301,54 @@ const SUPPORT_FILES: &[(&str, &str)] = &[
     ("js/weavelet.js", include_str!("../../../sdk/js/weavelet.js")),
 ];
 
-/// The support files, written once per content under the cache (or a temporary folder).
-fn support_dir(cache_dir: Option<&Path>) -> Result<PathBuf, Error> {
-    let mut hasher = crate::results::key::KeyHasher::new("sdk");
-    for (name, text) in SUPPORT_FILES {
-        hasher.field(name, text.as_bytes());
-    }
-    let id = crate::results::key::hex(&hasher.finish());
-    let root =
-        cache_dir.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir).join("sdk").join(&id[..16]);
+/// The support files, written once per content under the cache folder (or,
+/// without one, under the node folder's `build/sdk/`).
+fn support_dir(cache_dir: Option<&Path>, dir: &Path) -> Result<PathBuf, Error> {
+    let id = support_id();
+    let base = match cache_dir {
+        Some(cache) => cache.to_path_buf(),
+        None => dir.join("build"),
+    };
+    let root = base.join("sdk").join(&id[..16]);
     if root.join("complete").is_file() {
         return Ok(root);
     }
     // Written beside, then renamed into place: a concurrent build sees all or nothing.
     let parent = root.parent().unwrap_or(&root).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-    let tmp = parent.join(format!(".{}-{}", &id[..16], std::process::id()));
+    let tmp = parent.join(format!(".{}-{}.{}", &id[..16], std::process::id(), unique()));
+    let written = (|| {
+        for (name, text) in SUPPORT_FILES {
+            let path = tmp.join(name);
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)
+                    .map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
+            }
+            std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
+        std::fs::write(tmp.join("complete"), "")
+            .map_err(|e| Error::io(format!("writing {}", tmp.join("complete").display()), e))
+    })();
+    if written.is_ok() && std::fs::rename(&tmp, &root).is_ok() {
+        return Ok(root);
+    }
     let _ = std::fs::remove_dir_all(&tmp);
+    written?;
+    // Another process put the same files there first.
+    if root.join("complete").is_file() {
+        Ok(root)
+    } else {
+        Err(Error::Usage(format!("cannot put the SDK files in place under {}", root.display())))
+    }
+}
+
+/// The hash of the support files' contents.
+fn support_id() -> String {
+    let mut hasher = crate::results::key::KeyHasher::new("sdk");
     for (name, text) in SUPPORT_FILES {
-        let path = tmp.join(name);
-        if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder)
-                .map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
-        }
-        std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        hasher.field(name, text.as_bytes());
     }
-    std::fs::write(tmp.join("complete"), "")
-        .map_err(|e| Error::io(format!("writing {}", tmp.join("complete").display()), e))?;
-    if std::fs::rename(&tmp, &root).is_err() {
-        // Another process put the same files there first.
-        let _ = std::fs::remove_dir_all(&tmp);
-        if !root.join("complete").is_file() {
-            return Err(Error::Usage(format!("cannot put the SDK files in place under {}", root.display())));
-        }
-    }
-    Ok(root)
+    crate::results::key::hex(&hasher.finish())
 }
 
 /// Folders a build never reads from: outputs and installed packages.
@@ -312,9 +357,21 @@ const SKIPPED: &[&str] = &["build", "target", "node_modules", "__pycache__", "ou
 /// Too many files for a node folder: probably not one.
 const MAX_FILES: usize = 5_000;
 
-/// Size, modification time and path of every file in `dir` (bar [`SKIPPED`]
-/// and hidden ones) and the support files' folder: what a build read.
-fn fingerprint(dir: &Path, support: &Path) -> Result<String, Error> {
+/// The files of a node folder a build reads, by extension.
+fn is_source(language: Language, name: &str) -> bool {
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    match language {
+        Language::C => matches!(ext, "c" | "h"),
+        Language::Python => matches!(ext, "py" | "pyi"),
+        Language::JavaScript => matches!(ext, "js" | "mjs" | "cjs" | "json"),
+        Language::Rust => false,
+    }
+}
+
+/// What a build of `dir` is made from: the path, size and modification time
+/// of each of its source files (bar [`SKIPPED`] folders and hidden ones), the
+/// support files, this weavelet's version and the tools it would run.
+fn fingerprint(language: Language, dir: &Path, support: &Path) -> Result<String, Error> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
@@ -326,28 +383,48 @@ fn fingerprint(dir: &Path, support: &Path) -> Result<String, Error> {
                 continue;
             }
             let path = entry.path();
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            // Not following links: a link loop is not a folder of a million files.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
             if meta.is_dir() {
-                if !SKIPPED.contains(&name.as_str()) {
+                // Installed packages anywhere; the folder's own outputs at its top.
+                let skip = name == "node_modules"
+                    || name == "__pycache__"
+                    || (folder == dir && SKIPPED.contains(&name.as_str()));
+                if !skip {
                     pending.push(path);
                 }
-            } else {
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                files.push(format!("{}\t{}\t{}", path.display(), meta.len(), modified));
+                continue;
             }
+            let meta = if meta.file_type().is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => m,
+                    _ => continue,
+                }
+            } else {
+                meta
+            };
+            if !is_source(language, &name) {
+                continue;
+            }
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            files.push(format!("{}\t{}\t{}", path.display(), meta.len(), modified));
             if files.len() > MAX_FILES {
                 return Err(Error::Usage(format!(
-                    "{} holds more than {MAX_FILES} files: is it really a folder of nodes?",
+                    "{} holds more than {MAX_FILES} source files: is it really a folder of nodes?",
                     dir.display()
                 )));
             }
         }
     }
     files.sort();
-    files.push(support.display().to_string());
+    files.push(format!("weavelet {}", env!("CARGO_PKG_VERSION")));
+    files.push(format!("sdk {}", support.display()));
+    for var in ["CC", "WIT_BINDGEN", "COMPONENTIZE_PY", "JCO"] {
+        files.push(format!("{var}={}", std::env::var(var).unwrap_or_default()));
+    }
     Ok(files.join("\n"))
 }

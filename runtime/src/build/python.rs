@@ -7,12 +7,12 @@ use super::{Build, StepSink};
 use crate::error::Error;
 
 pub(super) const INSTALL: &str = "Install componentize-py from PyPI: pip install componentize-py==0.25.1 \
-     (where pip refuses to install into the system Python: python3 -m venv ~/.weavelet-py && \
-     ~/.weavelet-py/bin/pip install componentize-py==0.25.1, then put ~/.weavelet-py/bin on PATH). \
+     (where pip refuses to install into the system Python: python3 -m venv ~/.cache/weavelet/venv && \
+     ~/.cache/weavelet/venv/bin/pip install componentize-py==0.25.1, then put ~/.cache/weavelet/venv/bin on PATH). \
      COMPONENTIZE_PY=/path/to/componentize-py names another copy.";
 
 pub(super) fn build(b: &Build<'_>, on_step: StepSink<'_>) -> Result<(), Error> {
-    let tool = std::env::var_os("COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
+    let tool = super::tool("COMPONENTIZE_PY", "componentize-py");
     let mut command = Command::new(tool);
     // An active virtualenv's site-packages would be packed into the component.
     command

@@ -11,6 +11,9 @@ pub struct InspectArgs {
     /// The component file (.wasm), or a node folder (Rust, C, Python or
     /// JavaScript), which is built first.
     component: PathBuf,
+    /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
     /// The cache folder builds of node folders go to (default: as `weavelet run`).
     #[arg(long, env = "WEAVELET_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
@@ -67,7 +70,7 @@ pub fn run(mut args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
     }
     let runtime = Runtime::new(config)?;
     if args.component.is_dir() {
-        args.component = super::build::build_folder(&runtime, &args.component, None)?;
+        args.component = super::build::build_folder(&runtime, &args.component, args.lang.as_deref())?;
     }
     let module = runtime.load_component(&args.component)?;
     let size = std::fs::metadata(&args.component).map(|m| m.len()).unwrap_or(0);

@@ -84,10 +84,16 @@ fn next_steps(lang: Lang) -> &'static str {
 }
 
 pub fn run(args: NewArgs) -> Result<ExitCode, Error> {
-    let name =
-        args.path.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| {
-            Error::Usage(format!("{} has no name to give the project", args.path.display()))
-        })?;
+    // `weavelet new .` in an empty folder takes the folder's name.
+    let named = if args.path.is_dir() {
+        args.path.canonicalize().unwrap_or(args.path.clone())
+    } else {
+        args.path.clone()
+    };
+    let name = named
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Usage(format!("{} has no name to give the project", args.path.display())))?;
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
@@ -140,7 +146,11 @@ pub fn run(args: NewArgs) -> Result<ExitCode, Error> {
     for (file, _) in templates {
         out!("  {}", args.path.join(file).display());
     }
-    out!("next:\n  cd {}\n  {}", args.path.display(), next_steps(args.lang));
+    if args.path == Path::new(".") {
+        out!("next:\n  {}", next_steps(args.lang));
+    } else {
+        out!("next:\n  cd {}\n  {}", args.path.display(), next_steps(args.lang));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
