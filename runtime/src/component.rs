@@ -138,11 +138,11 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
         }));
     }
 
-    let (component, from_disk_cache) =
-        compile_cached(&rt.engine, &bytes, &hash, rt.config.cache_dir.as_deref())
-            .map_err(|e| err(format!("it does not compile as a component: {e:#}")))?;
+    let (engine, linker) = rt.engine_for(meta.len())?;
+    let (component, from_disk_cache) = compile_cached(engine, &bytes, &hash, rt.config.cache_dir.as_deref())
+        .map_err(|e| err(format!("it does not compile as a component: {e:#}")))?;
     let imports: Arc<[String]> =
-        component.component_type().imports(&rt.engine).map(|(name, _)| name.to_string()).collect();
+        component.component_type().imports(engine).map(|(name, _)| name.to_string()).collect();
     // The linker defines the Weavelet world and WASI only (SECURITY.md case 23): say which
     // imports fall outside, rather than the linker's first complaint.
     let foreign: Vec<&str> = imports
@@ -157,8 +157,7 @@ pub(crate) fn load(rt: &crate::runtime::Inner, path: &Path) -> Result<Arc<Compon
             foreign.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
         )));
     }
-    let pre =
-        rt.linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
+    let pre = linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
     let pre = bindings::ModulePre::new(pre).map_err(|e| {
         err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.3.0`): {e:#}"))
     })?;
