@@ -509,17 +509,24 @@ wv_string *wv_str(wv_call *call, const char *s) {
     return out;
 }
 
+/* How many strings come before the NULL that ends a list of arguments. */
+static size_t count_until_null(va_list ap) {
+    va_list counting;
+    va_copy(counting, ap);
+    size_t n = 0;
+    while (va_arg(counting, const char *))
+        n++;
+    va_end(counting);
+    return n;
+}
+
 wv_strings *wv_strs(wv_call *call, ...) {
     va_list ap;
-    size_t n = 0;
     va_start(ap, call);
-    while (va_arg(ap, const char *))
-        n++;
-    va_end(ap);
+    size_t n = count_until_null(ap);
     wv_strings *out = wv_alloc(call, sizeof *out);
     out->ptr = wv_alloc(call, n * sizeof(wv_string));
     out->len = n;
-    va_start(ap, call);
     for (size_t i = 0; i < n; i++)
         module_string_set(&out->ptr[i], va_arg(ap, const char *));
     va_end(ap);
@@ -528,15 +535,11 @@ wv_strings *wv_strs(wv_call *call, ...) {
 
 wv_pairs *wv_attrs(wv_call *call, ...) {
     va_list ap;
-    size_t n = 0;
     va_start(ap, call);
-    while (va_arg(ap, const char *))
-        n++;
-    va_end(ap);
+    size_t n = count_until_null(ap);
     wv_pairs *out = wv_alloc(call, sizeof *out);
     out->len = n / 2; /* an odd trailing key is ignored */
     out->ptr = wv_alloc(call, out->len * sizeof(module_tuple2_string_string_t));
-    va_start(ap, call);
     for (size_t i = 0; i < out->len; i++) {
         module_string_set(&out->ptr[i].f0, va_arg(ap, const char *));
         module_string_set(&out->ptr[i].f1, va_arg(ap, const char *));
