@@ -163,7 +163,6 @@ pub fn build(
                 dir.display()
             )));
         }
-        let _ = std::fs::remove_dir_all(scratch.join("tmp"));
         match std::fs::rename(&scratch, &done) {
             Ok(()) => Ok(()),
             // Another run built the same sources first: use its component.
@@ -177,13 +176,15 @@ pub fn build(
     if let Ok(entries) = std::fs::read_dir(&work) {
         for entry in entries.flatten() {
             let path = entry.path();
-            let stale_scratch = entry.file_name().to_string_lossy().starts_with('.')
-                && entry
+            let stale = if entry.file_name().to_string_lossy().starts_with('.') {
+                entry
                     .metadata()
                     .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(3600)));
-            let older_build = !entry.file_name().to_string_lossy().starts_with('.') && path != done;
-            if stale_scratch || older_build {
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(3600)))
+            } else {
+                path != done
+            };
+            if stale {
                 let _ =
                     if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
             }
@@ -342,13 +343,16 @@ fn support_dir(cache_dir: Option<&Path>, dir: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-/// The hash of the support files' contents.
-fn support_id() -> String {
-    let mut hasher = crate::results::key::KeyHasher::new("sdk");
-    for (name, text) in SUPPORT_FILES {
-        hasher.field(name, text.as_bytes());
-    }
-    crate::results::key::hex(&hasher.finish())
+/// The hash of the support files' contents (fixed for the binary: computed once).
+fn support_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let mut hasher = crate::results::key::KeyHasher::new("sdk");
+        for (name, text) in SUPPORT_FILES {
+            hasher.field(name, text.as_bytes());
+        }
+        crate::results::key::hex(&hasher.finish())
+    })
 }
 
 /// Folders a build never reads from: outputs and installed packages.

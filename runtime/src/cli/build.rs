@@ -37,12 +37,18 @@ pub fn build_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> Res
     })
 }
 
-pub fn run(args: BuildArgs) -> Result<ExitCode, Error> {
+/// A runtime for building and loading one folder's component; `cache_dir`
+/// overrides the default cache folder.
+pub fn runtime(cache_dir: Option<&Path>) -> Result<Runtime, Error> {
     let mut config = Config::default().jobs(1);
-    if let Some(dir) = &args.cache_dir {
-        config = config.cache_dir(Some(dir.clone()));
+    if let Some(dir) = cache_dir {
+        config = config.cache_dir(Some(dir.to_path_buf()));
     }
-    let runtime = Runtime::new(config)?;
+    Runtime::new(config)
+}
+
+pub fn run(args: BuildArgs) -> Result<ExitCode, Error> {
+    let runtime = runtime(args.cache_dir.as_deref())?;
     let wasm = build_folder(&runtime, &args.folder, args.lang.as_deref())?;
     // Loading compiles it (once: the compiled code is cached) and checks it is a Weavelet component.
     let module = runtime.load_component(&wasm)?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use weavelet::{Capability, Config, Runtime, sanitize};
+use weavelet::{Capability, sanitize};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -64,11 +64,7 @@ fn columns_json(columns: &[(String, String)]) -> serde_json::Value {
 }
 
 pub fn run(mut args: InspectArgs) -> Result<ExitCode, weavelet::Error> {
-    let mut config = Config::default().jobs(1);
-    if let Some(dir) = &args.cache_dir {
-        config = config.cache_dir(Some(dir.clone()));
-    }
-    let runtime = Runtime::new(config)?;
+    let runtime = super::build::runtime(args.cache_dir.as_deref())?;
     if args.component.is_dir() {
         args.component = super::build::build_folder(&runtime, &args.component, args.lang.as_deref())?;
     }
