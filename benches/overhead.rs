@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use weavelet::{Config, InputDecl, Node, NodeDecl, Pipeline, Runtime, Value, ValueType};
+use weavelet::{Config, InputDecl, Node, NodeDecl, Pipeline, RunOptions, Runtime, Value, ValueType};
 
 fn builtin_inc(name: &str, from: &str) -> Node {
     Pipeline::builtin(
@@ -90,11 +90,11 @@ fn run_builtin(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         let plan = chain(n, builtin_inc).plan(&[&format!("n{}", n - 1)]).unwrap();
         g.bench_with_input(BenchmarkId::new("chain", n), &n, |b, _| {
-            b.iter(|| rt.run(&plan).unwrap().check().unwrap())
+            b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
         });
         let plan = wide(n, builtin_inc).plan(&["total"]).unwrap();
         g.bench_with_input(BenchmarkId::new("wide", n), &n, |b, _| {
-            b.iter(|| rt.run(&plan).unwrap().check().unwrap())
+            b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
         });
     }
     g.finish();
@@ -109,9 +109,13 @@ fn run_component(c: &mut Criterion) {
     let n = 1_000;
     g.throughput(Throughput::Elements(n as u64));
     let plan = chain(n, inc).plan(&[&format!("n{}", n - 1)]).unwrap();
-    g.bench_function(BenchmarkId::new("chain", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    g.bench_function(BenchmarkId::new("chain", n), |b| {
+        b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
+    });
     let plan = wide(n, inc).plan(&["total"]).unwrap();
-    g.bench_function(BenchmarkId::new("wide", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    g.bench_function(BenchmarkId::new("wide", n), |b| {
+        b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
+    });
     g.finish();
 }
 
@@ -139,17 +143,19 @@ fn rhai(c: &mut Criterion) {
         b.iter(|| {
             let script = weavelet::Script::from_source(path, &chain_src, &policy).unwrap();
             let mut p = Pipeline::new();
-            p.add_script(&script);
+            p.add_nodes(script.nodes());
             p.set_param("start", Value::Int(0));
             p.plan(&[]).unwrap()
         })
     });
     let script = weavelet::Script::from_source(path, &chain_src, &policy).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&script);
+    p.add_nodes(script.nodes());
     p.set_param("start", Value::Int(0));
     let plan = p.plan(&[&format!("n{}", n - 1)]).unwrap();
-    g.bench_function(BenchmarkId::new("chain", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    g.bench_function(BenchmarkId::new("chain", n), |b| {
+        b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
+    });
 
     // The script's own work, without Weavelet: the same function called 1 000
     // times through a function pointer of a bare Rhai engine.
@@ -170,11 +176,13 @@ fn rhai(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     let script = weavelet::Script::from_source(path, &script_source(n, false), &policy).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&script);
+    p.add_nodes(script.nodes());
     p.add_node(fan_in(n));
     p.set_param("start", Value::Int(0));
     let plan = p.plan(&["total"]).unwrap();
-    g.bench_function(BenchmarkId::new("wide", n), |b| b.iter(|| rt.run(&plan).unwrap().check().unwrap()));
+    g.bench_function(BenchmarkId::new("wide", n), |b| {
+        b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
+    });
     g.finish();
 }
 

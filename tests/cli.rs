@@ -2,10 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::*;
 use assert_cmd::Command;
-use common::*;
 use predicates::prelude::*;
 
 fn weavelet(cache: &std::path::Path) -> Command {
@@ -199,7 +197,7 @@ fn inspect_shows_declarations() {
 /// The examples as the README runs them, with their Rust crate swapped for the
 /// prebuilt component (so the test does not run cargo).
 fn example(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    let src = crate::common::repo().join("examples").join(name);
     for entry in std::fs::read_dir(&src).unwrap().flatten() {
         std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
@@ -236,7 +234,7 @@ fn the_mixed_example_runs() {
 #[test]
 fn the_rhai_example_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rhai/report.rhai");
+    let script = crate::common::repo().join("examples/rhai/report.rhai");
     weavelet(dir.path())
         .args(["run", "--param", "n=6"])
         .arg(&script)

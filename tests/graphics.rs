@@ -5,12 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::io::Cursor;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
+use weavelet::RunOptions;
 use weavelet::{Config, Image, Pipeline, Runtime, Script, Svg, Value};
 
 /// A table for the charts: four regions, two value columns.
@@ -100,7 +99,7 @@ fn base64(bytes: &[u8]) -> String {
 fn run_component(rt: &Runtime, nodes: &[&str], params: Vec<(&str, Value)>) -> Vec<Result<Value, String>> {
     let module = load(rt, GRAPHICS_NODES);
     let mut p = Pipeline::new();
-    p.add_component(&module).unwrap();
+    p.add_nodes(module.nodes());
     for (k, v) in params {
         p.set_param(k, v);
     }
@@ -108,7 +107,7 @@ fn run_component(rt: &Runtime, nodes: &[&str], params: Vec<(&str, Value)>) -> Ve
 }
 
 fn report_of(rt: &Runtime, p: &Pipeline, nodes: &[&str]) -> Vec<Result<Value, String>> {
-    let report = rt.run(&p.plan(nodes).unwrap()).unwrap();
+    let report = rt.run(&p.plan(nodes).unwrap(), RunOptions::new()).unwrap();
     nodes
         .iter()
         .map(|n| match report.output(n) {
@@ -127,7 +126,7 @@ fn report_of(rt: &Runtime, p: &Pipeline, nodes: &[&str]) -> Vec<Result<Value, St
 fn run_rhai(dir: &Path, rt: &Runtime, script: &str, nodes: &[&str]) -> Vec<Result<Value, String>> {
     std::fs::write(dir.join("nodes.rhai"), script).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.join("nodes.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
     report_of(rt, &p, nodes)
 }
 
@@ -255,7 +254,7 @@ fn charts_from_rhai_draw_one_mark_per_value_with_their_labels() {
     let out = {
         std::fs::write(dir.path().join("nodes.rhai"), RHAI_CHARTS).unwrap();
         let mut p = Pipeline::new();
-        p.add_script(&Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap());
+        p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
         p.set_param("path", Value::from("data/chart.csv"));
         report_of(&rt, &p, &nodes)
     };
@@ -350,7 +349,7 @@ fn image_operations_run_from_rhai() {
     let (dir, rt) = granted();
     std::fs::write(dir.path().join("nodes.rhai"), RHAI_IMAGES).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("dir", Value::from("data/photos"));
     let out = report_of(&rt, &p, &["results", "listed"]);
     let Ok(Value::Images(images)) = &out[0] else { panic!("expected images, got {:?}", out[0]) };
@@ -448,7 +447,7 @@ fn case_31_a_decompression_bomb_png_is_refused_from_its_header() {
     let script = "fn read(path) { read_image(path) } fn fine() { blank_image(2, 2, [1, 2, 3]).width }";
     std::fs::write(dir.path().join("nodes.rhai"), script).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("path", Value::from("data/bomb.png"));
     let out = report_of(&rt, &p, &["read", "fine"]);
     let e = out[0].as_ref().unwrap_err();
@@ -674,9 +673,9 @@ fn chart(totals) { bar_chart(totals, #{ x: "region", y: "revenue" }) }
 "#;
     std::fs::write(dir.path().join("nodes.rhai"), script).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("path", Value::from("data/chart.csv"));
-    let report = rt.run(&p.plan(&["totals", "chart"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["totals", "chart"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     let Some(Value::Table(totals)) = report.output("totals") else { panic!("expected a table") };
     // The chart computed the table it was given; the output reuses that result
@@ -690,7 +689,7 @@ fn a_script_reports_progress_through_a_folder() {
     let config = Config::default().cache_dir(None).allow_read(dir.clone(), &dir.join("photos")).unwrap();
     let rt = Runtime::new(config).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.join("images.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.join("images.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("dir", Value::from("photos"));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink: weavelet::EventSink = {
@@ -701,7 +700,7 @@ fn a_script_reports_progress_through_a_folder() {
             }
         })
     };
-    let report = rt.run_with_events(&p.plan(&["photos"]).unwrap(), Some(sink)).unwrap();
+    let report = rt.run(&p.plan(&["photos"]).unwrap(), RunOptions::new().events(sink)).unwrap();
     report.check().unwrap();
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 6, "one report per photo: {seen:?}");

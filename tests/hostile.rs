@@ -12,13 +12,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
+use weavelet::RunOptions;
 use weavelet::{Pipeline, Value};
 
 const CANARY_ENV: &str = "canary-env-7d41c2";
@@ -38,12 +37,7 @@ struct Outcome {
 }
 
 fn rhai_guest(file: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../guests/rhai")
-        .join(file)
-        .display()
-        .to_string()
-        .replace('\\', "/")
+    crate::common::repo().join("guests/rhai").join(file).display().to_string().replace('\\', "/")
 }
 
 impl Arena {
@@ -348,10 +342,10 @@ fn case_16_no_residue_from_one_invocation_reaches_the_next() {
     let rt = runtime();
     let module = load(&rt, HOSTILE_NODES);
     let mut p = Pipeline::new();
-    p.add_component(&module).unwrap();
+    p.add_nodes(module.nodes());
     let plan = p.plan(&["residue_read"]).unwrap();
     for _ in 0..5 {
-        let report = rt.run(&plan).unwrap();
+        let report = rt.run(&plan, RunOptions::new()).unwrap();
         report.check().unwrap();
         assert_eq!(report.output("residue_read"), Some(&Value::Int(0)), "no canary word in fresh memory");
     }
@@ -367,7 +361,7 @@ fn case_17_thousands_of_ready_component_nodes_queue_and_finish() {
         p.add_node(module.node("bystander").unwrap().renamed(name));
     }
     let targets: Vec<&str> = names.iter().map(String::as_str).collect();
-    let report = rt.run(&p.plan(&targets).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&targets).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     assert_eq!(report.outputs.len(), 2000);
     assert!(report.outputs.iter().all(|(_, v)| *v == Value::Int(7)));

@@ -9,13 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::weavelet_cmd;
+use crate::common::weavelet_cmd;
 
 #[derive(Clone, Copy, Debug)]
 enum Tool {
@@ -25,7 +23,7 @@ enum Tool {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    crate::common::repo().canonicalize().unwrap()
 }
 
 /// Does `program --version` run?

@@ -3,12 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
+use weavelet::RunOptions;
 use weavelet::{Config, EventKind, FailureKind, Pipeline, Policy, Runtime, Value};
 
 #[test]
@@ -23,7 +22,7 @@ fn diamond_resolves_by_parameter_names_and_computes() {
     assert_eq!(order.len(), 4);
     assert_eq!(order[0], "readings");
     assert_eq!(order[3], "report");
-    let report = rt.run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt.run(&plan, RunOptions::new()).unwrap_or_else(|e| panic!("{e}"));
     report.check().unwrap_or_else(|e| panic!("{e}"));
     // readings(10) = 20 + (i % 10) * 0.5 + ((i * 7919) % 13) * 0.01 for i in 0..10
     let expected: Vec<f64> =
@@ -45,7 +44,7 @@ fn only_the_subgraph_of_requested_outputs_is_planned() {
     p.set_param("count", Value::Int(3));
     let plan = p.plan(&["total"]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan.node_names().collect::<Vec<_>>(), ["readings", "total"]);
-    let report = rt.run(&plan).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt.run(&plan, RunOptions::new()).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(report.output("total"), Some(Value::Float(_))));
     assert_eq!(report.output("report"), None);
 }
@@ -56,8 +55,9 @@ fn optional_input_binds_to_a_parameter_when_given() {
     let mut p = pipeline(&rt, &[DIAMOND_NODES]);
     p.set_param("count", Value::Int(1));
     p.set_param_text("unit", "°C");
-    let report =
-        rt.run(&p.plan(&["report"]).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt
+        .run(&p.plan(&["report"]).unwrap_or_else(|e| panic!("{e}")), RunOptions::new())
+        .unwrap_or_else(|e| panic!("{e}"));
     let Some(Value::Text(text)) = report.output("report") else { panic!("no report: {report:?}") };
     assert!(text.contains("°C"), "{text}");
 }
@@ -140,7 +140,8 @@ fn missing_required_parameter_says_how_to_pass_it() {
         err.contains("missing required parameter `count` (int), needed by input `count` of node `readings`"),
         "{err}"
     );
-    assert!(err.contains("help: pass --param count=<int>"), "{err}");
+    // The library says what to do in its own words; the CLI spells it as a flag (tests/cli.rs).
+    assert!(err.contains("help: set parameter `count` to <int>"), "{err}");
 }
 
 #[test]
@@ -196,7 +197,7 @@ fn independent_nodes_run_at_the_same_time() {
         })
     };
     let plan = p.plan(&["met"]).unwrap_or_else(|e| panic!("{e}"));
-    let report = rt.run_with_events(&plan, Some(sink)).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt.run(&plan, RunOptions::new().events(sink)).unwrap_or_else(|e| panic!("{e}"));
     assert!(*met.lock().unwrap_or_else(|e| e.into_inner()), "meet_a and meet_b never ran at the same time");
     assert_eq!(report.output("met"), Some(&Value::from("a+b")));
 }
@@ -217,7 +218,7 @@ fn a_trap_stops_its_downstream_and_independent_branches_finish() {
                 .push((e.node.to_string(), format!("{:?}", e.kind)))
         })
     };
-    let report = rt.run_with_events(&plan, Some(sink)).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt.run(&plan, RunOptions::new().events(sink)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.output("independent"), Some(&Value::Int(40)));
     assert_eq!(report.output("after_trap"), None);
     assert_eq!(report.failures.len(), 1);
@@ -244,7 +245,10 @@ fn a_guest_error_and_a_guest_panic_name_the_node() {
     let mut p = pipeline(&rt, &[FIXTURE_NODES]);
     p.set_param("x", Value::Int(7));
     let report = rt
-        .run(&p.plan(&["fails", "panics", "independent"]).unwrap_or_else(|e| panic!("{e}")))
+        .run(
+            &p.plan(&["fails", "panics", "independent"]).unwrap_or_else(|e| panic!("{e}")),
+            RunOptions::new(),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.output("independent"), Some(&Value::Int(70)));
     let text = report.check().err().map(|e| e.to_string()).unwrap_or_default();
@@ -255,12 +259,12 @@ fn a_guest_error_and_a_guest_panic_name_the_node() {
 
 #[test]
 fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
-    let policy = Policy { timeout: Duration::from_millis(200), ..Policy::default() };
+    let policy = Policy::default().with_timeout(Duration::from_millis(200));
     let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap_or_else(|e| panic!("{e}"));
     let mut p = pipeline(&rt, &[FIXTURE_NODES]);
     p.set_param("x", Value::Int(1));
     let report = rt
-        .run(&p.plan(&["spins", "independent"]).unwrap_or_else(|e| panic!("{e}")))
+        .run(&p.plan(&["spins", "independent"]).unwrap_or_else(|e| panic!("{e}")), RunOptions::new())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.output("independent"), Some(&Value::Int(10)));
     assert_eq!(report.failures.len(), 1);
@@ -279,7 +283,7 @@ fn clock_and_randomness_are_deterministic_without_grants() {
     let run = || {
         let rt = runtime();
         let p = pipeline(&rt, &[FIXTURE_NODES]);
-        let report = rt.run(&p.plan(&["clock_and_random"]).unwrap()).unwrap();
+        let report = rt.run(&p.plan(&["clock_and_random"]).unwrap(), RunOptions::new()).unwrap();
         report.check().unwrap();
         report.output("clock_and_random").cloned().unwrap()
     };
@@ -291,7 +295,7 @@ fn clock_and_randomness_are_deterministic_without_grants() {
 
 #[test]
 fn memory_past_the_budget_fails_the_node_and_names_the_limit() {
-    let policy = Policy { memory: 64 << 20, ..Policy::default() };
+    let policy = Policy::default().with_memory(64 << 20);
     let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap();
     let m = load(&rt, FIXTURE_NODES);
     let mut p = Pipeline::new();
@@ -299,7 +303,7 @@ fn memory_past_the_budget_fails_the_node_and_names_the_limit() {
     p.add_node(m.node("hog").unwrap().renamed("big").bind("mib", "big_mib").unwrap());
     p.set_param("small_mib", Value::Int(16));
     p.set_param("big_mib", Value::Int(100));
-    let report = rt.run(&p.plan(&["small", "big"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["small", "big"]).unwrap(), RunOptions::new()).unwrap();
     assert_eq!(report.output("small"), Some(&Value::Int(16 << 20)));
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     let f = &report.failures[0];
@@ -314,7 +318,7 @@ fn unbounded_recursion_traps_on_the_wasm_stack_limit() {
     let mut p = pipeline(&rt, &[FIXTURE_NODES]);
     p.set_param("depth", Value::Int(0));
     p.set_param("x", Value::Int(1));
-    let report = rt.run(&p.plan(&["recurse", "independent"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["recurse", "independent"]).unwrap(), RunOptions::new()).unwrap();
     assert_eq!(report.output("independent"), Some(&Value::Int(10)));
     let f = &report.failures[0];
     assert_eq!(f.kind, FailureKind::Trap);
@@ -342,8 +346,9 @@ fn every_invocation_gets_a_fresh_sandbox() {
         );
     }
     p.set_param("start", Value::Int(0));
-    let report =
-        rt.run(&p.plan(&["n999"]).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    let report = rt
+        .run(&p.plan(&["n999"]).unwrap_or_else(|e| panic!("{e}")), RunOptions::new())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.output("n999"), Some(&Value::Int(1000)));
 }
 

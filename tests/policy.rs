@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = weavelet_cmd()

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 /// As in the `weavelet` binary: gives scripts a total memory budget.
 #[global_allocator]
 static ALLOC: weavelet::CountingAllocator = weavelet::CountingAllocator;
@@ -12,9 +10,10 @@ static ALLOC: weavelet::CountingAllocator = weavelet::CountingAllocator;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::*;
 use assert_cmd::Command;
-use common::*;
 use predicates::prelude::*;
+use weavelet::{Budgets, RunOptions};
 use weavelet::{Config, FailureKind, Pipeline, Policy, Runtime, Script, Value};
 
 fn script(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
@@ -24,7 +23,7 @@ fn script(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 }
 
 fn limits_script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scripts/limits.rhai")
+    crate::common::repo().join("tests/scripts/limits.rhai")
 }
 
 const REPORT: &str = r#"
@@ -63,9 +62,9 @@ fn script_functions_are_nodes_and_parameter_names_are_inputs() {
 
     let rt = runtime();
     let mut p = Pipeline::new();
-    p.add_script(&s);
+    p.add_nodes(s.nodes());
     p.set_param("n", Value::Int(4));
-    let report = rt.run(&p.plan(&["mean"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["mean"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     assert_eq!(report.output("mean"), Some(&Value::Float(2.5)));
 }
@@ -87,7 +86,7 @@ fn scripts_and_components_feed_each_other_both_ways() {
     let fixtures = load(&rt, FIXTURE_NODES);
     let diamond = load(&rt, DIAMOND_NODES);
     let mut p = Pipeline::new();
-    p.add_script(&s);
+    p.add_nodes(s.nodes());
     p.add_node(fixtures.node("inc").unwrap());
     p.add_node(diamond.node("readings").unwrap());
     p.set_param("start", Value::Int(20));
@@ -96,12 +95,12 @@ fn scripts_and_components_feed_each_other_both_ways() {
     assert!(err.contains("parameter `count` has the same name as node `count`"), "{err}");
 
     let mut p = Pipeline::new();
-    p.add_script(&s);
+    p.add_nodes(s.nodes());
     p.add_node(fixtures.node("inc").unwrap());
     p.add_node(diamond.node("readings").unwrap().bind("count", "how_many").unwrap());
     p.set_param("start", Value::Int(20));
     p.set_param("how_many", Value::Int(7));
-    let report = rt.run(&p.plan(&["doubled", "count"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["doubled", "count"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     assert_eq!(report.output("doubled"), Some(&Value::Int(44)));
     assert_eq!(report.output("count"), Some(&Value::Int(7)));
@@ -116,7 +115,7 @@ fn a_script_parameter_that_matches_nothing_gets_a_suggestion() {
     )
     .unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&s);
+    p.add_nodes(s.nodes());
     let err = plan_error(&p, &["total"]);
     assert!(
         err.contains(
@@ -132,9 +131,9 @@ fn broken(node: &str, policy: Policy) -> weavelet::NodeFailure {
     let rt = Runtime::new(Config::default().cache_dir(None).policy(policy.clone())).unwrap();
     let s = Script::load(limits_script(), &policy).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&s);
+    p.add_nodes(s.nodes());
     p.set_param("x", Value::Int(3));
-    let report = rt.run(&p.plan(&[node, "fine"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&[node, "fine"]).unwrap(), RunOptions::new()).unwrap();
     assert_eq!(report.output("fine"), Some(&Value::Int(30)), "the independent node did not finish");
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     report.failures[0].clone()
@@ -142,7 +141,10 @@ fn broken(node: &str, policy: Policy) -> weavelet::NodeFailure {
 
 #[test]
 fn rhai_loop_is_stopped_by_the_operation_budget() {
-    let f = broken("spins", Policy { operations: 100_000, ..Policy::default() });
+    let f = broken(
+        "spins",
+        Policy { budgets: Budgets { operations: 100_000, ..Budgets::default() }, ..Policy::default() },
+    );
     assert_eq!(f.kind, FailureKind::Limit { limit: "operations".into() });
     assert!(
         f.to_string()
@@ -153,7 +155,7 @@ fn rhai_loop_is_stopped_by_the_operation_budget() {
 
 #[test]
 fn rhai_loop_is_stopped_by_the_deadline() {
-    let f = broken("spins", Policy { timeout: Duration::from_millis(100), ..Policy::default() });
+    let f = broken("spins", Policy::default().with_timeout(Duration::from_millis(100)));
     assert_eq!(f.kind, FailureKind::Timeout(Duration::from_millis(100)));
     assert!(f.to_string().contains("wall-time budget of 100ms exceeded"), "{f}");
 }
@@ -185,8 +187,8 @@ fn rhai_many_arrays_count_towards_their_container() {
 
 #[test]
 fn rhai_many_arrays_in_many_variables_hit_the_total_memory_budget() {
-    assert!(weavelet::alloc_counting_installed());
-    let f = broken("hoards", Policy { memory: 32 << 20, ..Policy::default() });
+    assert!(weavelet::counting_allocator_installed());
+    let f = broken("hoards", Policy::default().with_memory(32 << 20));
     assert_eq!(f.kind, FailureKind::Memory { limit: 32 << 20 });
     assert!(
         f.to_string().contains("was stopped: memory budget of 32.0 MiB exceeded (the script held"),
@@ -253,9 +255,9 @@ fn node_settings_in_doc_comments() {
     assert_eq!(decl.inputs[0].ty, weavelet::ValueType::Int);
     let rt = runtime();
     let mut p = Pipeline::new();
-    p.add_script(&s);
+    p.add_nodes(s.nodes());
     p.set_param("n", Value::Int(1000));
-    let report = rt.run(&p.plan(&[]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&[]).unwrap(), RunOptions::new()).unwrap();
     assert!(report.failures[0].message.contains("operation budget of 50 exceeded"), "{:?}", report.failures);
 
     let bad = "/// @colour blue\nfn a(x) { x }\n";

@@ -4,9 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
+use weavelet::RunOptions;
 use weavelet::polars::prelude::*;
 use weavelet::{Config, Pipeline, Runtime, Script, Table, Value};
 
@@ -63,7 +62,7 @@ fn run_component(rt: &Runtime, node: &str, params: Vec<(&str, Value)>) -> Result
     for (k, v) in params {
         p.set_param(k, v);
     }
-    let report = rt.run(&p.plan(&[node]).map_err(|e| e.to_string())?).unwrap();
+    let report = rt.run(&p.plan(&[node]).map_err(|e| e.to_string())?, RunOptions::new()).unwrap();
     match report.check() {
         Ok(()) => Ok(report.output(node).cloned().unwrap()),
         Err(e) => Err(e.to_string()),
@@ -319,9 +318,9 @@ fn passing_a_table_copies_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.rhai"), "fn last(pass9) { pass9 }").unwrap();
-    p.add_script(&Script::load(dir.path().join("p.rhai"), &Default::default()).unwrap());
+    p.add_nodes(Script::load(dir.path().join("p.rhai"), &Default::default()).unwrap().nodes());
     p.set_param("t", Value::Table(original.clone()));
-    let report = rt.run(&p.plan(&["last"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["last"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     let Some(Value::Table(out)) = report.output("last") else { panic!("expected a table") };
     assert!(Table::same(out, &original), "the very same table object came back");
@@ -363,7 +362,7 @@ fn malformed_ipc_from_a_guest_is_a_node_error_not_a_crash() {
 fn case_35_fuzzed_ipc_claiming_huge_buffers_is_refused_before_allocating() {
     // Found by the `ipc` fuzz target: a string-view buffer claiming terabytes made polars
     // allocate it, and the failed allocation aborted the process.
-    let fuzzed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/regressions");
+    let fuzzed = crate::common::repo().join("tests/fuzz/regressions");
     let bytes = std::fs::read(fuzzed.join("ipc-huge-binview-buffer.arrow")).unwrap();
     let e = weavelet::table::io::from_ipc(&bytes, 64 << 20).map(|_| ()).unwrap_err().to_string();
     assert!(e.contains("malformed Arrow IPC: a buffer of") && e.contains("lies outside its"), "{e}");
@@ -401,9 +400,9 @@ fn reading_outside_a_granted_folder_is_refused() {
     // The same rule holds for scripts.
     std::fs::write(dir.path().join("r.rhai"), "fn r(path) { read_table(path) }").unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.path().join("r.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.path().join("r.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("path", text("secret.csv"));
-    let err = rt.run(&p.plan(&["r"]).unwrap()).unwrap().check().unwrap_err().to_string();
+    let err = rt.run(&p.plan(&["r"]).unwrap(), RunOptions::new()).unwrap().check().unwrap_err().to_string();
     assert!(err.contains("is not allowed"), "{err}");
 }
 
@@ -417,14 +416,24 @@ fn schema_checks_name_the_column_and_the_upstream_node() {
     p.add_node(module.node("t_needs_columns").unwrap().bind("t", "strip").unwrap());
     p.set_param("t", Value::Table(sales()));
     p.set_param("columns", texts(&["revenue"]));
-    let err = rt.run(&p.plan(&["t_needs_columns"]).unwrap()).unwrap().check().unwrap_err().to_string();
+    let err = rt
+        .run(&p.plan(&["t_needs_columns"]).unwrap(), RunOptions::new())
+        .unwrap()
+        .check()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no column `revenue`") && err.contains("node `strip`"), "{err}");
 
     // A mistyped column.
     let mut p = Pipeline::new();
     p.add_node(module.node("t_needs_columns").unwrap());
     p.set_param("t", Value::Table(Table::from_frame(df!("region" => [1i64], "revenue" => [1.0]).unwrap())));
-    let err = rt.run(&p.plan(&["t_needs_columns"]).unwrap()).unwrap().check().unwrap_err().to_string();
+    let err = rt
+        .run(&p.plan(&["t_needs_columns"]).unwrap(), RunOptions::new())
+        .unwrap()
+        .check()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("column `region` is i64, not text") && err.contains("parameter `t`"), "{err}");
 
     // Before the run: `t_promises` declares columns that lack `revenue`.
@@ -478,9 +487,9 @@ fn every_operation_runs_from_rhai() {
     let (dir, rt) = granted();
     std::fs::write(dir.path().join("ops.rhai"), RHAI_OPS).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.path().join("ops.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.path().join("ops.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("t", Value::Table(sales()));
-    let report = rt.run(&p.plan(&["ops"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["ops"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     let Some(Value::Text(json)) = report.output("ops") else { panic!("expected text") };
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -526,9 +535,9 @@ fn a_scan_followed_by_a_group_by_in_another_node_reads_only_the_used_columns() {
     )
     .unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(dir.path().join("lazy.rhai"), &rt.config().policy).unwrap());
+    p.add_nodes(Script::load(dir.path().join("lazy.rhai"), &rt.config().policy).unwrap().nodes());
     p.set_param("path", text("data/sales.csv"));
-    let report = rt.run(&p.plan(&["plan", "by_region"]).unwrap()).unwrap();
+    let report = rt.run(&p.plan(&["plan", "by_region"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
     let Some(Value::Text(plan)) = report.output("plan") else { panic!("expected text") };
     assert!(plan.contains("sales.csv"), "{plan}");
@@ -618,7 +627,8 @@ fn a_failed_output_leaves_no_file_behind() {
     std::fs::write(dir.path().join("data/big.csv"), "region,revenue\nr1,1\nr2,2\n").unwrap();
     weavelet_cmd().arg("run").arg(dir.path()).arg("-q").assert().success();
     let back = weavelet::table::io::read(
-        &weavelet::table::io::Grants { base: out.clone(), read: vec![out.canonicalize().unwrap()] },
+        &weavelet::ReadGrants::new(out.clone(), vec![out.canonicalize().unwrap()]),
+        &weavelet::ReadLog::new(),
         "doubled.parquet",
     )
     .unwrap();

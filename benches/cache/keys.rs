@@ -5,14 +5,13 @@
 //! table's size. A table given as a parameter has no lineage: its data must be
 //! hashed, which is what the lineage saves.
 //!
-//! Usage: cargo run -p weavelet --example cache_keys [ROUNDS]
+//! Usage: cargo run -p weavelet-benches --features drivers --example cache_keys [ROUNDS]
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use weavelet::{Config, Pipeline, ResultStore, RunOptions, Runtime, Script, Value};
+use weavelet::{Config, Pipeline, RunOptions, Runtime, Value};
 
 #[path = "../sales/table.rs"]
 mod sales_table;
@@ -27,7 +26,9 @@ fn script(dir: &std::path::Path, name: &str, source: &str, rt: &Runtime) -> Pipe
     let path = dir.join(name);
     std::fs::write(&path, source).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(&path, &rt.config().policy).unwrap());
+    p.add_nodes(rt.load_script(&path).unwrap().nodes());
+    // The result cache groups results by the pipeline's origin.
+    p.set_origin(name);
     p
 }
 
@@ -35,15 +36,9 @@ fn main() {
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(21);
     let dir = std::env::temp_dir().join(format!("weavelet-cache-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let rt = Runtime::new(Config::default().cache_dir(None).allow_read(dir.clone(), &dir).unwrap()).unwrap();
-    let store = Arc::new(ResultStore::open(&dir.join("cache")).unwrap());
-    let options = |p: &str| RunOptions {
-        store: Some(store.clone()),
-        reuse: true,
-        pipeline: p.into(),
-        command: "cache_keys".into(),
-        ..RunOptions::default()
-    };
+    let config = Config::default().cache_dir(Some(dir.join("cache"))).allow_read(dir.clone(), &dir).unwrap();
+    let rt = Runtime::new(config).unwrap();
+    let options = || RunOptions::new().description("cache_keys");
 
     // Known lineage: `big` reads a 10 M-row Parquet file, three nodes pass the table on, one counts it.
     let big = table(10_000_000);
@@ -65,14 +60,14 @@ fn main() {
     lineage.set_param("path", Value::Text("big.parquet".into()));
     let plan = lineage.plan(&["total"]).unwrap();
     let started = Instant::now();
-    let first = rt.run_with(&plan, options("lineage")).unwrap();
+    let first = rt.run(&plan, options()).unwrap();
     first.check().unwrap();
     let first = started.elapsed();
     let keys = median(
         (0..rounds)
             .map(|_| {
                 let t = Instant::now();
-                let steps = rt.dry_run(&plan, &options("lineage")).unwrap();
+                let steps = rt.dry_run(&plan, &options()).unwrap();
                 assert!(steps.iter().all(|s| s.cached));
                 t.elapsed()
             })
@@ -82,7 +77,7 @@ fn main() {
         (0..rounds.min(7))
             .map(|_| {
                 let t = Instant::now();
-                let report = rt.run_with(&plan, options("lineage")).unwrap();
+                let report = rt.run(&plan, options()).unwrap();
                 assert_eq!(report.cached.len(), 5);
                 t.elapsed()
             })
@@ -97,7 +92,7 @@ fn main() {
         (0..rounds.min(7))
             .map(|_| {
                 let t = Instant::now();
-                rt.dry_run(&plan, &options("param")).unwrap();
+                rt.dry_run(&plan, &options()).unwrap();
                 t.elapsed()
             })
             .collect(),

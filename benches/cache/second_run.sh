@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-15}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/weavelet/target}"
-cargo build -q -p weavelet --bin weavelet
+cargo build -q -p weavelet-cli --bin weavelet
 bin="$CARGO_TARGET_DIR/debug/weavelet"
 cache="$(mktemp -d)"
 trap 'rm -rf "$cache"' EXIT

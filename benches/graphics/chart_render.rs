@@ -1,7 +1,7 @@
 //! Rendering a 1 000-bar chart: table → chart (SVG document) → SVG text →
 //! PNG pixels → PNG file bytes, each step timed separately (medians).
 //!
-//! Usage: cargo run -p weavelet --example chart_render [ROUNDS] [BARS]
+//! Usage: cargo run -p weavelet-benches --features drivers --example chart_render [ROUNDS] [BARS]
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

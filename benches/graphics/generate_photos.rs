@@ -2,7 +2,7 @@
 //! noise, so they decode like photographs) into DIR, for the thumbnail
 //! benchmark.
 //!
-//! Usage: cargo run -p weavelet --example generate_photos DIR [COUNT] [WIDTH] [HEIGHT]
+//! Usage: cargo run -p weavelet-benches --features drivers --example generate_photos DIR [COUNT] [WIDTH] [HEIGHT]
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

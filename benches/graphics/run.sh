@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/weavelet/target}"
-cargo build -q -p weavelet --bin weavelet --example chart_render --example generate_photos
+cargo build -q -p weavelet-cli --bin weavelet
+cargo build -q -p weavelet-benches --features drivers --example chart_render --example generate_photos
 bin="$CARGO_TARGET_DIR/debug"
 
 echo "== 1 000-bar chart"

@@ -9,7 +9,7 @@
 //! invocation end to end (a one-node pipeline run: scheduling, a fresh
 //! instance, the call, the value back).
 //!
-//! Usage: cargo run -p weavelet --example language_overhead [ROUNDS]
+//! Usage: cargo run -p weavelet-benches --features drivers --example language_overhead [ROUNDS]
 //! The C, Python and JavaScript folders are built first (their toolchains must
 //! be installed; a language whose build fails is reported and left out).
 
@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use weavelet::build::Language;
-use weavelet::{Config, Pipeline, Policy, Runtime, Script, Value};
+use weavelet::{Config, Pipeline, Policy, RunOptions, Runtime, Script, Value};
 
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
@@ -40,12 +40,12 @@ fn show(d: Duration) -> String {
 /// Median time of `rounds` runs of a one-node pipeline computing `node`.
 fn per_run(rt: &Runtime, pipeline: &Pipeline, node: &str, rounds: usize) -> Duration {
     let plan = pipeline.plan(&[node]).unwrap();
-    rt.run(&plan).unwrap().check().unwrap();
+    rt.run(&plan, RunOptions::new()).unwrap().check().unwrap();
     median(
         (0..rounds)
             .map(|_| {
                 let t = Instant::now();
-                let report = rt.run(&plan).unwrap();
+                let report = rt.run(&plan, RunOptions::new()).unwrap();
                 let elapsed = t.elapsed();
                 assert!(matches!(report.output(node), Some(Value::Int(42))), "{node} computes 42");
                 elapsed
@@ -137,7 +137,7 @@ fn main() {
     let load = t.elapsed();
     let mut p = Pipeline::new();
     p.set_param("x", Value::Int(41));
-    p.add_script(&script);
+    p.add_nodes(script.nodes());
     let invoke = per_run(&rt, &p, "inc", rounds);
     rows.push(("Rhai".into(), format!("{} B", src.len()), "—".into(), show(load), "—".into(), show(invoke)));
 

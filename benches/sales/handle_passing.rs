@@ -2,13 +2,13 @@
 //! chain of 10 component nodes (`t_pass` of guests/tables) and, separately, 10
 //! Rhai nodes. If passing a table copied it, the big one would cost far more.
 //!
-//! Usage: cargo run --example handle_passing [ROUNDS]
+//! Usage: cargo run -p weavelet-benches --features drivers --example handle_passing [ROUNDS]
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
 
-use weavelet::{Config, Pipeline, Runtime, Script, Table, Value};
+use weavelet::{Config, Pipeline, RunOptions, Runtime, Script, Table, Value};
 
 #[path = "table.rs"]
 mod sales_table;
@@ -32,7 +32,7 @@ fn rhai_chain(dir: &std::path::Path) -> Pipeline {
     let path = dir.join("chain.rhai");
     std::fs::write(&path, src).unwrap();
     let mut p = Pipeline::new();
-    p.add_script(&Script::load(&path, &Default::default()).unwrap());
+    p.add_nodes(Script::load(&path, &Default::default()).unwrap().nodes());
     p
 }
 
@@ -42,7 +42,7 @@ fn median(rt: &Runtime, mut p: Pipeline, t: &Table, rounds: usize) -> Duration {
     let mut times: Vec<Duration> = (0..rounds)
         .map(|_| {
             let start = Instant::now();
-            let report = rt.run(&plan).unwrap();
+            let report = rt.run(&plan, RunOptions::new()).unwrap();
             let elapsed = start.elapsed();
             report.check().unwrap();
             assert!(matches!(report.output("pass9"), Some(Value::Table(out)) if Table::same(out, t)));

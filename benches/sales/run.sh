@@ -3,6 +3,10 @@
 #   weavelet run benches/sales  (CSV -> group by region -> aggregate -> CSV, and an SVG bar chart)
 # beside the same work in plain Rust polars, at 1 M and 10 M rows.
 #
+# beside the same work in plain Rust polars, and in Hamilton with Python polars when
+# `sf-hamilton` and `polars` can be installed into a venv (~/.cache/weavelet/hamilton-venv;
+# NO_HAMILTON=1 skips it), at 1 M and 10 M rows, in the same run.
+#
 # Usage: benches/sales/run.sh [RUNS]   (default 5 runs each; medians are printed)
 # Builds with the dev profile, whose dependencies (polars, wasmtime) are
 # optimised at opt-level 2 (see Cargo.toml); PROFILE=release for a release build.
@@ -14,8 +18,21 @@ profile="${PROFILE:-dev}"
 flag=(); dir=debug
 if [ "$profile" = release ]; then flag=(--release); dir=release; fi
 
-cargo build -q "${flag[@]}" -p weavelet --bin weavelet --example plain_polars
+cargo build -q "${flag[@]}" -p weavelet-cli --bin weavelet
+cargo build -q "${flag[@]}" -p weavelet-benches --features drivers --example plain_polars
 bin="$CARGO_TARGET_DIR/$dir"
+hamilton=""
+venv="$HOME/.cache/weavelet/hamilton-venv"
+if [ -z "${NO_HAMILTON:-}" ]; then
+    if ! "$venv/bin/python" -c 'import hamilton, polars' 2>/dev/null; then
+        { python3 -m venv "$venv" && "$venv/bin/pip" install -q sf-hamilton polars; } >/dev/null 2>&1 || true
+    fi
+    if "$venv/bin/python" -c 'import hamilton, polars' 2>/dev/null; then
+        hamilton="$venv/bin/python"
+    else
+        echo "(Hamilton could not be installed into $venv: measuring without it)" >&2
+    fi
+fi
 data=benches/sales/data
 mkdir -p "$data"
 for rows in 1000000 10000000; do
@@ -38,17 +55,10 @@ measure() { # label, command...
         "$(printf '%s\n' "${times[@]}" | median)" "$(printf '%s\n' "${rss[@]}" | median)"
 }
 
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
-echo "| workload ($runs runs, medians) | time | peak RSS |"
-echo "|---|---|---|"
-for size in 1m 10m; do
-    measure "weavelet run benches/sales, $size rows" \
-        "$bin/weavelet" run benches/sales -q --no-cache --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" \
-        --cache-dir "$out/cache"
-    measure "plain Rust polars, $size rows" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
-    # Same groups and counts; sums equal up to float summation order.
-    if ! python3 - "$out/w.csv" "$out/p.csv" <<'EOF'
+# Whether two CSV outputs hold the same groups and counts, and sums equal up to
+# float summation order; stops the benchmark if not.
+agree() { # weavelet.csv, other.csv, other's name, size
+    if ! python3 - "$1" "$2" <<'EOF'
 import csv, math, sys
 a, b = (list(csv.reader(open(p))) for p in sys.argv[1:3])
 same = len(a) == len(b) and a[0] == b[0] and all(
@@ -57,8 +67,26 @@ same = len(a) == len(b) and a[0] == b[0] and all(
 sys.exit(0 if same else 1)
 EOF
     then
-        echo "the two programs disagree on $size rows:" >&2
-        diff "$out/w.csv" "$out/p.csv" >&2 || true
+        echo "weavelet and $3 disagree on $4 rows:" >&2
+        diff "$1" "$2" >&2 || true
         exit 1
     fi
+}
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+echo "| workload ($runs runs, medians; $profile profile) | time | peak RSS |"
+echo "|---|---|---|"
+for size in 1m 10m; do
+    measure "weavelet run benches/sales, $size rows" \
+        "$bin/weavelet" run benches/sales -q --no-cache --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" \
+        --cache-dir "$out/cache"
+    measure "plain Rust polars, $size rows" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
+    if [ -n "$hamilton" ]; then
+        measure "Hamilton + Python polars, $size rows" \
+            "$hamilton" benches/sales/hamilton_sales.py "$data/sales-$size.csv" "$out/h.csv" "$out/h.svg"
+    fi
+    # Same groups and counts; sums equal up to float summation order.
+    agree "$out/w.csv" "$out/p.csv" "plain polars" "$size"
+    if [ -n "$hamilton" ]; then agree "$out/w.csv" "$out/h.csv" "Hamilton" "$size"; fi
 done

@@ -11,7 +11,7 @@
 //! 3. 1 000 nodes alive at the same time (`hold`: 2 MiB touched, 1 s asleep
 //!    with the clock granted), `--jobs 1000`, default memory budget each.
 //!
-//! Run: `cargo run -p weavelet --example sandbox_limits` (dev profile:
+//! Run: `cargo run -p weavelet-benches --features drivers --example sandbox_limits` (dev profile:
 //! dependencies at opt-level 2; guest code is compiled by Cranelift either way).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable, Val};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use weavelet::{Config, Pipeline, Policy, Runtime, Value};
+use weavelet::{Config, Pipeline, Policy, RunOptions, Runtime, Value};
 
 const GUEST: &str = weavelet_test_artifacts::FIXTURE_NODES;
 const CALLS: usize = 2000;
@@ -118,7 +118,11 @@ fn raw_calls(l: Limits, name: &str, inputs: Vec<Val>, n: usize) -> (Duration, Va
 
 /// `n` independent copies of node `name` through Weavelet, one job; time per node.
 fn weavelet_calls(fuel: bool, name: &str, params: &[(&str, Value)], n: usize) -> Duration {
-    let policy = Policy { fuel: fuel.then_some(u64::MAX / 2), ..Policy::default() };
+    let policy = {
+        let mut policy = Policy::default();
+        policy.budgets.fuel = fuel.then_some(u64::MAX / 2);
+        policy
+    };
     let rt = Runtime::new(Config::default().jobs(1).cache_dir(None).fuel(fuel).policy(policy)).unwrap();
     let module = rt.load_component(GUEST).unwrap();
     let mut p = Pipeline::new();
@@ -131,9 +135,9 @@ fn weavelet_calls(fuel: bool, name: &str, params: &[(&str, Value)], n: usize) ->
     }
     let targets: Vec<&str> = names.iter().map(String::as_str).collect();
     let plan = p.plan(&targets).unwrap();
-    rt.run(&plan).unwrap().check().unwrap(); // warm
+    rt.run(&plan, RunOptions::new()).unwrap().check().unwrap(); // warm
     let started = Instant::now();
-    let report = rt.run(&plan).unwrap();
+    let report = rt.run(&plan, RunOptions::new()).unwrap();
     report.check().unwrap();
     started.elapsed() / n as u32
 }
@@ -199,7 +203,11 @@ fn main() {
     }
 
     println!("3. 1000 nodes alive at once (`hold`: 2 MiB touched, 1 s asleep), --jobs 1000");
-    let policy = Policy { clock: true, timeout: Duration::from_secs(30), ..Policy::default() };
+    let policy = {
+        let mut policy = Policy::default().with_timeout(Duration::from_secs(30));
+        policy.grants.clock = true;
+        policy
+    };
     let rt = Runtime::new(Config::default().jobs(1000).cache_dir(None).policy(policy)).unwrap();
     let module = rt.load_component(GUEST).unwrap();
     let mut p = Pipeline::new();
@@ -213,7 +221,7 @@ fn main() {
     let plan = p.plan(&targets).unwrap();
     let before = peak_rss_mib();
     let started = Instant::now();
-    let report = rt.run(&plan).unwrap();
+    let report = rt.run(&plan, RunOptions::new()).unwrap();
     let took = started.elapsed();
     println!(
         "   {} finished, {} failed, wall {:.2} s (1000 × 1 s of sleep), peak RSS {} MiB (before: {} MiB)",

@@ -26,9 +26,14 @@ pub fn weavelet_cmd() -> assert_cmd::Command {
     cmd
 }
 
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// The repository's `examples/` folder.
 pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+    repo().join("examples")
 }
 
 /// A runtime with no disk cache (tests must not depend on each other's state).
@@ -44,7 +49,7 @@ pub fn load(rt: &Runtime, path: &str) -> Arc<ComponentModule> {
 pub fn pipeline(rt: &Runtime, components: &[&str]) -> Pipeline {
     let mut p = Pipeline::new();
     for c in components {
-        p.add_component(&load(rt, c)).unwrap_or_else(|e| panic!("{e}"));
+        p.add_nodes(load(rt, c).nodes());
     }
     p
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The component built from `guests/wat/<name>.wat`; returns its path.
 pub fn wat_component(name: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = super::repo();
     let file = root.join("guests/wat").join(format!("{name}.wat"));
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let mut module =

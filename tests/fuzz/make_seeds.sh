@@ -1,13 +1,13 @@
 #!/bin/sh
 # Regenerate the IPC and image seeds from seedgen/ with weavelet itself (its IpcWriter
 # and image encoders), then the GIF seed by hand. Run from anywhere; WEAVELET may name
-# an already-built weavelet binary (else `cargo run -p weavelet` builds one).
+# an already-built weavelet binary (else `cargo run -p weavelet-cli` builds one).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -n "${WEAVELET:-}" ]; then
     "$WEAVELET" run "$here/seedgen"
 else
-    (cd "$here/../.." && cargo run -q -p weavelet -- run tests/fuzz/seedgen)
+    (cd "$here/../.." && cargo run -q -p weavelet-cli -- run tests/fuzz/seedgen)
 fi
 mkdir -p "$here/seeds/ipc" "$here/seeds/image_decode"
 cp "$here/seedgen/out/table.arrow" "$here/seedgen/out/empty.arrow" "$here/seeds/ipc/"

@@ -78,8 +78,8 @@ fuzz_target!(init: common::init(), |data: &[u8]| {
     let file = fx.dir.join("weavelet.toml");
     std::fs::write(&file, text).expect("writing the manifest");
     let _ = manifest::wants_fuel(&fx.dir);
-    if let Ok(loaded) = manifest::load(&fx.runtime, &fx.dir, &mut |_| {}) {
-        let _ = (loaded.name.len(), loaded.saves.len(), loaded.pipeline.nodes().len());
+    if let Ok(pipeline) = fx.runtime.load(&fx.dir) {
+        let _ = (pipeline.name().len(), pipeline.output_files().len(), pipeline.nodes().len());
     }
     // `write = [...]` grants create folders: remove them, keep the fixture.
     for entry in std::fs::read_dir(&fx.dir).into_iter().flatten().flatten() {

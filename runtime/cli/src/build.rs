@@ -1,0 +1,66 @@
+//! `weavelet build FOLDER`: build a node folder (Rust, C, Python or
+//! JavaScript) into a component, as `weavelet run` does on demand.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow};
+use weavelet::build::Language;
+use weavelet::{Config, Runtime};
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// The node folder.
+    folder: PathBuf,
+    /// Its language, when its files do not tell (`rust`, `c`, `python`, `js`).
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
+    /// Copy the component here (default: print where it is in the cache).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// The cache folder builds go to (default: as `weavelet run`).
+    #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// Build `folder` (its language told by its files unless `lang` says) and
+/// check that the result loads; returns the component file.
+pub fn build_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> anyhow::Result<PathBuf> {
+    let language = match lang {
+        Some(key) => Language::from_key(key)
+            .ok_or_else(|| anyhow!("--lang {key}: Weavelet builds node folders in rust, c, python and js"))?,
+        None => Language::detect(folder)?,
+    };
+    let dir = folder.canonicalize().with_context(|| format!("opening {}", folder.display()))?;
+    Ok(runtime.build(language, &dir, &mut |step| eprintln!("{step}"))?)
+}
+
+/// A runtime for building and loading one folder's component; `cache_dir`
+/// overrides the default cache folder.
+pub fn runtime(cache_dir: Option<&Path>) -> anyhow::Result<Runtime> {
+    let mut config = Config::default().jobs(1);
+    if let Some(dir) = cache_dir {
+        config = config.cache_dir(Some(dir.to_path_buf()));
+    }
+    Ok(Runtime::new(config)?)
+}
+
+pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let runtime = runtime(args.cache_dir.as_deref())?;
+    let wasm = build_folder(&runtime, &args.folder, args.lang.as_deref())?;
+    // Loading compiles it (once: the compiled code is cached) and checks it is a Weavelet component.
+    let module = runtime.load_component(&wasm)?;
+    let nodes: Vec<&str> = module.decls().map(|d| d.name.as_str()).collect();
+    let shown = match &args.output {
+        Some(out) => {
+            std::fs::copy(&wasm, out)
+                .with_context(|| format!("copying the component to {}", out.display()))?;
+            out.clone()
+        }
+        None => wasm,
+    };
+    let size = std::fs::metadata(&shown).map(|m| m.len()).unwrap_or(0);
+    out!("{}", shown.display());
+    eprintln!("built {} ({}; nodes: {})", shown.display(), weavelet::human_bytes(size), nodes.join(", "));
+    Ok(ExitCode::SUCCESS)
+}

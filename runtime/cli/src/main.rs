@@ -1,0 +1,123 @@
+//! The `weavelet` command-line tool: one file per subcommand; this one only
+//! parses and dispatches, and prints an error once (`errors` spells library
+//! errors in the CLI's own terms: flags, manifest keys, commands).
+//!
+//! Architecture invariant: this is the only crate that knows flags, exit
+//! codes and terminals.
+
+/// `println!` that ends the process quietly when stdout is closed (`weavelet inspect x | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+mod build;
+mod cache;
+mod componentize;
+mod display;
+mod errors;
+mod inspect;
+mod new;
+mod run;
+mod runs;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run data pipelines whose nodes are sandboxed WebAssembly components and Rhai scripts.
+#[derive(Parser)]
+#[command(name = "weavelet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline (a weavelet.toml, a folder holding one, or a .rhai script).
+    Run(run::RunArgs),
+    /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
+    Inspect(inspect::InspectArgs),
+    /// List recent runs, or show one run node by node (`weavelet runs show 12`).
+    Runs(runs::RunsArgs),
+    /// Look after the result cache: list, collect garbage, clear, verify.
+    Cache(cache::CacheArgs),
+    /// Build a node folder (Rust, C, Python or JavaScript) into a component.
+    Build(build::BuildArgs),
+    /// Make a node project that builds and runs as made (`--lang rust|c|python|js|rhai`).
+    New(new::NewArgs),
+    /// Make a component of a core module that embeds its WIT world (a C build's last step).
+    Componentize(componentize::ComponentizeArgs),
+}
+
+/// Exit status for a run whose nodes failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status for bad input: a pipeline that cannot be planned, a bad flag, a missing file.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Counts each thread's heap bytes, so Rhai nodes get a total memory budget.
+#[global_allocator]
+static ALLOC: weavelet::CountingAllocator = weavelet::CountingAllocator;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Runs(args) => runs::run(args),
+        Command::Cache(args) => cache::run(args),
+        Command::Build(args) => build::run(args),
+        Command::New(args) => new::run(args),
+        Command::Componentize(args) => componentize::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            display::error(&err);
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The result store under `cache_dir` (default: `$WEAVELET_CACHE_DIR` or the platform cache dir).
+fn open_store(cache_dir: Option<&std::path::Path>) -> anyhow::Result<weavelet::ResultStore> {
+    let dir = match cache_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => weavelet::default_cache_dir().ok_or_else(|| {
+            anyhow::anyhow!("no cache folder: set WEAVELET_CACHE_DIR or pass --cache-dir DIR")
+        })?,
+    };
+    Ok(weavelet::ResultStore::open(&dir).map_err(weavelet::Error::from)?)
+}
+
+/// `2026-11-24 03:12:45` (UTC) for milliseconds since the Unix epoch.
+fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_utc_dates() {
+        assert_eq!(super::timestamp(0), "1970-01-01 00:00:00");
+        assert_eq!(super::timestamp(1_795_480_365_000), "2026-11-24 00:32:45");
+    }
+}

@@ -1,0 +1,313 @@
+//! `weavelet run`: plan and run a pipeline, show live status, print outputs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow};
+use weavelet::{CacheUse, Config, ReadGrants, ReadLog, RunOptions, Runtime, Written, manifest};
+
+use super::display::{self, Status};
+use super::errors;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The pipeline: a weavelet.toml, a folder holding one, or a single .rhai script.
+    pipeline: PathBuf,
+    /// Set a parameter (repeatable): --param count=100.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Compute this output and what it needs (repeatable; default: the pipeline's outputs, else every sink).
+    #[arg(long = "output", short = 'o', value_name = "NODE")]
+    outputs: Vec<String>,
+    /// How many nodes run at once (default: the number of cores; at most 1024).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Where compiled components are cached (default: $WEAVELET_CACHE_DIR or the platform cache dir).
+    #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Write a node's output to a file (repeatable): --save summary=out/summary.csv.
+    /// Tables by extension (.csv .parquet .arrow .json .jsonl), other values as text or .json.
+    #[arg(long = "save", short = 's', value_name = "NODE=PATH", value_parser = parse_param)]
+    saves: Vec<(String, String)>,
+    /// Let nodes read files under this folder (repeatable; adds to the manifest's [policy] read).
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Vec<PathBuf>,
+    /// Count instructions and give every component node this fuel budget (a
+    /// pipeline's `fuel` policies turn counting on by themselves).
+    #[arg(long, value_name = "INSTRUCTIONS")]
+    fuel: Option<u64>,
+    /// Show only failures and outputs.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Compute every node: neither read nor store results (the run is still recorded).
+    #[arg(long, env = "WEAVELET_NO_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cache: bool,
+    /// Compute NODE and everything downstream of it even if their results are stored (repeatable).
+    #[arg(long, value_name = "NODE")]
+    from: Vec<String>,
+    /// Run only NODE (repeatable); everything it needs must come from the cache or --override.
+    #[arg(long, value_name = "NODE")]
+    only: Vec<String>,
+    /// Use VALUE as NODE's output instead of running it (repeatable). Tables,
+    /// SVGs and images are given as a file path (--override sales=data/other.csv).
+    #[arg(long = "override", value_name = "NODE=VALUE", value_parser = parse_param)]
+    overrides: Vec<(String, String)>,
+    /// Print the plan: which nodes would run and which would come from the cache, and why. Runs nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::default();
+    if let Some(jobs) = args.jobs {
+        config = config.jobs(jobs);
+    }
+    if let Some(dir) = args.cache_dir {
+        config = config.cache_dir(Some(dir));
+    }
+    if let Some(fuel) = args.fuel {
+        config.policy.budgets.fuel = Some(fuel);
+    }
+    config = config.fuel(args.fuel.is_some() || manifest::wants_fuel(&args.pipeline));
+    let cwd = std::env::current_dir().context("finding the current folder")?;
+    // Relative paths in a standalone script's nodes start at the script's folder.
+    let is_script = args.pipeline.extension().is_some_and(|e| e == "rhai");
+    let base = if is_script {
+        args.pipeline.parent().filter(|p| !p.as_os_str().is_empty()).map_or(cwd.clone(), |p| cwd.join(p))
+    } else {
+        cwd.clone()
+    };
+    for dir in &args.allow_read {
+        config = config
+            .allow_read(base.clone(), dir)
+            .map_err(|e| anyhow!("--allow-read {}: {e} (it must be an existing folder)", dir.display()))?;
+    }
+    let runtime = Runtime::new(config)?;
+    let quiet = args.quiet;
+    let mut pipeline = runtime.load_with(&args.pipeline, &mut |step| {
+        if !quiet {
+            // Paths under the current folder read shorter without it.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let prefix = format!("{}/", cwd.display());
+            eprintln!("{}", step.replace(&prefix, "").replace(&format!("{} ", cwd.display()), ". "));
+        }
+    })?;
+    for (k, v) in &args.params {
+        pipeline.set_param_text(k, v);
+    }
+    for (node, text) in &args.overrides {
+        let value = override_value(&pipeline, node, text, &cwd)?;
+        pipeline.override_node(node, value)?;
+    }
+    let mut saves = pipeline.output_files().to_vec();
+    if !args.only.is_empty() {
+        // Only the nodes that run have their files written (and --save's).
+        saves.retain(|(node, _)| args.only.contains(node));
+    }
+    saves.extend(args.saves.iter().map(|(node, path)| (node.clone(), cwd.join(path))));
+    // `--only NODE` alone computes NODE.
+    let outputs: Vec<&str> =
+        if args.outputs.is_empty() { &args.only } else { &args.outputs }.iter().map(String::as_str).collect();
+    let mut plan = pipeline.plan(&outputs)?;
+    // Saved nodes are computed even when they are not among the requested outputs.
+    if saves.iter().any(|(node, _)| !plan.targets().any(|t| t == node)) {
+        let mut wanted: Vec<String> = plan.targets().map(str::to_string).collect();
+        for (node, _) in &saves {
+            if !wanted.contains(node) {
+                wanted.push(node.clone());
+            }
+        }
+        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        plan = pipeline.plan(&wanted)?;
+    }
+    for warning in plan.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let mut cache = if args.no_cache { CacheUse::RecordOnly } else { CacheUse::ReuseAndStore };
+    match runtime.results() {
+        Ok(_) => {}
+        Err(e) if args.from.is_empty() && args.only.is_empty() && !args.dry_run => {
+            eprintln!(
+                "warning: running without the result cache and run history: {}",
+                errors::library_error(&e)
+            );
+            cache = CacheUse::Off;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut options = RunOptions::new()
+        .cache(cache)
+        .recompute(args.from.iter().cloned())
+        .only(args.only.iter().cloned())
+        .description(
+            std::env::args()
+                .map(|a| if a.contains(' ') { format!("{a:?}") } else { a })
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    if args.dry_run {
+        let steps = runtime.dry_run(&plan, &options)?;
+        let width = steps.iter().map(|s| s.node.len()).max().unwrap_or(4).max(4);
+        let cached = steps.iter().filter(|s| s.cached).count();
+        out!(
+            "{} of {} nodes would run, {cached} would come from the cache:",
+            steps.len() - cached,
+            steps.len()
+        );
+        for step in &steps {
+            let action = if step.cached { "cached" } else { "run" };
+            out!("  {action:<7}{:<width$}  {}", step.node, errors::reason(&step.why));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !quiet {
+        eprintln!(
+            "running {} ({} nodes, {} jobs)",
+            pipeline.name(),
+            plan.len(),
+            runtime.jobs().min(plan.len())
+        );
+    }
+
+    let status = Status::new(plan.len(), quiet);
+    options.events = Some(status.sink());
+    let report = runtime.run(&plan, options)?;
+    status.finish();
+
+    // Write files first: a table computed for its file is kept for printing.
+    let mut save_failed = false;
+    for file in runtime.write_outputs(&report, &saves, cache) {
+        let (node, path) = (&file.node, file.path.display());
+        match file.outcome {
+            Ok(Written::UpToDate) => {
+                if !quiet {
+                    eprintln!("up to date: {path} (from `{node}`)");
+                }
+            }
+            Ok(Written::Wrote { bytes, images }) => {
+                if !quiet {
+                    let files = images.map_or_else(String::new, |n| format!("{n} files "));
+                    eprintln!("wrote {files}{path} ({}) from `{node}`", weavelet::human_bytes(bytes));
+                }
+            }
+            Err(e) => {
+                eprintln!("error: could not write the output of `{node}` to {path}: {e}");
+                save_failed = true;
+            }
+        }
+    }
+    for (name, value) in &report.outputs {
+        if saves.iter().any(|(node, _)| node == name) && !args.outputs.contains(name) {
+            continue;
+        }
+        out!("{name}: {}", weavelet::sanitize(&value.to_string()));
+    }
+    if save_failed {
+        return Ok(ExitCode::from(super::EXIT_FAILED));
+    }
+    if report.is_success() {
+        if !quiet {
+            let cached = match report.cached.len() {
+                0 => String::new(),
+                n => format!(", {n} came from the cache"),
+            };
+            let run =
+                report.run_id.map_or_else(String::new, |id| format!(" (run {id}: weavelet runs show {id})"));
+            eprintln!(
+                "{} node{} ran{cached} in {}{run}",
+                report.nodes_run,
+                if report.nodes_run == 1 { "" } else { "s" },
+                display::duration(report.duration)
+            );
+            if !report.retried.is_empty() {
+                let retried: Vec<String> =
+                    report.retried.iter().map(|(node, n)| format!("`{node}` ({n} attempts)")).collect();
+                eprintln!("tried again: {}", retried.join(", "));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if let Err(err) = report.check() {
+            display::error(&err.into());
+        }
+        if !report.skipped.is_empty() {
+            let names: Vec<&str> = report.skipped.iter().map(|(n, _)| n.as_str()).collect();
+            eprintln!("not run because of those failures: {}", names.join(", "));
+        }
+        Ok(ExitCode::from(super::EXIT_FAILED))
+    }
+}
+
+/// The value `--override NODE=TEXT` gives: text parsed as the node's output
+/// type, or for a table, SVG or image, the file at that path.
+fn override_value(
+    pipeline: &weavelet::Pipeline,
+    node: &str,
+    text: &str,
+    cwd: &std::path::Path,
+) -> anyhow::Result<weavelet::Value> {
+    use weavelet::{Value, ValueType};
+    let Some(found) = pipeline.nodes().iter().find(|n| n.name() == node) else {
+        // `override_node` says which nodes there are.
+        return Ok(Value::Null);
+    };
+    let bad = |e: String| anyhow!("--override {node}={text}: {e}");
+    let mut ty = found.decl().output;
+    let path = std::path::Path::new(text);
+    let file_like = weavelet::table::io::Format::of(path).is_ok()
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+        || weavelet::Image::format_of(path).is_some();
+    if ty == ValueType::Any && (file_like || cwd.join(text).is_file()) {
+        // A node of any type (a Rhai node, say) given a file: read it by its extension.
+        ty = if weavelet::table::io::Format::of(path).is_ok() {
+            ValueType::Table
+        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) {
+            ValueType::Svg
+        } else if weavelet::Image::format_of(path).is_some() {
+            ValueType::Image
+        } else {
+            ValueType::Any
+        };
+    }
+    if matches!(ty, ValueType::Table | ValueType::Svg | ValueType::Image | ValueType::Images) {
+        let path = cwd.join(text);
+        let real = path.canonicalize().map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let folder = if real.is_dir() {
+            real.clone()
+        } else {
+            real.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+        };
+        let grants = ReadGrants::new(cwd.to_path_buf(), vec![folder]);
+        // What the given file is does not key anything: its value's own identity does.
+        let log = ReadLog::new();
+        let shown = real.display().to_string();
+        return match ty {
+            ValueType::Table => weavelet::table::io::read(&grants, &log, &shown)
+                .map(Value::Table)
+                .map_err(|e| bad(e.to_string())),
+            ValueType::Svg => {
+                weavelet::Svg::read(&grants, &log, &shown).map(Value::Svg).map_err(|e| bad(e.to_string()))
+            }
+            ValueType::Image => {
+                weavelet::Image::read(&grants, &log, &shown).map(Value::Image).map_err(|e| bad(e.to_string()))
+            }
+            _ => {
+                let files = weavelet::Image::list(&grants, &log, &shown).map_err(|e| bad(e.to_string()))?;
+                let images = files
+                    .iter()
+                    .map(|f| weavelet::Image::read(&grants, &log, f))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(Value::Images(images.into()))
+            }
+        };
+    }
+    Value::parse_as(text, ty).map_err(|e| bad(format!("{e} (node `{node}` outputs {ty})")))
+}

@@ -1,0 +1,145 @@
+//! `weavelet runs`: the run history.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use weavelet::human_bytes;
+
+use super::display;
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    show: Option<Show>,
+    /// How many runs to list, newest first.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    limit: usize,
+    /// The cache folder holding the history (default: $WEAVELET_CACHE_DIR or the platform cache dir).
+    #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Show {
+    /// One run, node by node: status, attempts, duration, bytes in and out, peak memory, fuel, errors.
+    Show {
+        /// The run's number (`weavelet runs` lists them; `last` for the latest).
+        id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(args.cache_dir.as_deref())?;
+    let failed = |e: weavelet::store::StoreError| weavelet::Error::from(e);
+    match args.show {
+        None => {
+            let runs = store.runs(args.limit).map_err(failed)?;
+            if runs.is_empty() {
+                eprintln!("no runs recorded in {} yet", store.dir().display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            out!(
+                "{:>5}  {:<19}  {:<11}  {:>4}  {:>6}  {:>6}  {:>9}  PIPELINE",
+                "RUN",
+                "STARTED (UTC)",
+                "STATUS",
+                "RAN",
+                "CACHED",
+                "FAILED",
+                "TOOK"
+            );
+            for r in runs {
+                let took = r.finished_ms.map_or("-".into(), |f| {
+                    display::duration(std::time::Duration::from_millis((f - r.started_ms).max(0) as u64))
+                });
+                out!(
+                    "{:>5}  {:<19}  {:<11}  {:>4}  {:>6}  {:>6}  {:>9}  {}",
+                    r.id,
+                    super::timestamp(r.started_ms),
+                    r.status,
+                    r.counts[0],
+                    r.counts[1],
+                    r.counts[2],
+                    took,
+                    r.pipeline
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Show::Show { id, json }) => {
+            let id = if id == "last" {
+                store.runs(1).map_err(failed)?.first().map(|r| r.id).unwrap_or(0)
+            } else {
+                id.parse().map_err(|_| anyhow::anyhow!("`{id}` is not a run number (see `weavelet runs`)"))?
+            };
+            let Some((run, nodes)) = store.run(id).map_err(failed)? else {
+                anyhow::bail!("no run {id} in {} (see `weavelet runs`)", store.dir().display());
+            };
+            if json {
+                let nodes: Vec<serde_json::Value> = nodes
+                    .iter()
+                    .map(|n| {
+                        serde_json::json!({
+                            "node": n.node, "status": n.status, "started_ms": n.started_ms,
+                            "duration_us": n.duration.as_micros() as u64, "attempts": n.attempts,
+                            "bytes_in": n.bytes_in, "bytes_out": n.bytes_out, "peak_memory": n.peak_memory,
+                            "fuel": n.fuel, "error": n.error, "reason": n.reason,
+                        })
+                    })
+                    .collect();
+                let doc = serde_json::json!({
+                    "id": run.id, "pipeline": run.pipeline, "command": run.command, "status": run.status,
+                    "started_ms": run.started_ms, "finished_ms": run.finished_ms, "nodes": nodes,
+                });
+                out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let took = run.finished_ms.map_or(String::new(), |f| {
+                format!(
+                    ", took {}",
+                    display::duration(std::time::Duration::from_millis((f - run.started_ms).max(0) as u64))
+                )
+            });
+            out!("run {}: {}, started {} UTC{took}", run.id, run.status, super::timestamp(run.started_ms));
+            out!("pipeline: {}", run.pipeline);
+            out!("command:  {}", run.command);
+            let width = nodes.iter().map(|n| n.node.len()).max().unwrap_or(4).max(4);
+            out!(
+                "{:<width$}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  NOTE",
+                "NODE",
+                "STATUS",
+                "ATTEMPTS",
+                "TOOK",
+                "IN",
+                "OUT",
+                "PEAK MEM",
+                "FUEL"
+            );
+            for n in &nodes {
+                let bytes = |b: u64| if b == 0 { "-".to_string() } else { human_bytes(b) };
+                let note = n.error.as_deref().or(n.reason.as_deref()).unwrap_or("");
+                out!(
+                    "{:<width$}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  {}",
+                    n.node,
+                    n.status,
+                    if n.attempts == 0 { "-".to_string() } else { n.attempts.to_string() },
+                    display::duration(n.duration),
+                    bytes(n.bytes_in),
+                    bytes(n.bytes_out),
+                    bytes(n.peak_memory),
+                    n.fuel.map_or("-".to_string(), |f| f.to_string()),
+                    weavelet::sanitize(note)
+                );
+            }
+            if run.status == "interrupted" {
+                out!(
+                    "the run was interrupted: nodes not listed had not finished; run the same command again to resume"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

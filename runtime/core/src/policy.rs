@@ -1,0 +1,272 @@
+//! `Policy`: what a node may use (budgets), what it may touch (grants),
+//! whether its results are cached, and whether a failure is tried again.
+//! Every default is here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weavelet_data::ReadGrants;
+
+use crate::decl::Capability;
+
+/// Everything a node runs under: four parts, each with its own defaults.
+///
+/// The defaults are the untrusted-node policy of Weavelet's security model:
+/// the budgets of [`Budgets::default`], nothing granted, cached unless it is
+/// granted something nondeterministic, tried once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// How much it may use.
+    pub budgets: Budgets,
+    /// What outside its sandbox it may touch.
+    pub grants: Grants,
+    /// Whether its results may come from the result cache.
+    pub cache: CachePolicy,
+    /// Whether a failure is tried again.
+    pub retry: Retry,
+}
+
+/// The budgets a node runs under.
+///
+/// | budget | default |
+/// |---|---|
+/// | wall time | 5 s |
+/// | memory (all of a node's memories summed) | 256 MiB |
+/// | output | 64 MiB |
+/// | log | 64 KiB |
+/// | Rhai operations | 100 M |
+/// | handles (tables, SVGs, images held at once) | 10 000 |
+/// | fuel (wasm instructions) | not counted |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budgets {
+    /// Wall-clock time a node may run, including its instantiation.
+    pub timeout: Duration,
+    /// Bytes of linear memory a node may hold, summed over all its memories.
+    pub memory: u64,
+    /// Bytes a node's output may occupy.
+    pub output_bytes: usize,
+    /// Bytes of log (and captured stderr) kept per node.
+    pub log_bytes: usize,
+    /// Operations a Rhai node may execute.
+    pub operations: u64,
+    /// Tables, SVG documents and images a component node may hold at once.
+    pub handles: usize,
+    /// Instructions a component node may execute (wasm fuel), if counted. Only
+    /// an engine that counts fuel enforces it; wall time is bounded either way.
+    pub fuel: Option<u64>,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            timeout: Duration::from_secs(5),
+            memory: 256 << 20,
+            output_bytes: 64 << 20,
+            log_bytes: 64 << 10,
+            operations: 100_000_000,
+            handles: 10_000,
+            fuel: None,
+        }
+    }
+}
+
+/// What a node may touch outside its sandbox; nothing by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Folders whose files the node may read, through host readers (and, for
+    /// a component that declares `read-dir`, through WASI).
+    pub files: Arc<ReadGrants>,
+    /// Environment variables the node may read (names; their values come from
+    /// the host's environment when the node runs).
+    pub env: Vec<String>,
+    /// The real wall clock instead of a clock fixed at the Unix epoch.
+    pub clock: bool,
+    /// Real randomness instead of a fixed-seed stream.
+    pub random: bool,
+    /// Folders the node may create and write files in: the host folder and
+    /// the path the guest uses for it (as the pipeline names it, `out`).
+    pub write: Vec<(PathBuf, String)>,
+}
+
+impl Grants {
+    /// Whether these grants allow `capability`. Folders are compared as the
+    /// pipeline's folder joined with the requested path.
+    pub fn allow(&self, capability: &Capability) -> bool {
+        match capability {
+            Capability::ReadDir(dir) => {
+                let wanted = self.files.base.join(dir.trim_start_matches('/'));
+                let wanted = wanted.canonicalize().unwrap_or(wanted);
+                self.files.read.iter().any(|granted| wanted.starts_with(granted))
+            }
+            Capability::WriteDir(dir) => {
+                let wanted = dir.trim_start_matches('/').trim_end_matches('/');
+                self.write.iter().any(|(_, guest)| guest == wanted)
+            }
+            Capability::Env(key) => self.env.iter().any(|k| k == key),
+            Capability::Clock => self.clock,
+            Capability::Random => self.random,
+        }
+    }
+
+    /// Whether the node touches the world outside its sandbox (so a failure
+    /// may be transient).
+    pub fn has_io(&self) -> bool {
+        !self.files.read.is_empty()
+            || !self.write.is_empty()
+            || !self.env.is_empty()
+            || self.clock
+            || self.random
+    }
+
+    /// What it is granted that makes its results differ from run to run, or
+    /// has effects: the clock, randomness, a write folder.
+    fn nondeterministic(&self) -> Vec<&'static str> {
+        let mut grants = Vec::new();
+        if self.clock {
+            grants.push("the clock");
+        }
+        if self.random {
+            grants.push("randomness");
+        }
+        if !self.write.is_empty() {
+            grants.push("a write folder");
+        }
+        grants
+    }
+}
+
+/// Whether a node's results may come from the result cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Cached unless it is granted the clock, randomness or a write folder.
+    #[default]
+    Auto,
+    /// Cached whatever it is granted.
+    Always,
+    /// Never cached.
+    Never,
+}
+
+impl CachePolicy {
+    /// `Always` for `true`, `Never` for `false`.
+    pub fn from_bool(cache: bool) -> CachePolicy {
+        if cache { CachePolicy::Always } else { CachePolicy::Never }
+    }
+}
+
+/// How often a node is tried before its failure stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all (at least 1). Only failures that may be transient are
+    /// tried again: errors of a node with I/O grants (files, environment,
+    /// clock, randomness), not traps or exceeded budgets unless `violations`.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles for each further one
+    /// (at most a minute), with ±50 % jitter.
+    pub backoff: Duration,
+    /// Also try again after a trap or an exceeded budget.
+    pub violations: bool,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { attempts: 1, backoff: Duration::from_millis(200), violations: false }
+    }
+}
+
+impl Policy {
+    /// Why a node under this policy is not cached, if it is not.
+    pub fn uncacheable(&self) -> Option<String> {
+        match self.cache {
+            CachePolicy::Always => return None,
+            CachePolicy::Never => return Some("its policy never caches it".into()),
+            CachePolicy::Auto => {}
+        }
+        let grants = self.grants.nondeterministic();
+        (!grants.is_empty()).then(|| {
+            format!(
+                "it is granted {}, so its results may differ between runs (a policy that always caches it overrides this)",
+                grants.join(" and ")
+            )
+        })
+    }
+
+    /// The attempts a node under this policy gets: its retry setting when it
+    /// has I/O grants, else one.
+    pub fn attempts(&self) -> u32 {
+        if self.grants.has_io() { self.retry.attempts.max(1) } else { 1 }
+    }
+
+    /// This policy with `timeout` as its wall-time budget.
+    pub fn with_timeout(mut self, timeout: Duration) -> Policy {
+        self.budgets.timeout = timeout;
+        self
+    }
+
+    /// This policy with a memory budget of `bytes`.
+    pub fn with_memory(mut self, bytes: u64) -> Policy {
+        self.budgets.memory = bytes;
+        self
+    }
+}
+
+/// A size as people write it: `512`, `64KiB`, `256MiB`, `2GiB` (also `KB`, `MB`, `GB` as powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a size (write 64KiB, 256MiB or 2GiB)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).ok_or_else(bad)
+}
+
+/// A duration as people write it: `500ms`, `10s`, `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration (write 500ms, 10s or 2m)");
+    let (number, unit) =
+        text.find(|c: char| !c.is_ascii_digit() && c != '.').map_or((text, ""), |i| text.split_at(i));
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse_as_written() {
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("2 GiB"), Ok(2 << 30));
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn nondeterministic_grants_keep_a_node_out_of_the_cache_unless_its_policy_says() {
+        let mut policy = Policy::default();
+        assert_eq!(policy.uncacheable(), None);
+        policy.grants.clock = true;
+        assert!(policy.uncacheable().is_some_and(|why| why.contains("the clock")));
+        policy.cache = CachePolicy::Always;
+        assert_eq!(policy.uncacheable(), None);
+        assert_eq!(policy.attempts(), 1);
+        policy.retry.attempts = 3;
+        assert_eq!(policy.attempts(), 3, "a node with I/O grants may be tried again");
+    }
+}

@@ -1,0 +1,281 @@
+//! One node's turn: from the cache, or run by its backend (tried again
+//! while its failure may be transient), its output's identity set and its
+//! result stored, one line of history either way.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::Reason;
+use super::cached::{announce_cached, decide, dependencies, fresh_id, output_identity, store_result};
+use super::keys::{effective_policy, keyed};
+use super::retry::{backoff, retryable};
+use super::schedule::{gather, release_inputs};
+use super::state::RunState;
+use crate::cache::{NodeRecord, now_ms};
+use crate::error::{FailureKind, NodeFailure};
+use crate::events::EventKind;
+use crate::node::{Call, Usage};
+use crate::pipeline::Body;
+use crate::plan::Input;
+use crate::policy::Policy;
+use crate::value::Value;
+
+/// Node `i`'s value: from the cache, or by running it (again, if a failure
+/// may be transient), storing the result.
+pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
+    let planned = &state.plan.nodes[i as usize];
+    let node = &planned.node;
+    let slot = &state.slots[i as usize];
+    let started = Instant::now();
+    let started_ms = now_ms();
+    let mut reason: Option<Reason> = None;
+
+    // Found by the prepass: loaded only if a running node or an output needs it.
+    if let Some(c) = &state.caching
+        && let Some((entry, key)) = state.hits[i as usize].get()
+    {
+        let bytes_in: u64 = planned
+            .inputs
+            .iter()
+            .map(|input| match input {
+                Input::Node(d) => state.sizes[*d as usize].load(Ordering::Relaxed),
+                Input::Value(v) => v.byte_size() as u64,
+            })
+            .sum();
+        let loaded = if state.needed[i as usize] { c.store.load(entry).map(Some) } else { Ok(None) };
+        match loaded {
+            Ok(value) => {
+                release_inputs(state, i);
+                *slot.value.lock() = value;
+                state.sizes[i as usize].store(entry.size, Ordering::Relaxed);
+                c.touched.lock().push(*key);
+                announce_cached(state, c, i, started, started_ms, bytes_in, entry);
+                return Ok(());
+            }
+            Err(why) => {
+                c.store.remove(key);
+                reason = Some(Reason::Damaged(why));
+            }
+        }
+    }
+
+    let inputs = gather(state, i)?;
+    let bytes_in: u64 = planned
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .map(|(input, value)| match input {
+            Input::Node(d) => state.sizes[*d as usize].load(Ordering::Relaxed),
+            Input::Value(_) => value.byte_size() as u64,
+        })
+        .sum();
+    let policy = effective_policy(state, i);
+    let keyed = state.caching.as_ref().map(|_| keyed(state, i, &policy, &inputs));
+
+    if let (Some(c), Some(k)) = (&state.caching, &keyed) {
+        if reason.is_none() {
+            // Not decided by the prepass: an input came from a node that ran.
+            match decide(c, state, i, k) {
+                Ok(entry) => match c.store.load(&entry) {
+                    Ok(value) => {
+                        state.sizes[i as usize].store(entry.size, Ordering::Relaxed);
+                        let _ = state.ids[i as usize].set(entry.output);
+                        *slot.value.lock() = Some(value);
+                        c.touched.lock().push(k.key);
+                        announce_cached(state, c, i, started, started_ms, bytes_in, &entry);
+                        return Ok(());
+                    }
+                    Err(why) => {
+                        c.store.remove(&k.key);
+                        reason = Some(Reason::Damaged(why));
+                    }
+                },
+                Err(why) => {
+                    if matches!(why, Reason::Damaged(_)) {
+                        c.store.remove(&k.key);
+                    }
+                    reason = Some(why);
+                }
+            }
+        }
+        if let Some(only) = &c.only
+            && !only[i as usize]
+        {
+            let why = reason.map(|r| r.to_string()).unwrap_or_default();
+            let failure = NodeFailure::new(
+                &node.name,
+                &node.source,
+                FailureKind::NotSelected { why: why.clone() },
+                format!("it is not selected to run, and its result cannot come from the cache ({why})"),
+            );
+            record_failure(state, i, started_ms, started, bytes_in, 0, &failure);
+            return Err(failure);
+        }
+    }
+
+    state.emit(i, EventKind::Started);
+    let attempts = policy.attempts();
+    let mut attempt = 1u32;
+    let (result, usage) = loop {
+        let (result, usage) = execute(state, i, &policy, inputs.clone());
+        match result {
+            Err(failure) if attempt < attempts && retryable(&failure, &policy) => {
+                let delay = backoff(&policy, attempt);
+                state.emit(i, EventKind::Retrying { attempt, attempts, delay, failure });
+                std::thread::sleep(delay);
+                attempt += 1;
+            }
+            result => break (result, usage),
+        }
+    };
+    state.nodes_run.fetch_add(1, Ordering::Relaxed);
+    if attempt > 1 {
+        state.retried.lock().push((node.name.to_string(), attempt));
+    }
+    let value = match result {
+        Ok(value) => value,
+        Err(failure) => {
+            record_failure(state, i, started_ms, started, bytes_in, attempt, &failure);
+            return Err(failure);
+        }
+    };
+
+    // The output's identity, and the result stored when it may be reused.
+    let mut note = reason.map(|r| r.to_string());
+    let mut bytes_out = value.byte_size() as u64;
+    let output = match (&state.caching, &keyed) {
+        (Some(c), Some(k)) => {
+            let deps = if k.uncacheable.is_none() && !node.is_fixed() {
+                dependencies(c, &usage.reads)
+            } else {
+                Err(String::new())
+            };
+            match deps {
+                Ok(deps) => {
+                    let output = output_identity(k, &deps);
+                    if c.reuse {
+                        match store_result(c, state, i, k, &output, &deps, &value) {
+                            Ok(size) => bytes_out = size,
+                            Err(why) => note = Some(format!("not stored: {why}")),
+                        }
+                    }
+                    output
+                }
+                Err(why) => {
+                    if !why.is_empty() {
+                        note = Some(format!("not cached: {why}"));
+                    }
+                    fresh_id(&k.key, &value)
+                }
+            }
+        }
+        _ => fresh_id(&[0; 32], &value),
+    };
+    state.sizes[i as usize].store(bytes_out, Ordering::Relaxed);
+    let _ = state.ids[i as usize].set(output);
+    *slot.value.lock() = Some(value);
+    if let Some(c) = &state.caching {
+        c.record(&NodeRecord {
+            node: node.name.to_string(),
+            status: if node.is_fixed() { "overridden" } else { "ran" }.into(),
+            started_ms,
+            duration: started.elapsed(),
+            attempts: attempt,
+            bytes_in,
+            bytes_out,
+            peak_memory: usage.peak_memory,
+            fuel: usage.fuel,
+            error: None,
+            reason: note,
+        });
+    }
+    state.emit(i, EventKind::Finished { duration: started.elapsed(), attempt });
+    Ok(())
+}
+
+fn record_failure(
+    state: &RunState,
+    i: u32,
+    started_ms: i64,
+    started: Instant,
+    bytes_in: u64,
+    attempts: u32,
+    failure: &NodeFailure,
+) {
+    if let Some(c) = &state.caching {
+        c.record(&NodeRecord {
+            node: state.name(i).to_string(),
+            status: "failed".into(),
+            started_ms,
+            duration: started.elapsed(),
+            attempts,
+            bytes_in,
+            error: Some(failure.message.lines().next().unwrap_or_default().to_string()),
+            ..NodeRecord::default()
+        });
+    }
+}
+
+/// Check table inputs against the columns the node requires; the error names
+/// the input, where it came from, and every missing or mistyped column.
+fn check_columns(state: &RunState, i: u32, inputs: &[Value]) -> Result<(), NodeFailure> {
+    let planned = &state.plan.nodes[i as usize];
+    let node = &planned.node;
+    for (k, (decl, value)) in node.decl.inputs.iter().zip(inputs).enumerate() {
+        let Value::Table(table) = value else { continue };
+        if decl.columns.is_empty() {
+            continue;
+        }
+        if let Err(problems) = table.check_columns(&decl.columns) {
+            let from = match &planned.inputs[k] {
+                Input::Node(d) => format!("node `{}`", state.name(*d)),
+                Input::Value(_) => format!("parameter `{}`", node.bindings[k]),
+            };
+            return Err(NodeFailure::new(
+                &node.name,
+                &node.source,
+                FailureKind::Error { kind: "invalid-input".into(), input: Some(decl.name.clone()) },
+                format!("input `{}` (the table from {from}): {problems}", decl.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One attempt at node `i`: its backend invoked under `policy`, a panic
+/// caught, the output's type checked. Returns what the attempt used too.
+fn execute(
+    state: &RunState,
+    i: u32,
+    policy: &Policy,
+    inputs: Vec<Value>,
+) -> (Result<Value, NodeFailure>, Usage) {
+    let node = &state.plan.nodes[i as usize].node;
+    if let Err(failure) = check_columns(state, i, &inputs) {
+        return (Err(failure), Usage::default());
+    }
+    let call = Call::new(&node.name, &node.source, &node.decl, policy, state.events.as_ref());
+    let outcome = catch_unwind(AssertUnwindSafe(|| match &node.body {
+        Body::Code(code) => code.invoke(&call, inputs),
+        Body::Fixed(value) => Ok(value.clone()),
+    }));
+    let result = match outcome {
+        Ok(result) => result,
+        Err(panic) => Err(call.fail(
+            FailureKind::Host,
+            format!("the host panicked while running it: {}", weavelet_data::panic_message(&*panic)),
+        )),
+    };
+    let result = result.and_then(|value| {
+        let declared = node.decl.output;
+        if !value.value_type().feeds(declared) && value != Value::Null {
+            return Err(call.fail(
+                FailureKind::WrongOutputType,
+                format!("it declares {declared} but returned {}", value.value_type()),
+            ));
+        }
+        Ok(value)
+    });
+    (result, call.finish())
+}

@@ -1,0 +1,198 @@
+//! `Runtime`: the backends, the scheduler and the result store, built once
+//! from a [`Config`] and shared; the one way to load and run a pipeline.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use weavelet_core::{
+    CacheUse, DryRunStep, Error, Node, Pipeline, Plan, Policy, ResultCache, Run, RunOptions, RunReport,
+    Scheduler,
+};
+use weavelet_manifest::{Language, Loader};
+use weavelet_rhai::Script;
+use weavelet_store::{ResultStore, StoreError};
+use weavelet_wasm::{ComponentModule, EngineConfig, WasmEngine};
+
+use crate::config::Config;
+use crate::output::{self, OutputFile};
+
+/// Shared, thread-safe and built once: the WebAssembly engine (compiled
+/// components cached in memory and on disk), the worker threads, and the
+/// result cache and run history (opened on first use). Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    wasm: WasmEngine,
+    scheduler: Scheduler,
+    store: OnceLock<Result<Option<Arc<ResultStore>>, StoreError>>,
+}
+
+impl Runtime {
+    /// Build a runtime.
+    pub fn new(config: Config) -> Result<Runtime, Error> {
+        let wasm = WasmEngine::new(EngineConfig {
+            jobs: config.jobs,
+            cache_dir: config.cache_dir.clone(),
+            policy: config.policy.clone(),
+            max_component_size: config.max_component_size,
+            wasm_stack: config.wasm_stack,
+            epoch_tick: config.epoch_tick,
+            fuel: config.fuel,
+        })?;
+        let scheduler = Scheduler::new(config.jobs, config.policy.clone())?;
+        Ok(Runtime { inner: Arc::new(Inner { config, wasm, scheduler, store: OnceLock::new() }) })
+    }
+
+    /// The configuration this runtime was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// How many nodes run at once.
+    pub fn jobs(&self) -> usize {
+        self.inner.scheduler.jobs()
+    }
+
+    /// Load a pipeline: a `weavelet.toml`, a folder holding one, or a single
+    /// `.rhai` script (every function a node). Node folders a manifest lists
+    /// are built first, components compiled (once: the code is cached).
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<Pipeline, Error> {
+        self.load_with(path, &mut |_| {})
+    }
+
+    /// [`Runtime::load`], telling `on_build` each step of building a node
+    /// folder (`building nodes (C): clang-16 ...`).
+    pub fn load_with(
+        &self,
+        path: impl AsRef<Path>,
+        on_build: &mut dyn FnMut(&str),
+    ) -> Result<Pipeline, Error> {
+        let path = path.as_ref();
+        if path.extension().is_some_and(|e| e == "rhai") {
+            let script = self.load_script(path)?;
+            let mut pipeline = Pipeline::new();
+            pipeline.add_nodes(script.nodes());
+            pipeline.set_name(path.file_stem().map_or_else(|| "script".into(), |s| s.to_string_lossy()));
+            pipeline.set_origin(absolute(path).display().to_string());
+            return Ok(pipeline);
+        }
+        let mut loader = RuntimeLoader { runtime: self, on_build };
+        weavelet_manifest::load(path, &self.inner.config.policy, &mut loader)
+    }
+
+    /// Load a component: compiled once per process (and cached on disk across
+    /// processes), pre-instantiated, its node declarations read and checked.
+    pub fn load_component(&self, path: impl AsRef<Path>) -> Result<Arc<ComponentModule>, Error> {
+        self.inner.wasm.load(path)
+    }
+
+    /// Load a Rhai script; its nodes run under the runtime's policy unless
+    /// their doc comments set their own.
+    pub fn load_script(&self, path: impl AsRef<Path>) -> Result<Arc<Script>, Error> {
+        Script::load(path, &self.inner.config.policy)
+    }
+
+    /// Build the node folder `dir` in `language` into a component (again
+    /// only when one of its files changed); returns the component file.
+    pub fn build(
+        &self,
+        language: Language,
+        dir: &Path,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<PathBuf, Error> {
+        weavelet_build::build(language, dir, self.inner.config.cache_dir.as_deref(), on_step)
+    }
+
+    /// The result cache and run history, opened on first use; `None` when
+    /// the configuration keeps none.
+    pub fn results(&self) -> Result<Option<Arc<ResultStore>>, Error> {
+        let config = &self.inner.config;
+        let opened = self.inner.store.get_or_init(|| match (&config.cache_dir, config.results) {
+            (Some(dir), true) => ResultStore::open(dir).map(|s| Some(Arc::new(s))),
+            _ => Ok(None),
+        });
+        opened.clone().map_err(Error::from)
+    }
+
+    /// Run a plan to completion and report every output and failure. Results
+    /// come from and go to the result cache, and the run is recorded in the
+    /// history, as `options` say. Node failures are in the report, not an
+    /// `Err`: see [`RunReport::check`].
+    ///
+    /// Blocks the calling thread; [`Runtime::start`] returns at once.
+    pub fn run(&self, plan: &Plan, options: RunOptions) -> Result<RunReport, Error> {
+        Ok(self.start(plan, options)?.wait())
+    }
+
+    /// Start running a plan and return at once: wait for it with
+    /// [`Run::wait`], or from async code with [`Run::finish`].
+    pub fn start(&self, plan: &Plan, options: RunOptions) -> Result<Run, Error> {
+        let cache = self.cache_for(&options)?;
+        self.inner.scheduler.start(plan, cache, options)
+    }
+
+    /// What [`Runtime::run`] would do with `options`, node by node: which
+    /// results would come from the cache and why the others would run. Runs
+    /// nothing and records nothing.
+    pub fn dry_run(&self, plan: &Plan, options: &RunOptions) -> Result<Vec<DryRunStep>, Error> {
+        let cache = self.cache_for(options)?;
+        self.inner.scheduler.dry_run(plan, cache, options)
+    }
+
+    /// Write `files` (node and path, as [`Pipeline::output_files`] lists
+    /// them) from `report`'s outputs. A file already holding the value it
+    /// would be written from, unchanged since, is left alone when the run
+    /// reused the cache (`cache`).
+    pub fn write_outputs(
+        &self,
+        report: &RunReport,
+        files: &[(String, PathBuf)],
+        cache: CacheUse,
+    ) -> Vec<OutputFile> {
+        let store = if cache == CacheUse::Off { None } else { self.results().ok().flatten() };
+        output::write_all(report, files, store.as_deref(), cache)
+    }
+
+    /// The default policy nodes without their own run under.
+    pub fn policy(&self) -> &Policy {
+        self.inner.scheduler.default_policy()
+    }
+
+    fn cache_for(&self, options: &RunOptions) -> Result<Option<Arc<dyn ResultCache>>, Error> {
+        if options.cache == CacheUse::Off {
+            return Ok(None);
+        }
+        Ok(self.results()?.map(|store| store as Arc<dyn ResultCache>))
+    }
+}
+
+/// `path` made absolute: canonical where it exists.
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| {
+        std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    })
+}
+
+/// The manifest's sources, loaded by this runtime's backends.
+struct RuntimeLoader<'a> {
+    runtime: &'a Runtime,
+    on_build: &'a mut dyn FnMut(&str),
+}
+
+impl Loader for RuntimeLoader<'_> {
+    fn component(&mut self, path: &Path) -> Result<Vec<Node>, Error> {
+        Ok(self.runtime.load_component(path)?.nodes().collect())
+    }
+
+    fn build(&mut self, language: Language, dir: &Path) -> Result<PathBuf, Error> {
+        self.runtime.build(language, dir, self.on_build)
+    }
+
+    fn script(&mut self, path: &Path, policy: &Policy) -> Result<Vec<Node>, Error> {
+        Ok(Script::load(path, policy)?.nodes().collect())
+    }
+}

@@ -1,0 +1,17 @@
+//! Weavelet's integration tests: one binary (one link of polars, wasmtime,
+//! resvg and SQLite), a module per area. Each test works in its own temporary
+//! folder; the guests under `guests/` are built by `tests/artifacts`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+mod cache;
+mod cli;
+mod graphics;
+mod hostile;
+mod languages;
+mod pipeline;
+mod policy;
+mod rhai;
+mod tables;
