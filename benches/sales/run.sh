@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # The sales benchmark of PERF.md: whole-process time and peak RSS of
 #   weavelet run benches/sales  (CSV -> group by region -> aggregate -> CSV, and an SVG bar chart)
-# beside the same work in plain Rust polars, at 1 M and 10 M rows.
-#
 # beside the same work in plain Rust polars, and in Hamilton with Python polars when
 # `sf-hamilton` and `polars` can be installed into a venv (~/.cache/weavelet/hamilton-venv;
 # NO_HAMILTON=1 skips it), at 1 M and 10 M rows, in the same run.
