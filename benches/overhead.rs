@@ -131,7 +131,6 @@ fn script_source(n: usize, chained: bool) -> String {
 
 fn rhai(c: &mut Criterion) {
     let rt = Runtime::new(Config::default().cache_dir(None)).unwrap();
-    let policy = weavelet::Policy::default();
     let path = std::path::Path::new("bench.rhai");
     let mut g = c.benchmark_group("rhai");
     g.sample_size(20);
@@ -141,14 +140,14 @@ fn rhai(c: &mut Criterion) {
     let chain_src = script_source(n, true);
     g.bench_function(BenchmarkId::new("load_and_plan", n), |b| {
         b.iter(|| {
-            let script = weavelet::Script::from_source(path, &chain_src, &policy).unwrap();
+            let script = weavelet::Script::from_source(path, &chain_src).unwrap();
             let mut p = Pipeline::new();
             p.add_nodes(script.nodes());
             p.set_param("start", Value::Int(0));
             p.plan(&[]).unwrap()
         })
     });
-    let script = weavelet::Script::from_source(path, &chain_src, &policy).unwrap();
+    let script = weavelet::Script::from_source(path, &chain_src).unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(script.nodes());
     p.set_param("start", Value::Int(0));
@@ -174,7 +173,7 @@ fn rhai(c: &mut Criterion) {
 
     let n = 10_000;
     g.throughput(Throughput::Elements(n as u64));
-    let script = weavelet::Script::from_source(path, &script_source(n, false), &policy).unwrap();
+    let script = weavelet::Script::from_source(path, &script_source(n, false)).unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(script.nodes());
     p.add_node(fan_in(n));

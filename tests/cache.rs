@@ -415,23 +415,17 @@ fn two_runs_sharing_one_cache_at_the_same_time_both_succeed_and_leave_it_intact(
 const SLOW: &str = r#"
 fn _spin(n) { let x = 0; for i in 0..n { x += i % 7; } x }
 
-/// @operations 1000000000
 fn sales(path, spin) { _spin(spin); read_table(path) }
 
-/// @operations 1000000000
 /// @columns sales region: text, revenue: number
 fn summary(sales, spin) { _spin(spin); sales.group_by(["region"], #{ total: "sum(revenue)" }).sort("region") }
 
-/// @operations 1000000000
 fn count(sales, spin) { _spin(spin); sales.height() }
 
-/// @operations 1000000000
 fn big(sales, spin) { _spin(spin); sales.filter("revenue > 100").sort("revenue") }
 
-/// @operations 1000000000
 fn chart(summary, spin) { _spin(spin); bar_chart(summary, #{ x: "region", y: "total", title: "Revenue" }) }
 
-/// @operations 1000000000
 /// @output text
 fn report(summary, count, big, spin) { _spin(spin); `${count} sales, ${big.height()} large, ${summary.height()} regions` }
 "#;
@@ -451,6 +445,7 @@ spin = 400000
 [policy]
 read = ["data"]
 timeout = "60s"
+operations = 1000000000
 
 [outputs]
 summary = "out/summary.csv"
@@ -682,14 +677,38 @@ backoff = "10ms"
     assert_eq!(p.last_run()["nodes"][0]["attempts"], 2);
 
     // A Rhai node over its operations budget is not tried again, even with attempts.
-    let script = "/// @attempts 3\n/// @backoff 10ms\n/// @operations 1000\nfn busy(path) { let x = 0; for i in 0..100000 { x += i; } x }\n";
+    let script = "/// @operations 1000\nfn busy(path) { let x = 0; for i in 0..100000 { x += i; } x }\n";
     std::fs::write(p.path("busy.rhai"), script).unwrap();
     manifest_in(
         p.dir.path(),
-        "[[scripts]]\npath = \"busy.rhai\"\n[params]\npath = \"data/sales.csv\"\n[policy]\nread = [\"data\"]\n",
+        "[[scripts]]\npath = \"busy.rhai\"\n[params]\npath = \"data/sales.csv\"\n\
+         [policy]\nread = [\"data\"]\nattempts = 3\nbackoff = \"10ms\"\n",
     );
     let (ok, _, stderr) = p.cli(&["run", "."]);
     assert!(!ok && !stderr.contains("retry"), "{stderr}");
+    assert_eq!(p.last_run()["nodes"][0]["attempts"], 1);
+}
+
+#[test]
+fn a_script_cannot_give_itself_more_attempts_or_a_longer_backoff() {
+    // It asks for 50 attempts 60 s apart; the operator grants 2, 10 ms apart.
+    let p = Project::new(STEPS);
+    let script = "/// @attempts 50\n/// @backoff 60s\nfn flaky(path) { read_table(path); throw \"the service is down\" }\n";
+    std::fs::write(p.path("flaky.rhai"), script).unwrap();
+    manifest_in(
+        p.dir.path(),
+        "[[scripts]]\npath = \"flaky.rhai\"\n[params]\npath = \"data/sales.csv\"\n\
+         [policy]\nread = [\"data\"]\nattempts = 2\nbackoff = \"10ms\"\n",
+    );
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = p.cli(&["run", "."]);
+    assert!(!ok && stderr.contains("the service is down"), "{stderr}");
+    assert_eq!(p.last_run()["nodes"][0]["attempts"], 2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    // Asking for fewer than the operator grants is honoured.
+    std::fs::write(p.path("flaky.rhai"), script.replace("@attempts 50", "@attempts 1")).unwrap();
+    let (ok, _, _) = p.cli(&["run", "."]);
+    assert!(!ok);
     assert_eq!(p.last_run()["nodes"][0]["attempts"], 1);
 }
 

@@ -126,7 +126,7 @@ fn report_of(rt: &Runtime, p: &Pipeline, nodes: &[&str]) -> Vec<Result<Value, St
 fn run_rhai(dir: &Path, rt: &Runtime, script: &str, nodes: &[&str]) -> Vec<Result<Value, String>> {
     std::fs::write(dir.join("nodes.rhai"), script).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.join("nodes.rhai")).unwrap().nodes());
     report_of(rt, &p, nodes)
 }
 
@@ -254,7 +254,7 @@ fn charts_from_rhai_draw_one_mark_per_value_with_their_labels() {
     let out = {
         std::fs::write(dir.path().join("nodes.rhai"), RHAI_CHARTS).unwrap();
         let mut p = Pipeline::new();
-        p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
+        p.add_nodes(Script::load(dir.path().join("nodes.rhai")).unwrap().nodes());
         p.set_param("path", Value::from("data/chart.csv"));
         report_of(&rt, &p, &nodes)
     };
@@ -349,7 +349,7 @@ fn image_operations_run_from_rhai() {
     let (dir, rt) = granted();
     std::fs::write(dir.path().join("nodes.rhai"), RHAI_IMAGES).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("nodes.rhai")).unwrap().nodes());
     p.set_param("dir", Value::from("data/photos"));
     let out = report_of(&rt, &p, &["results", "listed"]);
     let Ok(Value::Images(images)) = &out[0] else { panic!("expected images, got {:?}", out[0]) };
@@ -447,7 +447,7 @@ fn case_31_a_decompression_bomb_png_is_refused_from_its_header() {
     let script = "fn read(path) { read_image(path) } fn fine() { blank_image(2, 2, [1, 2, 3]).width }";
     std::fs::write(dir.path().join("nodes.rhai"), script).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("nodes.rhai")).unwrap().nodes());
     p.set_param("path", Value::from("data/bomb.png"));
     let out = report_of(&rt, &p, &["read", "fine"]);
     let e = out[0].as_ref().unwrap_err();
@@ -673,7 +673,7 @@ fn chart(totals) { bar_chart(totals, #{ x: "region", y: "revenue" }) }
 "#;
     std::fs::write(dir.path().join("nodes.rhai"), script).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.path().join("nodes.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("nodes.rhai")).unwrap().nodes());
     p.set_param("path", Value::from("data/chart.csv"));
     let report = rt.run(&p.plan(&["totals", "chart"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
@@ -689,7 +689,7 @@ fn a_script_reports_progress_through_a_folder() {
     let config = Config::default().cache_dir(None).allow_read(dir.clone(), &dir.join("photos")).unwrap();
     let rt = Runtime::new(config).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.join("images.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.join("images.rhai")).unwrap().nodes());
     p.set_param("dir", Value::from("photos"));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink: weavelet::EventSink = {

@@ -539,3 +539,16 @@ fn case_30_registered_functions_refuse_hostile_arguments_without_panicking() {
         seen.iter().any(|s| s.starts_with("image absolute: refused: reading `/etc/passwd` is not allowed"))
     );
 }
+
+// ---- Host-side work done for a node (SECURITY.md, classes 36-45) ----
+
+#[test]
+fn case_44_settings_in_a_node_s_own_source_cannot_raise_its_budgets() {
+    // `@timeout 3600s` under the arena's 1 s: the operator's budget holds.
+    let o = Arena::new(&[], "").stopped("rhai_raises_its_budgets", &[], "was stopped: wall-time budget of 1s");
+    assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
+    // `@operations 10^12` under the node's 100 000 (attempts and backoff: `tests/cache.rs`).
+    let o = Arena::new(&[], "[policy]\ntimeout = \"5s\"\n[policy.nodes.rhai_raises_its_budgets]\noperations = 100000\n")
+    .stopped("rhai_raises_its_budgets", &[], "was stopped: operation budget of 100000 exceeded");
+    assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
+}

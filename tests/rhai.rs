@@ -50,7 +50,7 @@ fn _ratio(a, b) { a.to_float() / b.to_float() }
 #[test]
 fn script_functions_are_nodes_and_parameter_names_are_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Script::load(script(dir.path(), "report.rhai", REPORT), &Policy::default()).unwrap();
+    let s = Script::load(script(dir.path(), "report.rhai", REPORT)).unwrap();
     let names: Vec<&str> = s.decls().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["numbers", "total", "mean"], "helpers starting with _ are not nodes");
     let mean = s.decls().find(|d| d.name == "mean").unwrap();
@@ -78,9 +78,7 @@ fn scripts_and_components_feed_each_other_both_ways() {
             dir.path(),
             "mixed.rhai",
             "fn x(start) { start + 1 }\nfn doubled(inc) { inc * 2 }\nfn count(readings) { readings.len() }\n",
-        ),
-        &Policy::default(),
-    )
+        ))
     .unwrap();
     let rt = runtime();
     let fixtures = load(&rt, FIXTURE_NODES);
@@ -110,9 +108,7 @@ fn scripts_and_components_feed_each_other_both_ways() {
 fn a_script_parameter_that_matches_nothing_gets_a_suggestion() {
     let dir = tempfile::tempdir().unwrap();
     let s = Script::load(
-        script(dir.path(), "typo.rhai", "fn total(numbrs) { 1 }\nfn numbers() { [1] }\n"),
-        &Policy::default(),
-    )
+        script(dir.path(), "typo.rhai", "fn total(numbrs) { 1 }\nfn numbers() { [1] }\n"))
     .unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(s.nodes());
@@ -129,7 +125,7 @@ fn a_script_parameter_that_matches_nothing_gets_a_suggestion() {
 /// Runs `node` of limits.rhai beside `fine` and returns the failure; `fine` must finish.
 fn broken(node: &str, policy: Policy) -> weavelet::NodeFailure {
     let rt = Runtime::new(Config::default().cache_dir(None).policy(policy.clone())).unwrap();
-    let s = Script::load(limits_script(), &policy).unwrap();
+    let s = Script::load(limits_script()).unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(s.nodes());
     p.set_param("x", Value::Int(3));
@@ -219,7 +215,7 @@ fn rhai_runtime_errors_name_node_script_and_line() {
 fn rhai_import_of_host_files_is_a_syntax_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = script(dir.path(), "imp.rhai", "import \"/etc/passwd\" as p;\nfn a(x) { x }\n");
-    let err = Script::load(&path, &Policy::default()).unwrap_err().to_string();
+    let err = Script::load(&path).unwrap_err().to_string();
     assert!(err.contains("imp.rhai:1:1: syntax error: 'import' is a reserved keyword"), "{err}");
     assert!(err.contains("help: scripts cannot import modules or files"), "{err}");
 }
@@ -228,7 +224,7 @@ fn rhai_import_of_host_files_is_a_syntax_error() {
 fn rhai_eval_is_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let path = script(dir.path(), "ev.rhai", "fn a(x) { eval(\"x + 1\") }\n");
-    let err = Script::load(&path, &Policy::default()).unwrap_err().to_string();
+    let err = Script::load(&path).unwrap_err().to_string();
     assert!(err.contains("syntax error: reserved keyword 'eval' is disabled"), "{err}");
 }
 
@@ -237,7 +233,7 @@ fn syntax_error_shows_file_line_column_and_caret() {
     let dir = tempfile::tempdir().unwrap();
     let path =
         script(dir.path(), "broken.rhai", "/// Fine.\nfn a(x) { x }\n\nfn b(y) {\n    let z = (y + ;\n}\n");
-    let err = Script::load(&path, &Policy::default()).unwrap_err().to_string();
+    let err = Script::load(&path).unwrap_err().to_string();
     let expected = format!(
         "{}:5:18: syntax error: Unexpected ';'\n  |\n5 |     let z = (y + ;\n  |                  ^",
         path.display()
@@ -249,7 +245,7 @@ fn syntax_error_shows_file_line_column_and_caret() {
 fn node_settings_in_doc_comments() {
     let dir = tempfile::tempdir().unwrap();
     let text = "/// Allowed very little.\n/// @operations 50\n/// @input n int\nfn busy(n) { let s = 0; for i in 0..n { s += i; } s }\n";
-    let s = Script::load(script(dir.path(), "settings.rhai", text), &Policy::default()).unwrap();
+    let s = Script::load(script(dir.path(), "settings.rhai", text)).unwrap();
     let decl = s.decls().next().unwrap();
     assert_eq!(decl.doc, "Allowed very little.");
     assert_eq!(decl.inputs[0].ty, weavelet::ValueType::Int);
@@ -261,7 +257,7 @@ fn node_settings_in_doc_comments() {
     assert!(report.failures[0].message.contains("operation budget of 50 exceeded"), "{:?}", report.failures);
 
     let bad = "/// @colour blue\nfn a(x) { x }\n";
-    let err = Script::load(script(dir.path(), "bad.rhai", bad), &Policy::default()).unwrap_err().to_string();
+    let err = Script::load(script(dir.path(), "bad.rhai", bad)).unwrap_err().to_string();
     assert!(err.contains("bad.rhai:2:1: node `a`: unknown or malformed setting `@colour blue`"), "{err}");
     assert!(err.contains("help: node settings go in the doc comment"), "{err}");
 }

@@ -318,7 +318,7 @@ fn passing_a_table_copies_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.rhai"), "fn last(pass9) { pass9 }").unwrap();
-    p.add_nodes(Script::load(dir.path().join("p.rhai"), &Default::default()).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("p.rhai")).unwrap().nodes());
     p.set_param("t", Value::Table(original.clone()));
     let report = rt.run(&p.plan(&["last"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
@@ -400,7 +400,7 @@ fn reading_outside_a_granted_folder_is_refused() {
     // The same rule holds for scripts.
     std::fs::write(dir.path().join("r.rhai"), "fn r(path) { read_table(path) }").unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.path().join("r.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("r.rhai")).unwrap().nodes());
     p.set_param("path", text("secret.csv"));
     let err = rt.run(&p.plan(&["r"]).unwrap(), RunOptions::new()).unwrap().check().unwrap_err().to_string();
     assert!(err.contains("is not allowed"), "{err}");
@@ -410,30 +410,24 @@ fn reading_outside_a_granted_folder_is_refused() {
 fn schema_checks_name_the_column_and_the_upstream_node() {
     let rt = runtime();
     let module = load(&rt, TABLE_NODES);
+    let run_failure = |p: &Pipeline| {
+        let report = rt.run(&p.plan(&["t_needs_columns"]).unwrap(), RunOptions::new()).unwrap();
+        report.check().unwrap_err().to_string()
+    };
     // At run time: the upstream node's table lacks `revenue`.
     let mut p = Pipeline::new();
     p.add_node(module.node("t_drop").unwrap().renamed("strip"));
     p.add_node(module.node("t_needs_columns").unwrap().bind("t", "strip").unwrap());
     p.set_param("t", Value::Table(sales()));
     p.set_param("columns", texts(&["revenue"]));
-    let err = rt
-        .run(&p.plan(&["t_needs_columns"]).unwrap(), RunOptions::new())
-        .unwrap()
-        .check()
-        .unwrap_err()
-        .to_string();
+    let err = run_failure(&p);
     assert!(err.contains("no column `revenue`") && err.contains("node `strip`"), "{err}");
 
     // A mistyped column.
     let mut p = Pipeline::new();
     p.add_node(module.node("t_needs_columns").unwrap());
     p.set_param("t", Value::Table(Table::from_frame(df!("region" => [1i64], "revenue" => [1.0]).unwrap())));
-    let err = rt
-        .run(&p.plan(&["t_needs_columns"]).unwrap(), RunOptions::new())
-        .unwrap()
-        .check()
-        .unwrap_err()
-        .to_string();
+    let err = run_failure(&p);
     assert!(err.contains("column `region` is i64, not text") && err.contains("parameter `t`"), "{err}");
 
     // Before the run: `t_promises` declares columns that lack `revenue`.
@@ -487,7 +481,7 @@ fn every_operation_runs_from_rhai() {
     let (dir, rt) = granted();
     std::fs::write(dir.path().join("ops.rhai"), RHAI_OPS).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.path().join("ops.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("ops.rhai")).unwrap().nodes());
     p.set_param("t", Value::Table(sales()));
     let report = rt.run(&p.plan(&["ops"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();
@@ -535,7 +529,7 @@ fn a_scan_followed_by_a_group_by_in_another_node_reads_only_the_used_columns() {
     )
     .unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(dir.path().join("lazy.rhai"), &rt.config().policy).unwrap().nodes());
+    p.add_nodes(Script::load(dir.path().join("lazy.rhai")).unwrap().nodes());
     p.set_param("path", text("data/sales.csv"));
     let report = rt.run(&p.plan(&["plan", "by_region"]).unwrap(), RunOptions::new()).unwrap();
     report.check().unwrap();

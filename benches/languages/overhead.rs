@@ -133,7 +133,7 @@ fn main() {
     let rt = Runtime::new(Config::default().cache_dir(None)).unwrap();
     let src = "/// x + 1.\nfn inc(x) { x + 1 }\n";
     let t = Instant::now();
-    let script = Script::from_source(Path::new("inc.rhai"), src, &policy).unwrap();
+    let script = Script::from_source(Path::new("inc.rhai"), src).unwrap();
     let load = t.elapsed();
     let mut p = Pipeline::new();
     p.set_param("x", Value::Int(41));

@@ -32,7 +32,7 @@ fn rhai_chain(dir: &std::path::Path) -> Pipeline {
     let path = dir.join("chain.rhai");
     std::fs::write(&path, src).unwrap();
     let mut p = Pipeline::new();
-    p.add_nodes(Script::load(&path, &Default::default()).unwrap().nodes());
+    p.add_nodes(Script::load(&path).unwrap().nodes());
     p
 }
 

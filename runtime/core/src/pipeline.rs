@@ -9,7 +9,7 @@ use weavelet_data::ReadGrants;
 use crate::decl::NodeDecl;
 use crate::error::{Error, NodeRole, names};
 use crate::node::{Builtin, NodeImpl};
-use crate::policy::Policy;
+use crate::policy::{Policy, Requests};
 use crate::value::{Value, ValueType};
 
 /// What runs when a node runs.
@@ -34,6 +34,8 @@ pub struct Node {
     pub(crate) source: Arc<str>,
     /// Budgets and grants of this node, when they differ from the default policy.
     pub(crate) policy: Option<Arc<Policy>>,
+    /// What the node's own source asks for: it narrows the policy, never widens it.
+    pub(crate) requests: Option<Arc<Requests>>,
 }
 
 impl Node {
@@ -47,6 +49,7 @@ impl Node {
             body: Body::Code(code),
             source,
             policy: None,
+            requests: None,
         }
     }
 
@@ -70,6 +73,18 @@ impl Node {
         self.policy.as_deref()
     }
 
+    /// What the node's own source asks for, if anything (see [`Requests`]).
+    pub fn requests(&self) -> Option<&Requests> {
+        self.requests.as_deref()
+    }
+
+    /// Narrow the node's policy by what its own source asks for: budgets,
+    /// attempts and backoff can be lowered this way, never raised.
+    pub fn with_requests(mut self, requests: Requests) -> Node {
+        self.requests = (!requests.is_empty()).then(|| Arc::new(requests));
+        self
+    }
+
     /// Bind input `input` to the node or parameter `target` instead of the
     /// one with the input's own name.
     pub fn bind(mut self, input: &str, target: &str) -> Result<Node, Error> {
@@ -86,7 +101,8 @@ impl Node {
         }
     }
 
-    /// Run this node under `policy` instead of the runtime's default.
+    /// Run this node under `policy` instead of the runtime's default (narrowed
+    /// by the node's [`requests`](Node::requests)).
     pub fn with_policy(mut self, policy: Policy) -> Node {
         self.policy = Some(Arc::new(policy));
         self

@@ -211,6 +211,58 @@ impl Policy {
     }
 }
 
+/// Settings a node's own source asks for: a Rhai node's `/// @timeout`,
+/// `@operations`, `@attempts`, `@backoff` and `@cache false`.
+///
+/// The source is the node author's, not the operator's, so requests only
+/// narrow the policy the node runs under ([`Policy::narrowed`]): a lower
+/// budget, fewer attempts, a shorter backoff or no caching take effect; asking
+/// for more than the policy allows changes nothing. Raising a budget takes the
+/// operator's policy (a manifest's `[policy]`, an embedder's [`Policy`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// A wall-time budget.
+    pub timeout: Option<Duration>,
+    /// A Rhai operation budget.
+    pub operations: Option<u64>,
+    /// Attempts in all.
+    pub attempts: Option<u32>,
+    /// The wait before a second attempt.
+    pub backoff: Option<Duration>,
+    /// `false`: never take the node's result from the cache (`true` is the
+    /// operator's to grant, and asks for nothing here).
+    pub cache: Option<bool>,
+}
+
+impl Requests {
+    /// Whether it asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Requests::default()
+    }
+}
+
+impl Policy {
+    /// This policy narrowed by what a node's source asks for (see [`Requests`]).
+    pub fn narrowed(mut self, requests: &Requests) -> Policy {
+        if let Some(t) = requests.timeout {
+            self.budgets.timeout = self.budgets.timeout.min(t);
+        }
+        if let Some(n) = requests.operations {
+            self.budgets.operations = self.budgets.operations.min(n);
+        }
+        if let Some(n) = requests.attempts {
+            self.retry.attempts = self.retry.attempts.min(n.max(1));
+        }
+        if let Some(b) = requests.backoff {
+            self.retry.backoff = self.retry.backoff.min(b);
+        }
+        if requests.cache == Some(false) {
+            self.cache = CachePolicy::Never;
+        }
+        self
+    }
+}
+
 /// A size as people write it: `512`, `64KiB`, `256MiB`, `2GiB` (also `KB`, `MB`, `GB` as powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -255,6 +307,39 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn a_node_s_requests_narrow_its_policy_and_never_widen_it() {
+        let operator = Policy {
+            cache: CachePolicy::Auto,
+            retry: Retry { attempts: 3, ..Retry::default() },
+            ..Policy::default()
+        };
+        let lower = Requests {
+            timeout: Some(Duration::from_secs(1)),
+            operations: Some(10),
+            attempts: Some(2),
+            backoff: Some(Duration::from_millis(10)),
+            cache: Some(false),
+        };
+        let narrowed = operator.clone().narrowed(&lower);
+        assert_eq!(narrowed.budgets.timeout, Duration::from_secs(1));
+        assert_eq!(narrowed.budgets.operations, 10);
+        assert_eq!(narrowed.retry.attempts, 2);
+        assert_eq!(narrowed.retry.backoff, Duration::from_millis(10));
+        assert_eq!(narrowed.cache, CachePolicy::Never);
+
+        let higher = Requests {
+            timeout: Some(Duration::from_secs(3600)),
+            operations: Some(u64::MAX),
+            attempts: Some(100),
+            backoff: Some(Duration::from_secs(60)),
+            cache: Some(true),
+        };
+        assert_eq!(operator.clone().narrowed(&higher), operator);
+        assert_eq!(operator.clone().narrowed(&Requests { attempts: Some(0), ..Requests::default() }).retry.attempts, 1);
+        assert!(Requests::default().is_empty() && !higher.is_empty());
     }
 
     #[test]

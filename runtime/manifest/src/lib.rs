@@ -54,8 +54,8 @@ pub trait Loader {
     fn component(&mut self, path: &Path) -> Result<Vec<Node>, Error>;
     /// Build the node folder `dir` (canonical) in `language`; the component file.
     fn build(&mut self, language: Language, dir: &Path) -> Result<PathBuf, Error>;
-    /// The nodes of the Rhai script at `path`; its nodes' own settings start from `policy`.
-    fn script(&mut self, path: &Path, policy: &Policy) -> Result<Vec<Node>, Error>;
+    /// The nodes of the Rhai script at `path`.
+    fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error>;
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,7 +338,7 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                 None,
             ));
         }
-        let nodes = loader.script(&script_path, &pipeline_policy)?;
+        let nodes = loader.script(&script_path)?;
         sources.push((entry.path.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
         pipeline.add_nodes(nodes);
     }

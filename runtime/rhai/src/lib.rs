@@ -19,7 +19,6 @@
 //! let script = Script::from_source(
 //!     "doubling.rhai".as_ref(),
 //!     "/// Twice `x`.\nfn doubled(x) { x * 2 }",
-//!     &Policy::default(),
 //! )?;
 //! let mut pipeline = Pipeline::new();
 //! pipeline.add_nodes(script.nodes());
@@ -43,8 +42,8 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Position};
 use weavelet_core::key::Digest;
 use weavelet_core::{
-    CachePolicy, Call, Diagnostic, Error, FailureKind, InputDecl, Node, NodeDecl, NodeFailure, NodeImpl,
-    Policy, Value, ValueType, human_bytes, parse_duration, snippet,
+    Call, Diagnostic, Error, FailureKind, InputDecl, Node, NodeDecl, NodeFailure, NodeImpl, Policy, Requests,
+    Value, ValueType, human_bytes, parse_duration, snippet,
 };
 
 pub use alloc::{CountingAllocator, is_installed as counting_allocator_installed};
@@ -65,7 +64,9 @@ pub struct Script {
 
 struct ScriptNode {
     decl: Arc<NodeDecl>,
-    policy: Option<Arc<Policy>>,
+    /// What its doc comment asks for (`@timeout`, ...): it narrows the
+    /// operator's policy, never widens it.
+    requests: Requests,
     /// The line of its `fn`, for failures that carry no position.
     line: usize,
     func: rhai::FnPtr,
@@ -83,17 +84,21 @@ impl std::fmt::Debug for Script {
 impl Script {
     /// Compile a `.rhai` file. Syntax errors are reported with the file, the
     /// line, the column and the source line.
-    pub fn load(path: impl AsRef<Path>, default: &Policy) -> Result<Arc<Script>, Error> {
+    ///
+    /// A node's doc comment can lower its budgets (`/// @timeout 1s`), never
+    /// raise them: the policy it runs under is the operator's (the runtime's
+    /// default, or what a pipeline gives the node) narrowed by its requests.
+    pub fn load(path: impl AsRef<Path>) -> Result<Arc<Script>, Error> {
         let path = path.as_ref();
         let source = std::fs::read_to_string(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
             _ => Error::io(format!("reading {}", path.display()), e),
         })?;
-        Script::from_source(path, &source, default)
+        Script::from_source(path, &source)
     }
 
     /// Compile script text; `path` is used in messages.
-    pub fn from_source(path: &Path, source: &str, default: &Policy) -> Result<Arc<Script>, Error> {
+    pub fn from_source(path: &Path, source: &str) -> Result<Arc<Script>, Error> {
         let engine = Arc::new(engine::sandboxed());
         let ast = engine.compile(source).map_err(|e| {
             let (line, col) = (e.1.line().unwrap_or(1), e.1.position().unwrap_or(1));
@@ -134,7 +139,7 @@ impl Script {
                 output_columns: Vec::new(),
                 capabilities: Vec::new(),
             };
-            let mut policy: Option<Policy> = None;
+            let mut requests = Requests::default();
             for line_text in f.comments.iter().flat_map(|c| c.lines()) {
                 let line_text = line_text.trim();
                 let text = line_text
@@ -144,7 +149,7 @@ impl Script {
                 let text = text.strip_suffix("*/").unwrap_or(text);
                 let text = text.strip_prefix(' ').unwrap_or(text);
                 match text.trim().strip_prefix('@') {
-                    Some(directive) => apply_directive(directive, &mut decl, &mut policy, default)
+                    Some(directive) => apply_directive(directive, &mut decl, &mut requests)
                         .map_err(|why| script_error(path, source, line, 1, &why, Some(DIRECTIVES.into())))?,
                     None => doc.push(text.trim_end().to_string()),
                 }
@@ -160,7 +165,7 @@ impl Script {
                     None,
                 )
             })?;
-            nodes.push(ScriptNode { decl: Arc::new(decl), policy: policy.map(Arc::new), line, func });
+            nodes.push(ScriptNode { decl: Arc::new(decl), requests, line, func });
         }
         if nodes.is_empty() {
             return Err(Error::Script(Diagnostic::new(format!(
@@ -187,11 +192,7 @@ impl Script {
     pub fn nodes(self: &Arc<Self>) -> impl Iterator<Item = Node> + '_ {
         self.nodes.iter().enumerate().map(|(index, n)| {
             let code = Arc::new(ScriptFn { script: self.clone(), index });
-            let node = Node::new(n.decl.clone(), self.display.clone(), code);
-            match &n.policy {
-                Some(policy) => node.with_policy((**policy).clone()),
-                None => node,
-            }
+            Node::new(n.decl.clone(), self.display.clone(), code).with_requests(n.requests.clone())
         })
     }
 
@@ -258,8 +259,7 @@ const DIRECTIVES: &str = "node settings go in the doc comment: @timeout 10s, @op
 fn apply_directive(
     directive: &str,
     decl: &mut NodeDecl,
-    policy: &mut Option<Policy>,
-    default: &Policy,
+    requests: &mut Requests,
 ) -> Result<(), String> {
     let mut words = directive.split_whitespace();
     let key = words.next().unwrap_or_default();
@@ -276,25 +276,21 @@ fn apply_directive(
             .ok_or_else(|| format!("node `{}` has no parameter `{name}`", decl.name))
     };
     match (key, args.as_slice()) {
-        ("timeout", [d]) => {
-            policy.get_or_insert_with(|| default.clone()).budgets.timeout = parse_duration(d)?
-        }
+        ("timeout", [d]) => requests.timeout = Some(parse_duration(d)?),
         ("operations", [n]) => {
-            policy.get_or_insert_with(|| default.clone()).budgets.operations =
-                n.replace('_', "").parse().map_err(|_| format!("`{n}` is not a number of operations"))?;
+            requests.operations =
+                Some(n.replace('_', "").parse().map_err(|_| format!("`{n}` is not a number of operations"))?);
         }
-        ("cache", [on @ ("true" | "false")]) => {
-            policy.get_or_insert_with(|| default.clone()).cache = CachePolicy::from_bool(*on == "true");
-        }
+        ("cache", [on @ ("true" | "false")]) => requests.cache = Some(*on == "true"),
         ("attempts", [n]) => {
             let n: u32 = n
                 .parse()
                 .ok()
                 .filter(|&n| n >= 1)
                 .ok_or_else(|| format!("`{n}` is not a number of attempts (1 or more)"))?;
-            policy.get_or_insert_with(|| default.clone()).retry.attempts = n;
+            requests.attempts = Some(n);
         }
-        ("backoff", [d]) => policy.get_or_insert_with(|| default.clone()).retry.backoff = parse_duration(d)?,
+        ("backoff", [d]) => requests.backoff = Some(parse_duration(d)?),
         ("output", [t]) => decl.output = ty(t)?,
         ("input", [name, t]) => {
             let i = input(decl, name)?;
@@ -376,7 +372,7 @@ fn describe(err: &EvalAltResult, stopped: Option<engine::Stop>, policy: &Policy)
         (E::ErrorTerminated(..), Some(engine::Stop::Operations)) => (
             FailureKind::Limit { limit: "operations".into() },
             format!(
-                "operation budget of {} exceeded (raise it with `/// @operations N`)",
+                "operation budget of {} exceeded (only the operator's policy can raise it, not the script)",
                 budgets.operations
             ),
         ),

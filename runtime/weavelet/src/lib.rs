@@ -91,7 +91,7 @@ pub use weavelet_core::key;
 pub use weavelet_core::{
     Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Error, Event,
     EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, LogLevel, Node, NodeDecl, NodeFailure,
-    NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Retry, Run, RunOptions, RunReport, Value, ValueType,
+    NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions, RunReport, Value, ValueType,
     human_bytes, parse_duration, parse_size, sanitize,
 };
 pub use weavelet_data::{

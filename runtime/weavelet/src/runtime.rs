@@ -90,10 +90,10 @@ impl Runtime {
         self.inner.wasm.load(path)
     }
 
-    /// Load a Rhai script; its nodes run under the runtime's policy unless
-    /// their doc comments set their own.
+    /// Load a Rhai script; its nodes run under the runtime's policy, which
+    /// their doc comments can narrow (`/// @timeout 1s`) but not widen.
     pub fn load_script(&self, path: impl AsRef<Path>) -> Result<Arc<Script>, Error> {
-        Script::load(path, &self.inner.config.policy)
+        Script::load(path)
     }
 
     /// Build the node folder `dir` in `language` into a component (again
@@ -192,7 +192,7 @@ impl Loader for RuntimeLoader<'_> {
         self.runtime.build(language, dir, self.on_build)
     }
 
-    fn script(&mut self, path: &Path, policy: &Policy) -> Result<Vec<Node>, Error> {
-        Ok(Script::load(path, policy)?.nodes().collect())
+    fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error> {
+        Ok(Script::load(path)?.nodes().collect())
     }
 }

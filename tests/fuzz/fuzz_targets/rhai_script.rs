@@ -1,6 +1,6 @@
 //! Compiling a Rhai pipeline script from source text: the Rhai parser under
 //! Weavelet's sandboxed engine (limits on depth, sizes, `eval` disabled), then
-//! node discovery and the `/// @...` directives (`@timeout`, `@memory`,
+//! node discovery and the `/// @...` directives (`@timeout`, `@operations`,
 //! `@columns`, ...) read from doc comments. Scripts are compiled, not run.
 
 #![no_main]
@@ -11,12 +11,11 @@ mod common;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use weavelet::{Policy, Script};
+use weavelet::Script;
 
 fuzz_target!(init: common::init(), |data: &[u8]| {
     let Some(source) = common::text(data) else { return };
-    let policy = Policy::default();
-    if let Ok(script) = Script::from_source(Path::new("fuzz.rhai"), source, &policy) {
+    if let Ok(script) = Script::from_source(Path::new("fuzz.rhai"), source) {
         for decl in script.decls() {
             let _ = (&decl.name, decl.inputs.len(), &decl.output_columns);
         }

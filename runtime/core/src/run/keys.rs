@@ -19,7 +19,8 @@ pub(super) struct Keyed {
 }
 
 /// The policy node `i` runs under: its own, else the default, with the
-/// pipeline's read grants unless its own policy grants reads.
+/// pipeline's read grants unless its own policy grants reads, narrowed by
+/// what the node's source asks for.
 pub(super) fn effective_policy(state: &RunState, i: u32) -> Cow<'_, Policy> {
     let node = &state.plan.nodes[i as usize].node;
     let mut policy = Cow::Borrowed(node.policy.as_deref().unwrap_or(&state.policy));
@@ -27,6 +28,9 @@ pub(super) fn effective_policy(state: &RunState, i: u32) -> Cow<'_, Policy> {
         && policy.grants.files.read.is_empty()
     {
         policy.to_mut().grants.files = files.clone();
+    }
+    if let Some(requests) = &node.requests {
+        policy = Cow::Owned(policy.into_owned().narrowed(requests));
     }
     policy
 }
