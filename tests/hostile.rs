@@ -552,3 +552,40 @@ fn case_44_settings_in_a_node_s_own_source_cannot_raise_its_budgets() {
     .stopped("rhai_raises_its_budgets", &[], "was stopped: operation budget of 100000 exceeded");
     assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
 }
+
+#[test]
+fn case_41_readers_open_beneath_the_grant_and_only_regular_files() {
+    let arena = Arena::new(&[], "[policy]\ntimeout = \"2s\"\n[policy.nodes.rhai_read_host_file]\nread = [\"data\"]\n");
+    let data = arena.dir.path().join("data");
+    std::fs::create_dir_all(data.join("trap.csv")).unwrap();
+    std::fs::write(data.join("sales.csv"), "region,revenue\nnorth,1\nsouth,2\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::symlink;
+        // A folder named like a CSV file, holding a link out of the grant.
+        symlink(arena.canary_file(), data.join("trap.csv/part.csv")).unwrap();
+        // Links out of the grant, to a file and to a folder.
+        symlink("../secret/canary.txt", data.join("link.csv")).unwrap();
+        symlink("../secret", data.join("elsewhere")).unwrap();
+        // A link that stays inside the grant is an ordinary way to name a file.
+        symlink("sales.csv", data.join("alias.csv")).unwrap();
+        // A FIFO named like a table: opening it must not block the host.
+        let made = std::process::Command::new("mkfifo").arg(data.join("pipe.csv")).status().unwrap();
+        assert!(made.success());
+    }
+    let read = |path: &str| ["-p".to_string(), format!("path={path}")];
+    let stopped = |path: &str, rule: &str| {
+        let args = read(path);
+        let o = arena.stopped("rhai_read_host_file", &[&args[0], &args[1]], rule);
+        assert!(o.took < Duration::from_secs(20), "reading {path} took {:?}", o.took);
+    };
+    stopped("data/trap.csv", "cannot read `data/trap.csv`: it is a folder, not a file");
+    stopped("data/link.csv", "reading `data/link.csv` is not allowed");
+    stopped("data/elsewhere/canary.txt", "reading `data/elsewhere/canary.txt` is not allowed");
+    stopped("data/pipe.csv", "it is not a regular file");
+    stopped("data/*.csv", "cannot read `data/*.csv`");
+    let args = read("data/alias.csv");
+    let o = arena.run(&["rhai_read_host_file"], &[&args[0], &args[1]]);
+    o.bystanders_finished();
+    assert!(o.stdout.contains("rhai_read_host_file: 2"), "{}\n{}", o.stdout, o.stderr);
+}

@@ -144,15 +144,10 @@ impl Svg {
 
     /// Read an `.svg` file under the node's read grants (see [`Svg::parse`]).
     pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Svg, GraphicsError> {
-        let real = grants.readable(path, log)?;
-        let size =
-            std::fs::metadata(&real).map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?.len();
-        if size > MAX_DOCUMENT_BYTES as u64 {
-            return Err(GraphicsError::new(format!(
-                "`{path}` is larger than an SVG document may be (64 MiB)"
-            )));
-        }
-        let bytes = std::fs::read(&real).map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?;
+        let (file, _) = grants.open_file(path, log)?;
+        let bytes = crate::files::read_at_most(file, MAX_DOCUMENT_BYTES as u64)
+            .map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?
+            .ok_or_else(|| GraphicsError::new(format!("`{path}` is larger than an SVG document may be (64 MiB)")))?;
         Svg::parse_bytes(&bytes).map_err(|e| GraphicsError::new(format!("`{path}`: {e}")))
     }
 

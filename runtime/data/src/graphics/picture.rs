@@ -113,17 +113,17 @@ impl Image {
     /// Read and decode an image file under the node's read grants. The
     /// image's name is the file's stem.
     pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Image, GraphicsError> {
-        let real = grants.readable(path, log)?;
-        let size =
-            std::fs::metadata(&real).map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?.len();
-        if size > MAX_FILE_BYTES {
-            return Err(GraphicsError::new(format!(
-                "`{path}` is {}, more than the {} an image file may be",
-                crate::human_bytes(size),
-                crate::human_bytes(MAX_FILE_BYTES)
-            )));
-        }
-        let bytes = std::fs::read(&real).map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?;
+        let (file, real) = grants.open_file(path, log)?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        let bytes = crate::files::read_at_most(file, MAX_FILE_BYTES)
+            .map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?
+            .ok_or_else(|| {
+                GraphicsError::new(format!(
+                    "`{path}` is {}, more than the {} an image file may be",
+                    crate::human_bytes(size.max(MAX_FILE_BYTES + 1)),
+                    crate::human_bytes(MAX_FILE_BYTES)
+                ))
+            })?;
         let stem = real.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         Image::decode(&bytes, &stem).map_err(|e| GraphicsError::new(format!("`{path}`: {e}")))
     }
@@ -131,9 +131,8 @@ impl Image {
     /// The image files (by extension) directly in `dir`, a granted directory,
     /// as paths to give [`Image::read`], sorted by name.
     pub fn list(grants: &ReadGrants, log: &ReadLog, dir: &str) -> Result<Vec<String>, GraphicsError> {
-        let real = grants.readable(dir, log)?;
-        let entries =
-            std::fs::read_dir(&real).map_err(|e| GraphicsError::new(format!("listing `{dir}`: {e}")))?;
+        let (folder, _) = grants.open_dir(dir, log)?;
+        let entries = folder.entries().map_err(|e| GraphicsError::new(format!("listing `{dir}`: {e}")))?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| GraphicsError::new(format!("listing `{dir}`: {e}")))?;

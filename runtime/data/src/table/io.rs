@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -58,17 +59,18 @@ impl Format {
 /// Open a table file (lazily where the format allows: CSV, Parquet, IPC and
 /// JSON lines are scanned, so only the columns and rows used are read).
 pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Table, TableError> {
-    let real = grants.readable(path, log)?;
+    // polars reads the opened file, never the path: no globbing, no folder
+    // expansion, nothing resolved again after the grant was checked.
+    let (file, real) = grants.open_file(path, log)?;
     let format = Format::of(&real)?;
-    let plpath = PlRefPath::try_from_path(&real).map_err(TableError::from)?;
+    let source = || -> PolarsResult<ScanSources> { Ok(ScanSources::Files(Arc::from([file.try_clone()?]))) };
     let lf = guarded(|| match format {
-        Format::Csv => LazyCsvReader::new(plpath).with_has_header(true).finish(),
-        Format::Parquet => LazyFrame::scan_parquet(plpath, ScanArgsParquet::default()),
-        Format::Ipc => LazyFrame::scan_ipc(plpath, Default::default(), Default::default()),
-        Format::JsonLines => LazyJsonLineReader::new(plpath).finish(),
+        Format::Csv => LazyCsvReader::new_with_sources(source()?).with_has_header(true).finish(),
+        Format::Parquet => LazyFrame::scan_parquet_sources(source()?, ScanArgsParquet::default()),
+        Format::Ipc => LazyFrame::scan_ipc_sources(source()?, Default::default(), Default::default()),
+        Format::JsonLines => LazyJsonLineReader::new_with_sources(source()?).finish(),
         Format::Json => {
-            let file = File::open(&real)?;
-            JsonReader::new(file).with_json_format(JsonFormat::Json).finish().map(DataFrame::lazy)
+            JsonReader::new(file.try_clone()?).with_json_format(JsonFormat::Json).finish().map(DataFrame::lazy)
         }
     })
     .map_err(|e| TableError::new(format!("reading `{path}`: {e}")))?;
