@@ -712,6 +712,69 @@ fn a_script_cannot_give_itself_more_attempts_or_a_longer_backoff() {
     assert_eq!(p.last_run()["nodes"][0]["attempts"], 1);
 }
 
+#[test]
+fn fingerprinting_a_granted_folder_never_follows_links_or_opens_devices() {
+    // SECURITY class 42: the folder a node reads through WASI holds a link to a
+    // device, a link out of the grant and a FIFO. Fingerprinting it for the
+    // cache must not read the device or the FIFO (either would hang the host),
+    // and must see the links change.
+    let manifest = r#"
+[[components]]
+path = "{capabilities}"
+
+[params]
+name = "note.txt"
+
+[policy.nodes.read_through_wasi]
+read = ["data"]
+"#;
+    let p = Project::new(STEPS);
+    manifest_in(p.dir.path(), manifest);
+    std::fs::write(p.path("data/note.txt"), "first").unwrap();
+    std::fs::create_dir_all(p.path("outside")).unwrap();
+    std::fs::write(p.path("outside/a.txt"), "a").unwrap();
+    std::fs::write(p.path("outside/b.txt"), "b").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/dev/zero", p.path("data/zero")).unwrap();
+        std::os::unix::fs::symlink("../outside/a.txt", p.path("data/away.txt")).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(p.path("data/pipe")).status().unwrap();
+        assert!(made.success());
+    }
+    // Fingerprinting the device would never end: the run is given a minute.
+    let mut child = p
+        .cmd()
+        .args(["run", ".", "-o", "read_through_wasi"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the run hung while fingerprinting data/");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("read_through_wasi: first"), "{stdout}");
+    p.run(&["-o", "read_through_wasi"]);
+    assert_eq!(p.statuses()["read_through_wasi"], "cached");
+    // A link pointed elsewhere is a change (recorded by its text, not followed).
+    #[cfg(unix)]
+    {
+        std::fs::remove_file(p.path("data/away.txt")).unwrap();
+        std::os::unix::fs::symlink("../outside/b.txt", p.path("data/away.txt")).unwrap();
+        p.run(&["-o", "read_through_wasi"]);
+        assert_eq!(p.statuses()["read_through_wasi"], "ran");
+        // What lies outside the grant is not part of the fingerprint.
+        std::fs::write(p.path("outside/b.txt"), "changed").unwrap();
+        p.run(&["-o", "read_through_wasi"]);
+        assert_eq!(p.statuses()["read_through_wasi"], "cached");
+    }
+}
+
 /// `manifest` for a project folder (component paths filled in).
 fn manifest_in(dir: &Path, text: &str) {
     manifest(dir, text);

@@ -545,17 +545,24 @@ fn case_30_registered_functions_refuse_hostile_arguments_without_panicking() {
 #[test]
 fn case_44_settings_in_a_node_s_own_source_cannot_raise_its_budgets() {
     // `@timeout 3600s` under the arena's 1 s: the operator's budget holds.
-    let o = Arena::new(&[], "").stopped("rhai_raises_its_budgets", &[], "was stopped: wall-time budget of 1s");
+    let o =
+        Arena::new(&[], "").stopped("rhai_raises_its_budgets", &[], "was stopped: wall-time budget of 1s");
     assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
     // `@operations 10^12` under the node's 100 000 (attempts and backoff: `tests/cache.rs`).
-    let o = Arena::new(&[], "[policy]\ntimeout = \"5s\"\n[policy.nodes.rhai_raises_its_budgets]\noperations = 100000\n")
+    let o = Arena::new(
+        &[],
+        "[policy]\ntimeout = \"5s\"\n[policy.nodes.rhai_raises_its_budgets]\noperations = 100000\n",
+    )
     .stopped("rhai_raises_its_budgets", &[], "was stopped: operation budget of 100000 exceeded");
     assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
 }
 
 #[test]
 fn case_41_readers_open_beneath_the_grant_and_only_regular_files() {
-    let arena = Arena::new(&[], "[policy]\ntimeout = \"2s\"\n[policy.nodes.rhai_read_host_file]\nread = [\"data\"]\n");
+    let arena = Arena::new(
+        &[],
+        "[policy]\ntimeout = \"2s\"\n[policy.nodes.rhai_read_host_file]\nread = [\"data\"]\n",
+    );
     let data = arena.dir.path().join("data");
     std::fs::create_dir_all(data.join("trap.csv")).unwrap();
     std::fs::write(data.join("sales.csv"), "region,revenue\nnorth,1\nsouth,2\n").unwrap();
@@ -588,4 +595,57 @@ fn case_41_readers_open_beneath_the_grant_and_only_regular_files() {
     let o = arena.run(&["rhai_read_host_file"], &[&args[0], &args[1]]);
     o.bystanders_finished();
     assert!(o.stdout.contains("rhai_read_host_file: 2"), "{}\n{}", o.stdout, o.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn case_42_outputs_and_write_grants_never_go_through_planted_links() {
+    use std::os::unix::fs::symlink;
+    let root = tempfile::tempdir().unwrap();
+    let (dir, victim) = (root.path().join("pipeline"), root.path().join("victim"));
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(dir.join("steps.rhai"), "fn report() { \"chosen by the node\" }\nfn fine() { 7 }\n")
+        .unwrap();
+    let run = |manifest_text: &str| {
+        manifest(&dir, manifest_text);
+        let out = weavelet_cmd().current_dir(&dir).args(["run", "weavelet.toml"]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // A link a node with the write grant could have planted in its folder; the
+    // pipeline's saved output goes beneath that folder.
+    symlink("../../victim", dir.join("out/sub")).unwrap();
+    let (code, stderr) =
+        run("[[scripts]]\npath = \"steps.rhai\"\n[policy.nodes.report]\nwrite = [\"out\"]\n\
+         [outputs]\nreport = \"out/sub/report.txt\"\nfine = \"out/fine.txt\"\n");
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("it leads outside"), "{stderr}");
+    assert!(!victim.join("report.txt").exists(), "the output was written through the link");
+    assert_eq!(std::fs::read_to_string(dir.join("out/fine.txt")).unwrap().trim(), "7");
+    // A planted link at the output's own name is replaced, not followed.
+    std::fs::write(victim.join("precious.txt"), "keep").unwrap();
+    symlink("../../victim/precious.txt", dir.join("out/report.txt")).unwrap();
+    let (code, stderr) = run(
+        "[[scripts]]\npath = \"steps.rhai\"\n[policy.nodes.report]\nwrite = [\"out\"]\n[outputs]\nreport = \"out/report.txt\"\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(victim.join("precious.txt")).unwrap(), "keep");
+    assert!(!dir.join("out/report.txt").is_symlink());
+    // A write grant that is a link out of the pipeline's folder is refused when loading.
+    symlink("../victim", dir.join("elsewhere")).unwrap();
+    let (code, stderr) =
+        run("[[scripts]]\npath = \"steps.rhai\"\n[policy.nodes.report]\nwrite = [\"elsewhere\"]\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`elsewhere` resolves through a link"), "{stderr}");
+    // So is one that holds the result cache.
+    manifest(&dir, "[[scripts]]\npath = \"steps.rhai\"\n[policy.nodes.report]\nwrite = [\"state\"]\n");
+    let out = weavelet_cmd()
+        .current_dir(&dir)
+        .env("WEAVELET_CACHE_DIR", dir.join("state/cache"))
+        .args(["run", "weavelet.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("which holds the result cache"), "{stderr}");
 }

@@ -73,12 +73,11 @@ fn script_functions_are_nodes_and_parameter_names_are_inputs() {
 fn scripts_and_components_feed_each_other_both_ways() {
     // script `x` → component `inc` → script `doubled`; component `readings` → script `count`.
     let dir = tempfile::tempdir().unwrap();
-    let s = Script::load(
-        script(
-            dir.path(),
-            "mixed.rhai",
-            "fn x(start) { start + 1 }\nfn doubled(inc) { inc * 2 }\nfn count(readings) { readings.len() }\n",
-        ))
+    let s = Script::load(script(
+        dir.path(),
+        "mixed.rhai",
+        "fn x(start) { start + 1 }\nfn doubled(inc) { inc * 2 }\nfn count(readings) { readings.len() }\n",
+    ))
     .unwrap();
     let rt = runtime();
     let fixtures = load(&rt, FIXTURE_NODES);
@@ -107,9 +106,8 @@ fn scripts_and_components_feed_each_other_both_ways() {
 #[test]
 fn a_script_parameter_that_matches_nothing_gets_a_suggestion() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Script::load(
-        script(dir.path(), "typo.rhai", "fn total(numbrs) { 1 }\nfn numbers() { [1] }\n"))
-    .unwrap();
+    let s = Script::load(script(dir.path(), "typo.rhai", "fn total(numbrs) { 1 }\nfn numbers() { [1] }\n"))
+        .unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(s.nodes());
     let err = plan_error(&p, &["total"]);

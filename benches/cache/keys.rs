@@ -43,7 +43,7 @@ fn main() {
     // Known lineage: `big` reads a 10 M-row Parquet file, three nodes pass the table on, one counts it.
     let big = table(10_000_000);
     let file = dir.join("big.parquet");
-    weavelet::table::io::write(&big, &file).unwrap();
+    weavelet::table::io::write(&big, &file, &[]).unwrap();
     // Older than the fingerprint cache's "recently modified" window, as a data file usually is.
     std::fs::File::options()
         .write(true)

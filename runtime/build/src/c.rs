@@ -66,7 +66,7 @@ pub(super) fn build(b: &Build<'_>, on_step: StepSink<'_>) -> Result<(), Error> {
             b.dir.display()
         ))
     })?;
-    weavelet_data::table::io::atomic_write(b.out, |file| {
+    weavelet_data::table::io::atomic_write(b.out, &[], |file| {
         std::io::Write::write_all(file, &component)
             .map_err(|e| weavelet_data::TableError::new(format!("writing {}: {e}", b.out.display())))
     })

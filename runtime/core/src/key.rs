@@ -67,12 +67,15 @@ pub fn sha256(bytes: &[u8]) -> Digest {
 
 /// The SHA-256 of a file's content, read in blocks.
 pub fn hash_file(path: &std::path::Path) -> std::io::Result<Digest> {
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path)?;
+    hash_read(&mut std::fs::File::open(path)?)
+}
+
+/// The SHA-256 of everything `reader` yields.
+pub fn hash_read(reader: &mut impl std::io::Read) -> std::io::Result<Digest> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf)?;
+        let n = reader.read(&mut buf)?;
         if n == 0 {
             break;
         }

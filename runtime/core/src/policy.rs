@@ -338,7 +338,10 @@ mod tests {
             cache: Some(true),
         };
         assert_eq!(operator.clone().narrowed(&higher), operator);
-        assert_eq!(operator.clone().narrowed(&Requests { attempts: Some(0), ..Requests::default() }).retry.attempts, 1);
+        assert_eq!(
+            operator.clone().narrowed(&Requests { attempts: Some(0), ..Requests::default() }).retry.attempts,
+            1
+        );
         assert!(Requests::default().is_empty() && !higher.is_empty());
     }
 

@@ -44,8 +44,10 @@ impl ReadGrants {
             Ok(rel) if !rel.as_os_str().is_empty() => rel,
             _ => Path::new("."),
         };
-        let cannot = |e: std::io::Error| TableError::new(format!("cannot read `{path}`: {}", beneath_error(&e)));
-        let root = cap_std::fs::Dir::open_ambient_dir(&grant, cap_std::ambient_authority()).map_err(cannot)?;
+        let cannot =
+            |e: std::io::Error| TableError::new(format!("cannot read `{path}`: {}", beneath_error(&e)));
+        let root =
+            cap_std::fs::Dir::open_ambient_dir(&grant, cap_std::ambient_authority()).map_err(cannot)?;
         let mut options = cap_std::fs::OpenOptions::new();
         options.read(true);
         #[cfg(unix)]
@@ -73,8 +75,10 @@ impl ReadGrants {
     pub fn open_dir(&self, path: &str, log: &ReadLog) -> Result<(cap_std::fs::Dir, PathBuf), TableError> {
         let (grant, real) = self.locate(path)?;
         let rel = real.strip_prefix(&grant).unwrap_or(Path::new("."));
-        let cannot = |e: std::io::Error| TableError::new(format!("cannot list `{path}`: {}", beneath_error(&e)));
-        let root = cap_std::fs::Dir::open_ambient_dir(&grant, cap_std::ambient_authority()).map_err(cannot)?;
+        let cannot =
+            |e: std::io::Error| TableError::new(format!("cannot list `{path}`: {}", beneath_error(&e)));
+        let root =
+            cap_std::fs::Dir::open_ambient_dir(&grant, cap_std::ambient_authority()).map_err(cannot)?;
         let dir = if rel.as_os_str().is_empty() { root } else { root.open_dir(rel).map_err(cannot)? };
         log.listed(&real);
         Ok((dir, real))
@@ -145,7 +149,7 @@ pub fn read_at_most(file: std::fs::File, limit: u64) -> std::io::Result<Option<V
 }
 
 /// `path` made absolute with `.` and `..` removed lexically (no file-system access).
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {

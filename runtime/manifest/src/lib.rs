@@ -299,7 +299,10 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
         let message = e.message().trim_end_matches('\n').to_string();
         spanned(&file, &src, e.span(), message, None)
     })?;
-    let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let base = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let name = manifest.pipeline.name.clone().unwrap_or_else(|| {
         base.canonicalize()
             .ok()
@@ -700,6 +703,20 @@ fn apply_policy(
                 "check the folder's permissions",
             )
         })?;
+        // A grant that resolves through a link (to elsewhere in the pipeline's
+        // folder, or out of it) would let a node write where the manifest
+        // does not say: refused.
+        let expected = std::path::absolute(base)
+            .and_then(|b| b.canonicalize())
+            .map(|b| b.join(&guest))
+            .unwrap_or_else(|_| host.clone());
+        if real != expected {
+            return Err(at(
+                dir.span(),
+                format!("`{}` resolves through a link to {}", dir.get_ref(), real.display()),
+                "a write grant must be a real folder inside the pipeline's folder, not a link",
+            ));
+        }
         if !policy.grants.write.iter().any(|(_, g)| *g == guest) {
             policy.grants.write.push((real, guest));
         }

@@ -256,11 +256,7 @@ const DIRECTIVES: &str = "node settings go in the doc comment: @timeout 10s, @op
                           @cache false, @attempts 3, @backoff 500ms, @output <type>, @input <name> <type>, @optional <name>, \
                           @columns <input> <column>: <type>, ...";
 
-fn apply_directive(
-    directive: &str,
-    decl: &mut NodeDecl,
-    requests: &mut Requests,
-) -> Result<(), String> {
+fn apply_directive(directive: &str, decl: &mut NodeDecl, requests: &mut Requests) -> Result<(), String> {
     let mut words = directive.split_whitespace();
     let key = words.next().unwrap_or_default();
     let args: Vec<&str> = words.collect();

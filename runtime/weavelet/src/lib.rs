@@ -91,8 +91,8 @@ pub use weavelet_core::key;
 pub use weavelet_core::{
     Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Error, Event,
     EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, LogLevel, Node, NodeDecl, NodeFailure,
-    NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions, RunReport, Value, ValueType,
-    human_bytes, parse_duration, parse_size, sanitize,
+    NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions, RunReport, Value,
+    ValueType, human_bytes, parse_duration, parse_size, sanitize,
 };
 pub use weavelet_data::{
     ChartKind, ChartSpec, GraphicsError, Image, ReadGrants, ReadLog, Svg, Table, TableError, files, graphics,

@@ -59,7 +59,7 @@ pub(crate) fn write_all(
             done.push(OutputFile { node: node.clone(), path: path.clone(), outcome: Ok(Written::UpToDate) });
             continue;
         }
-        let written = save(value, path);
+        let written = save_in(value, path, &report.write_grants);
         if let (Ok(_), Some(id), Some(store)) = (&written, identity, store) {
             store.output_written(path, id);
         }
@@ -84,8 +84,19 @@ pub(crate) fn write_all(
 /// written as JSON (`.json`) or as text (any other extension). Returns the
 /// bytes written.
 pub fn save(value: &Value, path: &Path) -> Result<u64, TableError> {
+    save_in(value, path, &[])
+}
+
+/// [`save`], writing beneath the folders in `writable` (nodes' write grants)
+/// without following links planted there (see [`io::atomic_write`]).
+fn save_in(value: &Value, path: &Path, writable: &[PathBuf]) -> Result<u64, TableError> {
+    let write_bytes = |path: &Path, bytes: &[u8]| {
+        io::atomic_write(path, writable, |file| {
+            file.write_all(bytes).map_err(|e| TableError::new(format!("writing {}: {e}", path.display())))
+        })
+    };
     match value {
-        Value::Table(table) => io::write(table, path),
+        Value::Table(table) => io::write(table, path, writable),
         Value::Svg(svg) => match Image::format_of(path) {
             Some(format) => write_bytes(path, &render(svg, render_scale(path))?.encode(format)?),
             None if has_extension(path, "svg") => write_bytes(path, svg.to_text().as_bytes()),
@@ -100,11 +111,11 @@ pub fn save(value: &Value, path: &Path) -> Result<u64, TableError> {
             })?;
             write_bytes(path, &image.encode(format)?)
         }
-        Value::Images(images) => save_images(images, path),
+        Value::Images(images) => save_images(images, path, writable),
         other => {
             let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
             let text = if is_json { to_json(other).to_string() } else { other.to_string() };
-            io::atomic_write(path, |file| {
+            io::atomic_write(path, writable, |file| {
                 writeln!(file, "{text}")
                     .map_err(|e| TableError::new(format!("writing {}: {e}", path.display())))
             })
@@ -127,14 +138,8 @@ fn has_extension(path: &Path, ext: &str) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
-fn write_bytes(path: &Path, bytes: &[u8]) -> Result<u64, TableError> {
-    io::atomic_write(path, |file| {
-        file.write_all(bytes).map_err(|e| TableError::new(format!("writing {}: {e}", path.display())))
-    })
-}
-
 /// One file per image: `{name}` in the path becomes each image's name.
-fn save_images(images: &[Image], path: &Path) -> Result<u64, TableError> {
+fn save_images(images: &[Image], path: &Path, writable: &[PathBuf]) -> Result<u64, TableError> {
     let pattern = path.to_string_lossy();
     if !pattern.contains("{name}") {
         return Err(TableError::new(format!(
@@ -152,7 +157,7 @@ fn save_images(images: &[Image], path: &Path) -> Result<u64, TableError> {
     let mut total = 0;
     for image in images {
         let file = std::path::PathBuf::from(pattern.replace("{name}", image.name()));
-        total += save(&Value::Image(image.clone()), &file)?;
+        total += save_in(&Value::Image(image.clone()), &file, writable)?;
     }
     Ok(total)
 }

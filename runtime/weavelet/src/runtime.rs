@@ -81,7 +81,33 @@ impl Runtime {
             return Ok(pipeline);
         }
         let mut loader = RuntimeLoader { runtime: self, on_build };
-        weavelet_manifest::load(path, &self.inner.config.policy, &mut loader)
+        let pipeline = weavelet_manifest::load(path, &self.inner.config.policy, &mut loader)?;
+        self.check_write_grants(path, &pipeline)?;
+        Ok(pipeline)
+    }
+
+    /// Refuse a write grant that holds the cache folder or lies inside it: a
+    /// node could otherwise rewrite stored results and the history.
+    fn check_write_grants(&self, manifest: &Path, pipeline: &Pipeline) -> Result<(), Error> {
+        let Some(cache) = &self.inner.config.cache_dir else { return Ok(()) };
+        let cache = absolute(cache);
+        let policies = pipeline.nodes().iter().filter_map(|n| n.policy().map(|p| (n.name(), p)));
+        for (node, policy) in policies {
+            for (host, guest) in &policy.grants.write {
+                if cache.starts_with(host) || host.starts_with(&cache) {
+                    return Err(Error::Manifest {
+                        path: manifest.to_path_buf(),
+                        diagnostic: weavelet_core::Diagnostic::new(format!(
+                            "node `{node}` is granted to write `{guest}`, which {} the result cache ({})",
+                            if host.starts_with(&cache) { "lies inside" } else { "holds" },
+                            cache.display()
+                        ))
+                        .with_help("grant a folder beside the cache, or keep the cache elsewhere"),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Load a component: compiled once per process (and cached on disk across

@@ -146,6 +146,10 @@ pub struct RunReport {
     pub identities: Vec<(String, Digest)>,
     /// Wall time of the whole run.
     pub duration: Duration,
+    /// The folders nodes of this run could write into (their write grants,
+    /// canonical): output files under them are written without following
+    /// links a node may have planted there.
+    pub write_grants: Vec<std::path::PathBuf>,
 }
 
 impl RunReport {

@@ -158,6 +158,20 @@ impl RunState {
             run_id,
             identities,
             duration: self.started.elapsed(),
+            write_grants: self.write_grants(),
         }
+    }
+
+    /// Every planned node's write grants (host folders), once each.
+    fn write_grants(&self) -> Vec<std::path::PathBuf> {
+        let mut folders: Vec<std::path::PathBuf> = Vec::new();
+        for i in 0..self.plan.nodes.len() as u32 {
+            for (host, _) in &super::keys::effective_policy(self, i).grants.write {
+                if !folders.contains(host) {
+                    folders.push(host.clone());
+                }
+            }
+        }
+        folders
     }
 }

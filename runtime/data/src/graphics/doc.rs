@@ -147,7 +147,9 @@ impl Svg {
         let (file, _) = grants.open_file(path, log)?;
         let bytes = crate::files::read_at_most(file, MAX_DOCUMENT_BYTES as u64)
             .map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?
-            .ok_or_else(|| GraphicsError::new(format!("`{path}` is larger than an SVG document may be (64 MiB)")))?;
+            .ok_or_else(|| {
+                GraphicsError::new(format!("`{path}` is larger than an SVG document may be (64 MiB)"))
+            })?;
         Svg::parse_bytes(&bytes).map_err(|e| GraphicsError::new(format!("`{path}`: {e}")))
     }
 

@@ -66,12 +66,20 @@ pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Table, Tab
     let source = || -> PolarsResult<ScanSources> { Ok(ScanSources::Files(Arc::from([file.try_clone()?]))) };
     let lf = guarded(|| match format {
         Format::Csv => LazyCsvReader::new_with_sources(source()?).with_has_header(true).finish(),
-        Format::Parquet => LazyFrame::scan_parquet_sources(source()?, ScanArgsParquet::default()),
-        Format::Ipc => LazyFrame::scan_ipc_sources(source()?, Default::default(), Default::default()),
+        Format::Parquet => LazyFrame::scan_parquet_sources(
+            source()?,
+            ScanArgsParquet { hive_options: HiveOptions::new_disabled(), glob: false, ..Default::default() },
+        ),
+        Format::Ipc => LazyFrame::scan_ipc_sources(
+            source()?,
+            Default::default(),
+            UnifiedScanArgs { hive_options: HiveOptions::new_disabled(), glob: false, ..Default::default() },
+        ),
         Format::JsonLines => LazyJsonLineReader::new_with_sources(source()?).finish(),
-        Format::Json => {
-            JsonReader::new(file.try_clone()?).with_json_format(JsonFormat::Json).finish().map(DataFrame::lazy)
-        }
+        Format::Json => JsonReader::new(file.try_clone()?)
+            .with_json_format(JsonFormat::Json)
+            .finish()
+            .map(DataFrame::lazy),
     })
     .map_err(|e| TableError::new(format!("reading `{path}`: {e}")))?;
     Table::from_lazy(lf).validated().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
@@ -244,10 +252,11 @@ fn check_ipc_lengths(bytes: &[u8], limit: usize) -> Result<(), String> {
 /// data goes to a temporary file in the same folder, which is synced and then
 /// renamed over `path`. On any failure, `path` is untouched and no temporary
 /// file is left.
-pub fn write(table: &Table, path: &Path) -> Result<u64, TableError> {
+/// `writable` as [`atomic_write`] takes it.
+pub fn write(table: &Table, path: &Path, writable: &[PathBuf]) -> Result<u64, TableError> {
     let format = Format::of(path)?;
     let mut df = table.collect()?;
-    atomic_write(path, |file| {
+    atomic_write(path, writable, |file| {
         guarded(|| match format {
             Format::Csv => CsvWriter::new(&mut *file).finish(&mut df),
             Format::Parquet => ParquetWriter::new(&mut *file).finish(&mut df).map(|_| ()),
@@ -261,10 +270,25 @@ pub fn write(table: &Table, path: &Path) -> Result<u64, TableError> {
 }
 
 /// Write a file through a temporary sibling, fsync, rename; returns the bytes written.
+///
+/// `writable` lists the folders nodes could write into (their write grants,
+/// canonical). A file under one of them is written beneath that folder by
+/// descriptor: a link a node planted there (`out/sub -> /home/me`) cannot
+/// lead the host's write out of the folder, and the final rename replaces a
+/// planted link instead of following it. Elsewhere the path is the
+/// operator's, used as written.
 pub fn atomic_write(
     path: &Path,
+    writable: &[PathBuf],
     fill: impl FnOnce(&mut File) -> Result<(), TableError>,
 ) -> Result<u64, TableError> {
+    let absolute = std::path::absolute(path).map(|p| crate::files::normalize(&p)).unwrap_or_default();
+    if let Some(folder) =
+        writable.iter().filter(|w| absolute.starts_with(w)).max_by_key(|w| w.components().count())
+    {
+        let rel = absolute.strip_prefix(folder).unwrap_or(Path::new(""));
+        return atomic_write_beneath(folder, rel, path, fill);
+    }
     let io = |what: &str, e: std::io::Error| TableError::new(format!("{what} {}: {e}", path.display()));
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -290,4 +314,111 @@ pub fn atomic_write(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// [`atomic_write`] of `folder`/`rel`, every step beneath `folder` (cap-std).
+fn atomic_write_beneath(
+    folder: &Path,
+    rel: &Path,
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> Result<(), TableError>,
+) -> Result<u64, TableError> {
+    use cap_std::fs::{Dir, OpenOptions};
+    let io = |what: &str, e: std::io::Error| {
+        let why = if e.raw_os_error() == Some(libc::EXDEV)
+            || (e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none())
+        {
+            format!("it leads outside {} (through a link a node could have made)", folder.display())
+        } else {
+            e.to_string()
+        };
+        TableError::new(format!("{what} {}: {why}", path.display()))
+    };
+    let Some(name) = rel.file_name() else {
+        return Err(TableError::new(format!("{}: not a file name", path.display())));
+    };
+    let root = Dir::open_ambient_dir(folder, cap_std::ambient_authority())
+        .map_err(|e| io("opening the folder of", e))?;
+    let dir = match rel.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => match root.open_dir(parent) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                root.create_dir_all(parent).map_err(|e| io("creating the folder of", e))?;
+                root.open_dir(parent).map_err(|e| io("opening the folder of", e))?
+            }
+            opened => opened.map_err(|e| io("opening the folder of", e))?,
+        },
+        _ => root,
+    };
+    let tmp = format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id());
+    let result = (|| {
+        // `create_new`: never through a link someone placed at the temporary name.
+        let mut file = dir
+            .open_with(&tmp, OpenOptions::new().write(true).create_new(true))
+            .map_err(|e| io("creating a temporary file for", e))?
+            .into_std();
+        fill(&mut file)?;
+        file.flush().map_err(|e| io("writing", e))?;
+        file.sync_all().map_err(|e| io("syncing", e))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        drop(file);
+        dir.rename(&tmp, &dir, name).map_err(|e| io("renaming the temporary file onto", e))?;
+        if let Ok(d) = dir.open(".") {
+            let _ = d.sync_all();
+        }
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = dir.remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_reads_back_from_the_opened_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let granted = dir.path().canonicalize().unwrap();
+        let grants = ReadGrants::new(granted.clone(), vec![granted.clone()]);
+        let table = Table::from_frame(df!("region" => ["north", "south"], "revenue" => [1.5, 2.5]).unwrap());
+        for name in ["t.csv", "t.parquet", "t.arrow", "t.json", "t.jsonl"] {
+            write(&table, &granted.join(name), &[]).unwrap();
+            let log = ReadLog::new();
+            let back = read(&grants, &log, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // Computed twice: the opened file is read from its start each time.
+            for _ in 0..2 {
+                let df = back.collect().unwrap();
+                assert_eq!(df.height(), 2, "{name}");
+                assert_eq!(df.column("revenue").unwrap().f64().unwrap().sum(), Some(4.0), "{name}");
+            }
+            assert_eq!(log.take().files, vec![granted.join(name)]);
+        }
+    }
+
+    #[test]
+    fn an_output_under_a_write_grant_is_written_beneath_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let grant = root.join("out");
+        std::fs::create_dir_all(grant.join("deep")).unwrap();
+        let fill = |f: &mut File| f.write_all(b"x").map_err(|e| TableError::new(e.to_string()));
+        // New folders are created beneath the grant.
+        assert_eq!(atomic_write(&grant.join("a/b/c.txt"), std::slice::from_ref(&grant), fill).unwrap(), 1);
+        assert_eq!(std::fs::read(grant.join("a/b/c.txt")).unwrap(), b"x");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&root, grant.join("up")).unwrap();
+            let err =
+                atomic_write(&grant.join("up/escaped.txt"), std::slice::from_ref(&grant), fill).unwrap_err();
+            assert!(err.message.contains("it leads outside"), "{}", err.message);
+            assert!(!root.join("escaped.txt").exists());
+            // A link that stays inside the grant is followed.
+            std::os::unix::fs::symlink("deep", grant.join("inside")).unwrap();
+            atomic_write(&grant.join("inside/ok.txt"), std::slice::from_ref(&grant), fill).unwrap();
+            assert_eq!(std::fs::read(grant.join("deep/ok.txt")).unwrap(), b"x");
+        }
+    }
 }
