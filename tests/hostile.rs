@@ -649,3 +649,30 @@ fn case_42_outputs_and_write_grants_never_go_through_planted_links() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("which holds the result cache"), "{stderr}");
 }
+
+#[test]
+fn case_43_inspect_never_builds_a_node_folder() {
+    // A node folder whose build script would run on the host: inspecting it,
+    // the review step before granting anything, must not build it.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("community_node");
+    std::fs::create_dir_all(folder.join("src")).unwrap();
+    std::fs::write(
+        folder.join("Cargo.toml"),
+        "[package]\nname = \"community_node\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n",
+    )
+    .unwrap();
+    let marker = dir.path().join("build-script-ran");
+    std::fs::write(
+        folder.join("build.rs"),
+        format!("fn main() {{ std::fs::write({:?}, \"host\").unwrap(); }}\n", marker.display().to_string()),
+    )
+    .unwrap();
+    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
+    let out = weavelet_cmd().arg("inspect").arg(&folder).timeout(Duration::from_secs(60)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("inspect does not build"), "{stderr}");
+    assert!(stderr.contains("weavelet build"), "{stderr}");
+    assert!(!marker.exists(), "the folder's build script ran on the host");
+}

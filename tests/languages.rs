@@ -143,8 +143,9 @@ fn the_polyglot_report_runs_a_node_of_every_language_in_one_pipeline() {
     assert!(png.starts_with(b"\x89PNG"), "report.png is a PNG");
 }
 
-/// `weavelet inspect FOLDER --json`: builds the folder, lists its nodes.
+/// `weavelet build FOLDER`, then `weavelet inspect FOLDER --json`: its nodes.
 fn declarations(folder: &str) -> serde_json::Value {
+    weavelet_cmd().arg("build").arg(repo().join(folder)).assert().success();
     let out = weavelet_cmd().arg("inspect").arg(repo().join(folder)).arg("--json").assert().success();
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }

@@ -111,6 +111,47 @@ impl Language {
 /// Where a build stands, for progress lines (`building nodes (C): clang-16 ...`).
 pub type StepSink<'a> = &'a mut dyn FnMut(&str);
 
+/// The component already built from `dir` as its files are now, if there is
+/// one; builds nothing and runs nothing of the folder's (a review step such
+/// as `weavelet inspect` must not run the code it reviews).
+pub fn built(language: Language, dir: &Path, cache_dir: Option<&Path>) -> Result<Option<PathBuf>, Error> {
+    if language == Language::Rust {
+        return Ok(rust::fresh_component(dir, cache_dir));
+    }
+    if !dir.join(language.entry_file()).is_file() {
+        return Ok(None);
+    }
+    let target = Target::of(language, dir, cache_dir)?;
+    Ok(target.out.is_file().then_some(target.out))
+}
+
+/// Where the component built from a (non-Rust) folder as it is now lives.
+struct Target {
+    /// The folder's builds.
+    work: PathBuf,
+    /// The SDK files a build includes.
+    support: PathBuf,
+    /// The folder named by everything the component is built from: one that
+    /// exists is complete (it is renamed into place whole), and two runs that
+    /// built different sources never overwrite each other.
+    done: PathBuf,
+    /// The component file in it.
+    out: PathBuf,
+}
+
+impl Target {
+    fn of(language: Language, dir: &Path, cache_dir: Option<&Path>) -> Result<Target, Error> {
+        let work = work_dir(language, dir, cache_dir);
+        let support = support_dir(cache_dir, dir)?;
+        let digest = weavelet_core::key::hex(&weavelet_core::key::sha256(
+            fingerprint(language, dir, &support)?.as_bytes(),
+        ));
+        let done = work.join(&digest[..32]);
+        let out = done.join(format!("{}_nodes.wasm", module_name(dir)));
+        Ok(Target { work, support, done, out })
+    }
+}
+
 /// The component built from `dir`, building it if no file changed since the
 /// last build. `on_step` hears each tool as it starts.
 pub fn build(
@@ -138,16 +179,7 @@ pub fn build(
         on_step(&format!("building {} for {}", dir.display(), WASM_TARGET));
         return rust::build(dir, cache_dir, on_step);
     }
-    let work = work_dir(language, dir, cache_dir);
-    let support = support_dir(cache_dir, dir)?;
-    // The component lives in a folder named by everything it was built from:
-    // a folder that exists is complete (it is renamed into place whole), and
-    // two runs that built different sources never overwrite each other.
-    let digest = weavelet_core::key::hex(&weavelet_core::key::sha256(
-        fingerprint(language, dir, &support)?.as_bytes(),
-    ));
-    let done = work.join(&digest[..32]);
-    let out = done.join(format!("{}_nodes.wasm", module_name(dir)));
+    let Target { work, support, done, out } = Target::of(language, dir, cache_dir)?;
     if out.is_file() {
         return Ok(out);
     }

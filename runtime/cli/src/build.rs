@@ -35,6 +35,28 @@ pub fn build_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> any
     Ok(runtime.build(language, &dir, &mut |step| eprintln!("{step}"))?)
 }
 
+/// The component built earlier from `folder` as it is now. Inspecting must
+/// not build: building runs the folder's own code (build scripts, proc
+/// macros, a module's top level while it is snapshotted) on this machine.
+pub fn built_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> anyhow::Result<PathBuf> {
+    let language = match lang {
+        Some(key) => Language::from_key(key)
+            .ok_or_else(|| anyhow!("--lang {key}: Weavelet builds node folders in rust, c, python and js"))?,
+        None => Language::detect(folder)?,
+    };
+    let dir = folder.canonicalize().with_context(|| format!("opening {}", folder.display()))?;
+    match runtime.built(language, &dir)? {
+        Some(wasm) => Ok(wasm),
+        None => Err(anyhow!(
+            "{} is not built as it is now, and inspect does not build: building a node folder runs its own code \
+             (build scripts, proc macros, module top-level code) on this machine\n\
+             help: review its source first; then `weavelet build {}` and inspect again",
+            folder.display(),
+            folder.display()
+        )),
+    }
+}
+
 /// A runtime for building and loading one folder's component; `cache_dir`
 /// overrides the default cache folder.
 pub fn runtime(cache_dir: Option<&Path>) -> anyhow::Result<Runtime> {

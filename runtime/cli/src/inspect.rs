@@ -9,7 +9,8 @@ use weavelet::{Capability, sanitize};
 #[derive(clap::Args)]
 pub struct InspectArgs {
     /// The component file (.wasm), or a node folder (Rust, C, Python or
-    /// JavaScript), which is built first.
+    /// JavaScript) already built with `weavelet build`: inspect never builds,
+    /// since building runs the folder's own code.
     component: PathBuf,
     /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
     #[arg(long, value_name = "LANG")]
@@ -66,7 +67,7 @@ fn columns_json(columns: &[(String, String)]) -> serde_json::Value {
 pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::build::runtime(args.cache_dir.as_deref())?;
     if args.component.is_dir() {
-        args.component = super::build::build_folder(&runtime, &args.component, args.lang.as_deref())?;
+        args.component = super::build::built_folder(&runtime, &args.component, args.lang.as_deref())?;
     }
     let module = runtime.load_component(&args.component)?;
     let size = std::fs::metadata(&args.component).map(|m| m.len()).unwrap_or(0);

@@ -133,6 +133,12 @@ impl Runtime {
         weavelet_build::build(language, dir, self.inner.config.cache_dir.as_deref(), on_step)
     }
 
+    /// The component already built from the node folder `dir` as its files
+    /// are now, if any; builds and runs nothing (see [`Runtime::build`]).
+    pub fn built(&self, language: Language, dir: &Path) -> Result<Option<PathBuf>, Error> {
+        weavelet_build::built(language, dir, self.inner.config.cache_dir.as_deref())
+    }
+
     /// The result cache and run history, opened on first use; `None` when
     /// the configuration keeps none.
     pub fn results(&self) -> Result<Option<Arc<ResultStore>>, Error> {
