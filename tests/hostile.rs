@@ -676,3 +676,17 @@ fn case_43_inspect_never_builds_a_node_folder() {
     assert!(stderr.contains("weavelet build"), "{stderr}");
     assert!(!marker.exists(), "the folder's build script ran on the host");
 }
+
+#[test]
+fn case_37_table_plans_are_bounded_in_steps_and_depth() {
+    let arena = Arena::new(&[], "[policy]\ntimeout = \"5s\"\n");
+    for node in ["rhai_plan_doubling", "rhai_sql_doubling"] {
+        let o = arena.stopped(node, &[], "would make a table plan of more than 5000 steps");
+        assert!(o.took < Duration::from_secs(20), "{node} took {:?}", o.took);
+    }
+    // 5 000 chained operations: checked in constant time each, computed every
+    // 1 000 (no recursion past that), and finished well inside the budget.
+    let o = arena.run(&["rhai_deep_plan"], &[]);
+    o.bystanders_finished();
+    assert!(o.stdout.contains("rhai_deep_plan: 1"), "{}\n{}", o.stdout, o.stderr);
+}

@@ -134,10 +134,14 @@ pub(crate) fn register(engine: &mut Engine) {
         let desc = descending.iter().map(|d| d.as_bool().unwrap_or(false)).collect::<Vec<_>>();
         t.sort(&strings(&by, "sort's columns")?, &desc).map_err(err)
     });
-    engine.register_fn("head", |t: &mut Table, n: i64| -> Res<Table> { Ok(t.head(count(n, "head's n")?)) });
-    engine.register_fn("tail", |t: &mut Table, n: i64| -> Res<Table> { Ok(t.tail(count(n, "tail's n")?)) });
+    engine.register_fn("head", |t: &mut Table, n: i64| -> Res<Table> {
+        t.head(count(n, "head's n")?).map_err(err)
+    });
+    engine.register_fn("tail", |t: &mut Table, n: i64| -> Res<Table> {
+        t.tail(count(n, "tail's n")?).map_err(err)
+    });
     engine.register_fn("slice", |t: &mut Table, offset: i64, len: i64| -> Res<Table> {
-        Ok(t.slice(offset, count(len, "slice's length")?))
+        t.slice(offset, count(len, "slice's length")?).map_err(err)
     });
     engine.register_fn("join", |t: &mut Table, other: Table, key: &str| -> Res<Table> {
         t.join(&other, &[key.to_string()], &[key.to_string()], JoinKind::Inner).map_err(err)

@@ -39,7 +39,7 @@ pub fn parse(text: &str) -> Result<Expr, TableError> {
         .map_err(|e| TableError::new(format!("in expression `{text}`: {e}")))?;
     let item =
         parser.parse_select_item().map_err(|e| TableError::new(format!("in expression `{text}`: {e}")))?;
-    let mut guard = Guard { problem: None, in_expression: true };
+    let mut guard = Guard { problem: None, in_expression: true, tables: 0 };
     let _ = item.visit(&mut guard);
     if let Some(problem) = guard.problem {
         return Err(TableError::new(format!("in expression `{text}`: {problem}")));
@@ -76,7 +76,9 @@ pub fn parse_agg(text: &str) -> Result<Expr, TableError> {
 }
 
 /// Refuse a query that is not one `SELECT` over the named tables.
-pub fn check_query(query: &str) -> Result<(), TableError> {
+/// Check a query; returns how many times it names a table (each may be
+/// expanded at every place it is named).
+pub fn check_query(query: &str) -> Result<usize, TableError> {
     check_length(query)?;
     let statements =
         Parser::parse_sql(&GenericDialect, query).map_err(|e| TableError::new(format!("in SQL: {e}")))?;
@@ -93,7 +95,7 @@ pub fn check_query(query: &str) -> Result<(), TableError> {
     let _ = statement.visit(&mut guard);
     match guard.problem {
         Some(problem) => Err(TableError::new(format!("in SQL: {problem}"))),
-        None => Ok(()),
+        None => Ok(guard.tables),
     }
 }
 
@@ -128,6 +130,8 @@ fn is_keyword(word: &str) -> bool {
 struct Guard {
     problem: Option<String>,
     in_expression: bool,
+    /// Tables named (`FROM t`, `JOIN t`).
+    tables: usize,
 }
 
 impl Visitor for Guard {
@@ -135,7 +139,10 @@ impl Visitor for Guard {
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
         let allowed = match factor {
-            TableFactor::Table { args, .. } => args.is_none(),
+            TableFactor::Table { args, .. } => {
+                self.tables += 1;
+                args.is_none()
+            }
             TableFactor::Derived { .. } | TableFactor::NestedJoin { .. } => true,
             _ => false,
         };

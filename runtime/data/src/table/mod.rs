@@ -62,6 +62,50 @@ fn run(plan: LazyFrame) -> Result<DataFrame, TableError> {
 struct Inner {
     plan: LazyFrame,
     collected: OnceLock<DataFrame>,
+    /// The plan's schema, once resolved.
+    schema: OnceLock<SchemaRef>,
+    shape: Shape,
+}
+
+/// Operations a table's plan chains at most before its input is computed
+/// (the plan is cut there): polars converts, optimises and drops plans
+/// recursively, so depth must stay well inside a thread's stack.
+pub const MAX_PLAN_DEPTH: u32 = 1_000;
+
+/// Steps a table's plan may hold when every use of a shared table is counted
+/// again (as polars expands it): k self-joins or self-concats of one table
+/// describe 2^k scans, and are refused past this. Planning cost grows faster
+/// than the step count (a 4 000-step plan takes polars about 0.8 s to
+/// optimise here, a 16 000-step one 9 s), so the cap keeps it near a second.
+pub const MAX_PLAN_NODES: u64 = 5_000;
+
+/// How deep a table's plan is and how many steps it expands to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    depth: u32,
+    nodes: u64,
+}
+
+impl Shape {
+    const LEAF: Shape = Shape { depth: 1, nodes: 1 };
+
+    /// One operation over `inputs`, each used `uses` times.
+    fn over(inputs: &[Shape], uses: u64) -> Result<Shape, TableError> {
+        let depth = inputs.iter().map(|s| s.depth).max().unwrap_or(0) + 1;
+        let nodes = inputs
+            .iter()
+            .map(|s| s.nodes)
+            .fold(0u64, u64::saturating_add)
+            .saturating_mul(uses.max(1))
+            .saturating_add(1);
+        if nodes > MAX_PLAN_NODES {
+            return Err(TableError::new(format!(
+                "this would make a table plan of more than {MAX_PLAN_NODES} steps (every use of a table counts \
+                 its whole plan again, so combining a table with itself doubles it); combine fewer times"
+            )));
+        }
+        Ok(Shape { depth, nodes })
+    }
 }
 
 /// An immutable table: cheap to clone, computed lazily, at most once.
@@ -115,12 +159,21 @@ impl Table {
         let plan = df.clone().lazy();
         let collected = OnceLock::new();
         let _ = collected.set(df);
-        Table { inner: Arc::new(Inner { plan, collected }) }
+        Table { inner: Arc::new(Inner { plan, collected, schema: OnceLock::new(), shape: Shape::LEAF }) }
     }
 
-    /// A table over a lazy plan (collected when first needed).
-    pub fn from_lazy(plan: LazyFrame) -> Table {
-        Table { inner: Arc::new(Inner { plan, collected: OnceLock::new() }) }
+    /// A table over a lazy plan that reads its data (a scan): collected when
+    /// first needed.
+    pub(crate) fn from_lazy(plan: LazyFrame) -> Table {
+        Table::over(plan, Shape::LEAF, None)
+    }
+
+    fn over(plan: LazyFrame, shape: Shape, schema: Option<SchemaRef>) -> Table {
+        let known = OnceLock::new();
+        if let Some(schema) = schema {
+            let _ = known.set(schema);
+        }
+        Table { inner: Arc::new(Inner { plan, collected: OnceLock::new(), schema: known, shape }) }
     }
 
     /// The plan to build on: the collected data if there is any, else the plan.
@@ -131,13 +184,42 @@ impl Table {
         }
     }
 
-    fn derive(&self, f: impl FnOnce(LazyFrame) -> LazyFrame) -> Table {
-        Table::from_lazy(f(self.lazy()))
+    /// The plan to build one more operation on, and its shape: at
+    /// [`MAX_PLAN_DEPTH`] the table is computed first and the new plan starts
+    /// from its data.
+    fn base(&self) -> Result<(LazyFrame, Shape), TableError> {
+        if self.is_collected() {
+            return Ok((self.lazy(), Shape::LEAF));
+        }
+        if self.inner.shape.depth >= MAX_PLAN_DEPTH {
+            return Ok((self.collect()?.lazy(), Shape::LEAF));
+        }
+        Ok((self.inner.plan.clone(), self.inner.shape))
     }
 
-    /// A new table over `f` of this one's plan, validated.
-    fn derive_checked(&self, f: impl FnOnce(LazyFrame) -> LazyFrame) -> Result<Table, TableError> {
-        self.derive(f).validated()
+    /// The table's schema, resolved once.
+    fn resolved_schema(&self) -> Result<SchemaRef, TableError> {
+        if let Some(schema) = self.inner.schema.get() {
+            return Ok(schema.clone());
+        }
+        let schema = guarded(|| self.lazy().collect_schema())?;
+        Ok(self.inner.schema.get_or_init(|| schema).clone())
+    }
+
+    /// An empty frame of this table's schema, to check an operation on.
+    fn probe(&self) -> PolarsResult<LazyFrame> {
+        let schema = self.resolved_schema().map_err(|e| PolarsError::ComputeError(e.message.into()))?;
+        Ok(DataFrame::empty_with_schema(&schema).lazy())
+    }
+
+    /// A new table over `f` of this one's plan, checked: `f` is first applied
+    /// to an empty frame of this table's schema, so a mistake (an unknown
+    /// column, a wrong type) is found at once, at a cost that does not grow
+    /// with the depth of the plan.
+    fn derive_checked(&self, f: impl Fn(LazyFrame) -> LazyFrame) -> Result<Table, TableError> {
+        let schema = guarded(|| f(self.probe()?).collect_schema())?;
+        let (plan, shape) = self.base()?;
+        Ok(Table::over(f(plan), Shape::over(&[shape], 1)?, Some(schema)))
     }
 
     /// Whether both values are the same table.
@@ -189,25 +271,25 @@ impl Table {
     /// Keep (or compute) the listed expressions, in order.
     pub fn select(&self, exprs: &[String]) -> Result<Table, TableError> {
         let exprs = exprs.iter().map(|e| expr::parse(e)).collect::<Result<Vec<_>, _>>()?;
-        self.derive_checked(|lf| lf.select(exprs))
+        self.derive_checked(|lf| lf.select(exprs.clone()))
     }
 
     /// Rename columns: `(old, new)` pairs.
     pub fn rename(&self, pairs: &[(String, String)]) -> Result<Table, TableError> {
         let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
-        self.derive_checked(|lf| lf.rename(old, new, true))
+        self.derive_checked(|lf| lf.rename(old.clone(), new.clone(), true))
     }
 
     /// Remove columns.
     pub fn drop(&self, columns: &[String]) -> Result<Table, TableError> {
         let names: Vec<PlSmallStr> = columns.iter().map(|c| c.as_str().into()).collect();
-        self.derive_checked(|lf| lf.drop(by_name(names, true, false)))
+        self.derive_checked(|lf| lf.drop(by_name(names.clone(), true, false)))
     }
 
     /// Keep the rows where `predicate` holds.
     pub fn filter(&self, predicate: &str) -> Result<Table, TableError> {
         let predicate = expr::parse(predicate)?;
-        self.derive_checked(|lf| lf.filter(predicate))
+        self.derive_checked(|lf| lf.filter(predicate.clone()))
     }
 
     /// Add or replace columns: `(name, expression)` pairs.
@@ -216,7 +298,7 @@ impl Table {
             .iter()
             .map(|(name, e)| expr::parse(e).map(|e| e.alias(name.as_str())))
             .collect::<Result<Vec<_>, _>>()?;
-        self.derive_checked(|lf| lf.with_columns(exprs))
+        self.derive_checked(|lf| lf.with_columns(exprs.clone()))
     }
 
     /// Group by `keys` and aggregate: `(output name, aggregation)` pairs such as
@@ -230,7 +312,7 @@ impl Table {
             .iter()
             .map(|(name, a)| expr::parse_agg(a).map(|e| e.alias(name.as_str())))
             .collect::<Result<Vec<_>, _>>()?;
-        self.derive_checked(|lf| lf.group_by_stable(keys).agg(aggs))
+        self.derive_checked(|lf| lf.group_by_stable(keys.clone()).agg(aggs.clone()))
     }
 
     /// Sort by columns; `descending` gives each column's direction (missing: ascending).
@@ -242,22 +324,22 @@ impl Table {
         let by: Vec<PlSmallStr> = by.iter().map(|c| c.as_str().into()).collect();
         let options =
             SortMultipleOptions::default().with_order_descending_multi(desc).with_maintain_order(true);
-        self.derive_checked(|lf| lf.sort(by, options))
+        self.derive_checked(|lf| lf.sort(by.clone(), options.clone()))
     }
 
     /// The first `n` rows.
-    pub fn head(&self, n: u64) -> Table {
-        self.derive(|lf| lf.limit(idx(n)))
+    pub fn head(&self, n: u64) -> Result<Table, TableError> {
+        self.derive_checked(|lf| lf.limit(idx(n)))
     }
 
     /// The last `n` rows.
-    pub fn tail(&self, n: u64) -> Table {
-        self.derive(|lf| lf.tail(idx(n)))
+    pub fn tail(&self, n: u64) -> Result<Table, TableError> {
+        self.derive_checked(|lf| lf.tail(idx(n)))
     }
 
     /// `len` rows from `offset` (negative: from the end).
-    pub fn slice(&self, offset: i64, len: u64) -> Table {
-        self.derive(|lf| lf.slice(offset, idx(len)))
+    pub fn slice(&self, offset: i64, len: u64) -> Result<Table, TableError> {
+        self.derive_checked(|lf| lf.slice(offset, idx(len)))
     }
 
     /// Join with `other` on key columns.
@@ -282,15 +364,18 @@ impl Table {
             JoinKind::Left => JoinArgs::new(JoinType::Left),
             JoinKind::Outer => JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         };
-        let right_plan = other.lazy();
-        self.derive_checked(|lf| lf.join(right_plan, left, right, args))
+        let join = |l: LazyFrame, r: LazyFrame| l.join(r, left.clone(), right.clone(), args.clone());
+        let schema = guarded(|| join(self.probe()?, other.probe()?).collect_schema())?;
+        let ((left_plan, left_shape), (right_plan, right_shape)) = (self.base()?, other.base()?);
+        let shape = Shape::over(&[left_shape, right_shape], 1)?;
+        Ok(Table::over(join(left_plan, right_plan), shape, Some(schema)))
     }
 
     /// Remove rows with a null in any of `subset` (empty: in any column).
     pub fn drop_nulls(&self, subset: &[String]) -> Result<Table, TableError> {
         let selector = (!subset.is_empty())
             .then(|| by_name(subset.iter().map(|c| PlSmallStr::from(c.as_str())), true, false));
-        self.derive_checked(|lf| lf.drop_nulls(selector))
+        self.derive_checked(|lf| lf.drop_nulls(selector.clone()))
     }
 
     /// Add column `name`: the mean of `column` over a sliding window of `window` rows
@@ -303,7 +388,7 @@ impl Table {
         let options =
             RollingOptionsFixedWindow { window_size: window, min_periods: window, ..Default::default() };
         let e = col(column).cast(DataType::Float64).rolling_mean(options).alias(name);
-        self.derive_checked(|lf| lf.with_columns([e]))
+        self.derive_checked(|lf| lf.with_columns([e.clone()]))
     }
 
     /// Stack tables with the same columns.
@@ -311,26 +396,40 @@ impl Table {
         if tables.is_empty() {
             return Err(TableError::new("concat needs at least one table"));
         }
-        let plans: Vec<LazyFrame> = tables.iter().map(Table::lazy).collect();
+        let bases = tables.iter().map(Table::base).collect::<Result<Vec<_>, _>>()?;
+        let shapes: Vec<Shape> = bases.iter().map(|(_, s)| *s).collect();
+        let shape = Shape::over(&shapes, 1)?;
+        // Checked on empty frames of the inputs' schemas: never by expanding the inputs' plans.
+        let probes = tables.iter().map(Table::probe).collect::<Result<Vec<_>, _>>()?;
+        let schema = guarded(|| concat(probes, UnionArgs::default())?.collect_schema())?;
+        let plans: Vec<LazyFrame> = bases.into_iter().map(|(plan, _)| plan).collect();
         let lf = guarded(|| concat(plans, UnionArgs::default()))?;
-        Table::from_lazy(lf).validated()
+        Ok(Table::over(lf, shape, Some(schema)))
     }
 
     /// Run one SQL `SELECT` over named tables (polars SQL).
     pub fn sql(query: &str, tables: &[(String, Table)]) -> Result<Table, TableError> {
-        expr::check_query(query)?;
-        let mut context = polars::sql::SQLContext::new();
+        // Every table the query names may be expanded at each place it is named.
+        let uses = expr::check_query(query)?;
+        let (mut context, mut probes) = (polars::sql::SQLContext::new(), polars::sql::SQLContext::new());
+        let mut shapes = Vec::new();
         for (name, table) in tables {
-            context.register(name, table.lazy());
+            let (plan, shape) = table.base()?;
+            shapes.push(shape);
+            context.register(name, plan);
+            probes.register(name, table.probe()?);
         }
+        let shape = Shape::over(&shapes, uses as u64)?;
+        // Checked on empty frames of the tables' schemas, as `derive_checked` does.
+        let schema = guarded(|| probes.execute(query)?.collect_schema())?;
         let lf = guarded(|| context.execute(query))?;
-        Table::from_lazy(lf).validated()
+        Ok(Table::over(lf, shape, Some(schema)))
     }
 
     /// Resolve the table's schema now, so a mistake (an unknown column, a type
     /// error) is reported by the operation that made it.
     pub(crate) fn validated(self) -> Result<Table, TableError> {
-        guarded(|| self.lazy().collect_schema())?;
+        self.resolved_schema()?;
         Ok(self)
     }
 

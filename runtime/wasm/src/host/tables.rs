@@ -117,15 +117,15 @@ impl wit::HostTable for NodeState {
     }
 
     fn head(&mut self, this: Handle, n: u64) -> TableResult {
-        self.derive(&this, |t| Ok(t.head(n)))
+        self.derive(&this, |t| t.head(n))
     }
 
     fn tail(&mut self, this: Handle, n: u64) -> TableResult {
-        self.derive(&this, |t| Ok(t.tail(n)))
+        self.derive(&this, |t| t.tail(n))
     }
 
     fn slice(&mut self, this: Handle, offset: i64, len: u64) -> TableResult {
-        self.derive(&this, |t| Ok(t.slice(offset, len)))
+        self.derive(&this, |t| t.slice(offset, len))
     }
 
     fn join(
