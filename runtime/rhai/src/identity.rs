@@ -57,6 +57,14 @@ pub(crate) fn script_identities(source: &str) -> rustc_hash::FxHashMap<String, D
                 if other != current {
                     continue;
                 }
+                if calls_a_computed_name(body) {
+                    // `Fn(name)` or `call("he" + "lper")`: any function may be called.
+                    for f in &names {
+                        if !reached.contains(f) {
+                            reached.push(f);
+                        }
+                    }
+                }
                 for t in body {
                     let word = t.trim_matches(|c| c == '"' || c == '\'' || c == '`');
                     if names.contains(word) && !reached.contains(&word) {
@@ -79,6 +87,22 @@ pub(crate) fn script_identities(source: &str) -> rustc_hash::FxHashMap<String, D
         ids.insert(name.clone(), h.finish());
     }
     ids
+}
+
+/// Whether `body` calls a function through a name computed at run time:
+/// `Fn(...)` or `call(...)` whose first argument is not one plain string (a
+/// method `f.call(x)` calls a function pointer made by `Fn`, checked there).
+fn calls_a_computed_name(body: &[&str]) -> bool {
+    body.windows(2).enumerate().any(|(i, w)| {
+        let method = i > 0 && body[i - 1] == ".";
+        if !(matches!(w[0], "Fn" | "call") && w[1] == "(") || method {
+            return false;
+        }
+        let literal = body.get(i + 2).is_some_and(|t| {
+            (t.starts_with('"') || (t.starts_with('`') && !t.contains("${"))) && t.len() >= 2
+        });
+        !(literal && body.get(i + 3).is_some_and(|t| matches!(*t, ")" | ",")))
+    })
 }
 
 /// Rhai source as tokens: identifiers and numbers, string and character
@@ -164,5 +188,20 @@ fn uses_string(x) { call("other", x) }
         assert_ne!(before["uses_string"], edited["uses_string"]);
         assert_ne!(before["other"], edited["other"]);
         assert_eq!(before["base"], edited["base"]);
+    }
+
+    #[test]
+    fn a_node_calling_through_a_computed_name_depends_on_every_function() {
+        let script = format!(
+            "{SCRIPT}\nfn computed(x) {{ let f = Fn(\"_sc\" + \"ale\"); f.call(x) }}\n\
+             fn computed_call(x) {{ call(`_${{\"scale\"}}`, x) }}\nfn plain(x) {{ Fn(\"other\").call(x) }}\n"
+        );
+        let before = script_identities(&script);
+        let edited = script_identities(&script.replace("n * 2", "n * 3"));
+        // `_scale` is reached only through computed names: still part of the identity.
+        assert_ne!(before["computed"], edited["computed"]);
+        assert_ne!(before["computed_call"], edited["computed_call"]);
+        // A literal name is followed as before, and nothing else is added.
+        assert_eq!(before["plain"], edited["plain"]);
     }
 }

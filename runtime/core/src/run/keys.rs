@@ -89,7 +89,10 @@ pub(super) fn keyed(state: &RunState, i: u32, policy: &Policy, inputs: &[Value])
             [0; 32]
         });
         let name = node.decl.inputs.get(k).map_or("", |d| d.name.as_str());
-        h.field("input", name.as_bytes()).field("id", &id);
+        // The declared type too: it decides how the value reaches the code (an int
+        // declared `float` arrives widened).
+        let ty = node.decl.inputs.get(k).map_or("", |d| d.ty.name());
+        h.field("input", name.as_bytes()).field("type", ty.as_bytes()).field("id", &id);
         parts.inputs.push((name.to_string(), key::hex(&id)));
     }
     Keyed { key: h.finish(), parts, uncacheable }

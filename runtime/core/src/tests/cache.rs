@@ -220,3 +220,27 @@ fn a_given_value_replaces_a_node_and_is_recorded_as_such() {
     let statuses = f.cache.statuses(1);
     assert_eq!(statuses, [("b".into(), "overridden".into()), ("c".into(), "ran".into())]);
 }
+
+#[test]
+fn a_node_s_declared_input_types_are_part_of_its_key() {
+    // The same code and the same parameter, declared `any` then `float`: the
+    // value reaches the code differently (widened), so the result is not shared.
+    let f = Fixture::new();
+    let cache: Arc<dyn ResultCache> = f.cache.clone();
+    let declared = |ty: ValueType| {
+        let mut p = pipeline(vec![typed("a", vec![InputDecl::required("x", ty)], ValueType::Any, |_, v| {
+            Ok(v[0].clone())
+        })]);
+        p.set_param("x", Value::Int(2));
+        p
+    };
+    let run = |p: &Pipeline| {
+        let plan = p.plan(&["a"]).unwrap();
+        f.scheduler.start(&plan, Some(cache.clone()), RunOptions::new()).unwrap().wait()
+    };
+    assert_eq!(run(&declared(ValueType::Any)).output("a"), Some(&Value::Int(2)));
+    let widened = run(&declared(ValueType::Float));
+    assert!(widened.cached.is_empty(), "the result for `any` was reused for `float`");
+    assert_eq!(widened.output("a"), Some(&Value::Float(2.0)));
+    assert_eq!(run(&declared(ValueType::Float)).cached, ["a"]);
+}
