@@ -26,25 +26,26 @@ pub struct BuildArgs {
 /// Build `folder` (its language told by its files unless `lang` says) and
 /// check that the result loads; returns the component file.
 pub fn build_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> anyhow::Result<PathBuf> {
+    let (language, dir) = language_and_dir(folder, lang)?;
+    Ok(runtime.build(language, &dir, &mut |step| eprintln!("{step}"))?)
+}
+
+/// A node folder's language (told by its files unless `lang` says) and its canonical path.
+fn language_and_dir(folder: &Path, lang: Option<&str>) -> anyhow::Result<(Language, PathBuf)> {
     let language = match lang {
         Some(key) => Language::from_key(key)
             .ok_or_else(|| anyhow!("--lang {key}: Weavelet builds node folders in rust, c, python and js"))?,
         None => Language::detect(folder)?,
     };
     let dir = folder.canonicalize().with_context(|| format!("opening {}", folder.display()))?;
-    Ok(runtime.build(language, &dir, &mut |step| eprintln!("{step}"))?)
+    Ok((language, dir))
 }
 
 /// The component built earlier from `folder` as it is now. Inspecting must
 /// not build: building runs the folder's own code (build scripts, proc
 /// macros, a module's top level while it is snapshotted) on this machine.
 pub fn built_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> anyhow::Result<PathBuf> {
-    let language = match lang {
-        Some(key) => Language::from_key(key)
-            .ok_or_else(|| anyhow!("--lang {key}: Weavelet builds node folders in rust, c, python and js"))?,
-        None => Language::detect(folder)?,
-    };
-    let dir = folder.canonicalize().with_context(|| format!("opening {}", folder.display()))?;
+    let (language, dir) = language_and_dir(folder, lang)?;
     match runtime.built(language, &dir)? {
         Some(wasm) => Ok(wasm),
         None => Err(anyhow!(
