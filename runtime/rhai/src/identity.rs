@@ -45,31 +45,36 @@ pub(crate) fn script_identities(source: &str) -> rustc_hash::FxHashMap<String, D
             i += 1;
         }
     }
-    let names: rustc_hash::FxHashSet<&str> = functions.iter().map(|(n, _)| n.as_str()).collect();
+    // Each name's bodies (overloads share a name), joined once.
+    let mut bodies: rustc_hash::FxHashMap<&str, Vec<String>> = rustc_hash::FxHashMap::default();
+    for (name, body) in &functions {
+        bodies.entry(name.as_str()).or_default().push(body.join(" "));
+    }
+    // The functions each one names (or may reach through a computed name: all of them).
+    let mut calls: rustc_hash::FxHashMap<&str, Vec<&str>> = rustc_hash::FxHashMap::default();
+    for (name, body) in &functions {
+        let named = calls.entry(name.as_str()).or_default();
+        if calls_a_computed_name(body) {
+            named.extend(bodies.keys().copied());
+            continue;
+        }
+        for t in body {
+            let word = t.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+            if let Some((&known, _)) = bodies.get_key_value(word) {
+                named.push(known);
+            }
+        }
+    }
     let mut ids = rustc_hash::FxHashMap::default();
-    for (name, _) in &functions {
-        // Every function reachable from this one, through names in its tokens.
-        let mut reached: Vec<&str> = vec![name.as_str()];
+    for name in bodies.keys().copied() {
+        // Every function reachable from this one.
+        let mut reached: Vec<&str> = vec![name];
+        let mut seen: rustc_hash::FxHashSet<&str> = [name].into_iter().collect();
         let mut k = 0;
         while k < reached.len() {
-            let current = reached[k];
-            for (other, body) in &functions {
-                if other != current {
-                    continue;
-                }
-                if calls_a_computed_name(body) {
-                    // `Fn(name)` or `call("he" + "lper")`: any function may be called.
-                    for f in &names {
-                        if !reached.contains(f) {
-                            reached.push(f);
-                        }
-                    }
-                }
-                for t in body {
-                    let word = t.trim_matches(|c| c == '"' || c == '\'' || c == '`');
-                    if names.contains(word) && !reached.contains(&word) {
-                        reached.push(names.get(word).copied().unwrap_or(word));
-                    }
+            for &next in calls.get(reached[k]).map_or(&[][..], Vec::as_slice) {
+                if seen.insert(next) {
+                    reached.push(next);
                 }
             }
             k += 1;
@@ -77,14 +82,12 @@ pub(crate) fn script_identities(source: &str) -> rustc_hash::FxHashMap<String, D
         reached[1..].sort_unstable();
         let mut h = KeyHasher::new("rhai-node");
         for f in &reached {
-            for (other, body) in &functions {
-                if other == f {
-                    h.field("fn", body.join(" ").as_bytes());
-                }
+            for body in bodies.get(f).map_or(&[][..], Vec::as_slice) {
+                h.field("fn", body.as_bytes());
             }
         }
         h.field("top", top.join(" ").as_bytes());
-        ids.insert(name.clone(), h.finish());
+        ids.insert(name.to_string(), h.finish());
     }
     ids
 }

@@ -59,7 +59,10 @@ pub struct Script {
     ast: AST,
     nodes: Vec<ScriptNode>,
     /// Each node's code identity for the result cache (see `identity`).
-    identities: Vec<Option<Digest>>,
+    /// Computed on first use: only a run with a result cache needs them.
+    identities: std::sync::OnceLock<Vec<Option<Digest>>>,
+    /// The script's text, for the identities.
+    source: String,
 }
 
 struct ScriptNode {
@@ -173,9 +176,15 @@ impl Script {
                 path.display()
             ))));
         }
-        let ids = identity::script_identities(source);
-        let identities = nodes.iter().map(|n| ids.get(&n.decl.name).copied()).collect();
-        Ok(Arc::new(Script { path: path.to_path_buf(), display, engine, ast, nodes, identities }))
+        Ok(Arc::new(Script {
+            path: path.to_path_buf(),
+            display,
+            engine,
+            ast,
+            nodes,
+            identities: std::sync::OnceLock::new(),
+            source: source.to_string(),
+        }))
     }
 
     /// The script file.
@@ -242,8 +251,12 @@ impl NodeImpl for ScriptFn {
 
     /// Its function, the helpers it calls and the script's top-level statements, as tokens.
     fn code_identity(&self) -> Result<Digest, String> {
-        self.script
-            .identities
+        let script = &self.script;
+        let identities = script.identities.get_or_init(|| {
+            let ids = identity::script_identities(&script.source);
+            script.nodes.iter().map(|n| ids.get(&n.decl.name).copied()).collect()
+        });
+        identities
             .get(self.index)
             .copied()
             .flatten()

@@ -28,7 +28,8 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     let node = &planned.node;
     let slot = &state.slots[i as usize];
     let started = Instant::now();
-    let started_ms = now_ms();
+    // The wall-clock start is only for the history.
+    let started_ms = if state.caching.is_some() { now_ms() } else { 0 };
     let mut reason: Option<Reason> = None;
 
     // Found by the prepass: loaded only if a running node or an output needs it.
@@ -160,20 +161,23 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
                             Err(why) => note = Some(format!("not stored: {why}")),
                         }
                     }
-                    output
+                    Some(output)
                 }
                 Err(why) => {
                     if !why.is_empty() {
                         note = Some(format!("not cached: {why}"));
                     }
-                    fresh_id(&k.key, &value)
+                    Some(fresh_id(&k.key, &value))
                 }
             }
         }
-        _ => fresh_id(&[0; 32], &value),
+        // Without a result cache no key reads an identity: none is computed.
+        _ => None,
     };
     state.sizes[i as usize].store(bytes_out, Ordering::Relaxed);
-    let _ = state.ids[i as usize].set(output);
+    if let Some(output) = output {
+        let _ = state.ids[i as usize].set(output);
+    }
     *slot.value.lock() = Some(value);
     if let Some(c) = &state.caching {
         c.record(&NodeRecord {
@@ -190,7 +194,9 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
             reason: note,
         });
     }
-    state.emit(i, EventKind::Finished { duration: started.elapsed(), attempt });
+    if state.events.is_some() {
+        state.emit(i, EventKind::Finished { duration: started.elapsed(), attempt });
+    }
     Ok(())
 }
 
