@@ -121,15 +121,21 @@ impl ReadGrants {
     }
 }
 
-/// An error from opening beneath a grant, in words: the kernel's "invalid
-/// cross-device link" (EXDEV) is what `RESOLVE_BENEATH` answers for an escape.
-fn beneath_error(e: &std::io::Error) -> String {
+/// Whether opening beneath a folder failed because the path leads out of it:
+/// the kernel's "invalid cross-device link" (EXDEV) is what `RESOLVE_BENEATH`
+/// answers, and cap-std refuses with a permission error of its own where
+/// openat2 is not available.
+pub(crate) fn escaped(e: &std::io::Error) -> bool {
     #[cfg(unix)]
     if e.raw_os_error() == Some(libc::EXDEV) {
-        return "it leads outside the folder the node may read (was it replaced by a link?)".into();
+        return true;
     }
-    if e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none() {
-        // cap-std's own refusal of an escape, where openat2 is not available.
+    e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none()
+}
+
+/// An error from opening beneath a grant, in words.
+fn beneath_error(e: &std::io::Error) -> String {
+    if escaped(e) {
         return "it leads outside the folder the node may read (was it replaced by a link?)".into();
     }
     e.to_string()

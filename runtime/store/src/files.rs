@@ -26,6 +26,9 @@ pub const MAX_FINGERPRINT_BYTES: u64 = 4 << 30;
 /// Time fingerprinting one dependency may take; past this the node is not cached.
 pub const MAX_FINGERPRINT_TIME: Duration = Duration::from_secs(30);
 
+/// Open flags for fingerprinting: a FIFO or terminal never blocks the open or is taken over.
+const NO_WAIT: i32 = libc::O_NONBLOCK | libc::O_NOCTTY;
+
 /// What fingerprinting one dependency may still spend.
 struct Budget {
     bytes: u64,
@@ -83,10 +86,7 @@ impl ResultStore {
         let mut options = std::fs::OpenOptions::new();
         options.read(true);
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
-        }
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, NO_WAIT | libc::O_NOFOLLOW);
         let Ok(file) = options.open(path) else { return Ok(None) };
         self.opened_hash(path, file, budget)
     }
@@ -148,7 +148,7 @@ impl ResultStore {
         };
         let mut options = OpenOptions::new();
         options.read(true);
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        options.custom_flags(NO_WAIT);
         let root = Dir::open_ambient_dir(dir, cap_std::ambient_authority()).map_err(unlisted)?;
         // (path under `dir`, kind, content hash or link text)
         let mut seen: Vec<(PathBuf, &'static str, Vec<u8>)> = Vec::new();

@@ -289,34 +289,20 @@ pub fn atomic_write(
         let rel = absolute.strip_prefix(folder).unwrap_or(Path::new(""));
         return atomic_write_beneath(folder, rel, path, fill);
     }
-    let io = |what: &str, e: std::io::Error| TableError::new(format!("{what} {}: {e}", path.display()));
+    // Elsewhere the folder is the operator's: it is created as named, and the
+    // file written in it as under a grant.
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(|e| io("creating the folder of", e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(|e| io("creating a temporary file for", e))?;
-        fill(&mut file)?;
-        file.flush().map_err(|e| io("writing", e))?;
-        file.sync_all().map_err(|e| io("syncing", e))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(|e| io("renaming the temporary file onto", e))?;
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(size)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| TableError::new(format!("creating the folder of {}: {e}", path.display())))?;
+    let name = path.file_name().map_or_else(|| Path::new("output"), Path::new);
+    atomic_write_beneath(&dir, name, path, fill)
 }
 
-/// [`atomic_write`] of `folder`/`rel`, every step beneath `folder` (cap-std).
+/// [`atomic_write`] of `folder`/`rel`, every step beneath `folder` (cap-std):
+/// the temporary file is created new, synced, and renamed over the target.
 fn atomic_write_beneath(
     folder: &Path,
     rel: &Path,
@@ -325,9 +311,7 @@ fn atomic_write_beneath(
 ) -> Result<u64, TableError> {
     use cap_std::fs::{Dir, OpenOptions};
     let io = |what: &str, e: std::io::Error| {
-        let why = if e.raw_os_error() == Some(libc::EXDEV)
-            || (e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none())
-        {
+        let why = if crate::files::escaped(&e) {
             format!("it leads outside {} (through a link a node could have made)", folder.display())
         } else {
             e.to_string()
@@ -350,6 +334,8 @@ fn atomic_write_beneath(
         _ => root,
     };
     let tmp = format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id());
+    // A temporary file left by a killed process of the same number (unlinking never follows a link).
+    let _ = dir.remove_file(&tmp);
     let result = (|| {
         // `create_new`: never through a link someone placed at the temporary name.
         let mut file = dir
