@@ -264,6 +264,13 @@ pub(super) fn announce_cached(
 /// What a node read, fingerprinted now: files and folder listings through
 /// host readers, and every file of the folders it was handed whole.
 pub(super) fn dependencies(c: &Caching, reads: &Reads) -> Result<Vec<FileDep>, String> {
+    // Each one is fingerprinted after the node returned, by the host: bounded.
+    let count = reads.files.len() + reads.dirs.len() + reads.trees.len();
+    if count > MAX_DEPENDENCIES {
+        return Err(format!(
+            "it read {count} files and folders, more than the {MAX_DEPENDENCIES} fingerprinted"
+        ));
+    }
     let mut deps = Vec::new();
     let kinds = [(DepKind::File, &reads.files), (DepKind::Dir, &reads.dirs), (DepKind::Tree, &reads.trees)];
     for (kind, paths) in kinds {
@@ -274,6 +281,9 @@ pub(super) fn dependencies(c: &Caching, reads: &Reads) -> Result<Vec<FileDep>, S
     }
     Ok(deps)
 }
+
+/// Files and folders one node's result may depend on; past this it is not cached.
+const MAX_DEPENDENCIES: usize = 10_000;
 
 /// The identity of an output computed under `k` from what it read.
 pub(super) fn output_identity(k: &Keyed, deps: &[FileDep]) -> Digest {

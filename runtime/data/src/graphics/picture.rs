@@ -134,7 +134,11 @@ impl Image {
         let (folder, _) = grants.open_dir(dir, log)?;
         let entries = folder.entries().map_err(|e| GraphicsError::new(format!("listing `{dir}`: {e}")))?;
         let mut names = Vec::new();
-        for entry in entries {
+        // Every entry counts towards the bound, images or not: listing is the host's work.
+        for (seen, entry) in entries.enumerate() {
+            if seen >= 1_000_000 {
+                return Err(GraphicsError::new(format!("`{dir}` holds more than 1 000 000 entries")));
+            }
             let entry = entry.map_err(|e| GraphicsError::new(format!("listing `{dir}`: {e}")))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let is_image = Path::new(&name)
