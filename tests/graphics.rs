@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::common::*;
 use weavelet::RunOptions;
-use weavelet::{Config, Image, Pipeline, Runtime, Script, Svg, Value};
+use weavelet::{Image, Pipeline, Runtime, Script, Svg, Value};
 
 /// A table for the charts: four regions, two value columns.
 const CHART_CSV: &str = "region,revenue,cost
@@ -31,7 +31,7 @@ fn granted() -> (tempfile::TempDir, Runtime) {
     std::fs::write(data.join("photos/b.png"), png(20, 40, [40, 40, 200])).unwrap();
     std::fs::write(data.join("photos/notes.txt"), "not an image").unwrap();
     std::fs::write(dir.path().join("canary.png"), png(8, 8, [0, 255, 0])).unwrap();
-    let config = Config::default().cache_dir(None).allow_read(dir.path().to_path_buf(), &data).unwrap();
+    let config = crate::common::config().cache_dir(None).allow_read(dir.path().to_path_buf(), &data).unwrap();
     (dir, Runtime::new(config).unwrap())
 }
 
@@ -686,7 +686,8 @@ fn chart(totals) { bar_chart(totals, #{ x: "region", y: "revenue" }) }
 #[test]
 fn a_script_reports_progress_through_a_folder() {
     let dir = examples().join("images");
-    let config = Config::default().cache_dir(None).allow_read(dir.clone(), &dir.join("photos")).unwrap();
+    let config =
+        crate::common::config().cache_dir(None).allow_read(dir.clone(), &dir.join("photos")).unwrap();
     let rt = Runtime::new(config).unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(Script::load(dir.join("images.rhai")).unwrap().nodes());

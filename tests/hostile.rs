@@ -678,6 +678,44 @@ fn case_43_inspect_never_builds_a_node_folder() {
 }
 
 #[test]
+fn host_work_past_the_deadline_is_stopped_by_killing_its_worker() {
+    // One host call that never returns on its own; a memory budget large
+    // enough that only the clock stops it. The worker is killed at the
+    // deadline, the operation is named, and the run ends within a second of it.
+    let arena = Arena::new(&[], "[policy]\ntimeout = \"1s\"\nmemory = \"8GiB\"\n");
+    let o = arena.stopped(
+        "rhai_join_explosion",
+        &[],
+        "was stopped: wall-time budget of 1s exceeded inside `table.height`",
+    );
+    assert!(o.stderr.contains("its worker process was killed"), "{}", o.stderr);
+    assert!(o.took < Duration::from_secs(4), "the run took {:?}", o.took);
+}
+
+#[test]
+fn host_work_past_the_memory_budget_fails_only_its_node() {
+    // The same call under a 64 MiB budget: the worker's data limit (budget +
+    // host slack) stops the allocation, the worker dies, the host does not.
+    let arena = Arena::new(&[], "[policy]\ntimeout = \"20s\"\nmemory = \"64MiB\"\n");
+    let o = arena.stopped("rhai_join_explosion", &[], "was stopped: ran out of memory inside `table.height`");
+    assert!(o.stderr.contains("memory budget of 64.0 MiB"), "{}", o.stderr);
+    assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
+}
+
+#[test]
+fn a_trusted_source_runs_in_process_and_says_so() {
+    // `isolation = "in-process"` is the operator's to grant: the same
+    // pipeline's bystanders run in the host process, and the run says so.
+    let arena = Arena::new(&[], "[policy]\ntimeout = \"1s\"\nisolation = \"in-process\"\n");
+    let o = arena.run(&[], &[]);
+    o.bystanders_finished();
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let bad = Arena::new(&[], "[policy]\ntimeout = \"1s\"\nisolation = \"trusted\"\n").run(&[], &[]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("`trusted` is not an isolation level"), "{}", bad.stderr);
+}
+
+#[test]
 fn case_37_table_plans_are_bounded_in_steps_and_depth() {
     let arena = Arena::new(&[], "[policy]\ntimeout = \"5s\"\n");
     for node in ["rhai_plan_doubling", "rhai_sql_doubling"] {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use weavelet::RunOptions;
-use weavelet::{Config, EventKind, FailureKind, Pipeline, Policy, Runtime, Value};
+use weavelet::{EventKind, FailureKind, Pipeline, Policy, Runtime, Value};
 
 #[test]
 fn diamond_resolves_by_parameter_names_and_computes() {
@@ -172,7 +172,7 @@ fn every_problem_is_reported_at_once() {
 /// would wait forever (the sink gives up after 20 s and the test fails).
 #[test]
 fn independent_nodes_run_at_the_same_time() {
-    let rt = Runtime::new(Config::default().cache_dir(None).jobs(2)).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(crate::common::config().cache_dir(None).jobs(2)).unwrap_or_else(|e| panic!("{e}"));
     let p = pipeline(&rt, &[FIXTURE_NODES]);
     let arrived = Arc::new((Mutex::new(0usize), Condvar::new()));
     let met = Arc::new(Mutex::new(true));
@@ -260,7 +260,8 @@ fn a_guest_error_and_a_guest_panic_name_the_node() {
 #[test]
 fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
     let policy = Policy::default().with_timeout(Duration::from_millis(200));
-    let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap_or_else(|e| panic!("{e}"));
+    let rt = Runtime::new(crate::common::config().cache_dir(None).policy(policy))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut p = pipeline(&rt, &[FIXTURE_NODES]);
     p.set_param("x", Value::Int(1));
     let report = rt
@@ -296,7 +297,7 @@ fn clock_and_randomness_are_deterministic_without_grants() {
 #[test]
 fn memory_past_the_budget_fails_the_node_and_names_the_limit() {
     let policy = Policy::default().with_memory(64 << 20);
-    let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap();
+    let rt = Runtime::new(crate::common::config().cache_dir(None).policy(policy)).unwrap();
     let m = load(&rt, FIXTURE_NODES);
     let mut p = Pipeline::new();
     p.add_node(m.node("hog").unwrap().renamed("small").bind("mib", "small_mib").unwrap());
@@ -355,7 +356,7 @@ fn every_invocation_gets_a_fresh_sandbox() {
 #[test]
 fn components_are_cached_on_disk_across_runtimes() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let config = || Config::default().cache_dir(Some(dir.path().to_path_buf()));
+    let config = || crate::common::config().cache_dir(Some(dir.path().to_path_buf()));
     let first = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));
     assert!(!load(&first, DIAMOND_NODES).was_cached_on_disk());
     let second = Runtime::new(config()).unwrap_or_else(|e| panic!("{e}"));

@@ -14,7 +14,7 @@ use crate::common::*;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use weavelet::{Budgets, RunOptions};
-use weavelet::{Config, FailureKind, Pipeline, Policy, Runtime, Script, Value};
+use weavelet::{FailureKind, Pipeline, Policy, Runtime, Script, Value};
 
 fn script(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -122,7 +122,7 @@ fn a_script_parameter_that_matches_nothing_gets_a_suggestion() {
 
 /// Runs `node` of limits.rhai beside `fine` and returns the failure; `fine` must finish.
 fn broken(node: &str, policy: Policy) -> weavelet::NodeFailure {
-    let rt = Runtime::new(Config::default().cache_dir(None).policy(policy.clone())).unwrap();
+    let rt = Runtime::new(crate::common::config().cache_dir(None).policy(policy.clone())).unwrap();
     let s = Script::load(limits_script()).unwrap();
     let mut p = Pipeline::new();
     p.add_nodes(s.nodes());

@@ -7,7 +7,7 @@
 use crate::common::*;
 use weavelet::RunOptions;
 use weavelet::polars::prelude::*;
-use weavelet::{Config, Pipeline, Runtime, Script, Table, Value};
+use weavelet::{Pipeline, Runtime, Script, Table, Value};
 
 const SALES_CSV: &str = "region,product,revenue,orders
 north,apple,10.5,1
@@ -39,7 +39,7 @@ fn granted() -> (tempfile::TempDir, Runtime) {
     std::fs::create_dir(dir.path().join("data")).unwrap();
     std::fs::write(dir.path().join("data/sales.csv"), SALES_CSV).unwrap();
     std::fs::write(dir.path().join("secret.csv"), "token\nhunter2\n").unwrap();
-    let config = Config::default()
+    let config = crate::common::config()
         .cache_dir(None)
         .allow_read(dir.path().to_path_buf(), &dir.path().join("data"))
         .unwrap();
@@ -608,6 +608,19 @@ fn a_failed_output_leaves_no_file_behind() {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("doubled.parquet"), "previous contents").unwrap();
+    // In a worker process (the default) the table is computed before the node
+    // returns: the node fails, and the output is not touched.
+    let run = weavelet_cmd().arg("run").arg(dir.path()).assert().failure();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("node `doubled` (s.rhai) failed: its output table could not be computed"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(out.join("doubled.parquet")).unwrap(), "previous contents");
+    // In process, the lazy table is first computed while the output is written.
+    let manifest = std::fs::read_to_string(dir.path().join("weavelet.toml")).unwrap();
+    let in_process = manifest.replace("[policy]\n", "[policy]\nisolation = \"in-process\"\n");
+    std::fs::write(dir.path().join("weavelet.toml"), in_process).unwrap();
     let run = weavelet_cmd().arg("run").arg(dir.path()).assert().failure();
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
     assert!(stderr.contains("could not write the output of `doubled`"), "{stderr}");

@@ -37,8 +37,14 @@ pub fn examples() -> PathBuf {
 }
 
 /// A runtime with no disk cache (tests must not depend on each other's state).
+/// The default configuration, with worker processes started from the
+/// `weavelet` binary (this test program cannot serve as a worker).
+pub fn config() -> Config {
+    Config::default().worker_program(env!("CARGO_BIN_EXE_weavelet"))
+}
+
 pub fn runtime() -> Runtime {
-    Runtime::new(Config::default().cache_dir(None)).unwrap_or_else(|e| panic!("runtime: {e}"))
+    Runtime::new(config().cache_dir(None)).unwrap_or_else(|e| panic!("runtime: {e}"))
 }
 
 pub fn load(rt: &Runtime, path: &str) -> Arc<ComponentModule> {

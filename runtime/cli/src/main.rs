@@ -66,6 +66,8 @@ pub const EXIT_USAGE: u8 = 2;
 static ALLOC: weavelet::CountingAllocator = weavelet::CountingAllocator;
 
 fn main() -> ExitCode {
+    // A worker process (a node isolated from this one) never reaches the CLI.
+    weavelet::serve_worker_if_asked();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),

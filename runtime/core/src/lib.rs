@@ -55,7 +55,9 @@ pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
 pub use node::{BuiltinFn, Call, NodeImpl, Usage};
 pub use pipeline::{Node, Pipeline};
 pub use plan::Plan;
-pub use policy::{Budgets, CachePolicy, Grants, Policy, Requests, Retry, parse_duration, parse_size};
+pub use policy::{
+    Budgets, CachePolicy, Grants, Isolation, Policy, Requests, Retry, parse_duration, parse_size,
+};
 pub use run::{CacheUse, DryRunStep, MAX_JOBS, Reason, Run, RunOptions, RunReport, Scheduler, WORKER_STACK};
 pub use value::{Value, ValueType};
 pub use weavelet_data::{caught, human_bytes, panic_message, suggest};

@@ -119,6 +119,23 @@ impl Node {
         self
     }
 
+    /// The node's code, unless it is given a fixed value.
+    pub fn code(&self) -> Option<&Arc<dyn NodeImpl>> {
+        match &self.body {
+            Body::Code(code) => Some(code),
+            Body::Fixed(_) => None,
+        }
+    }
+
+    /// Run the node's code through `wrap` (for example in another process);
+    /// a node given a fixed value is unchanged.
+    pub fn wrap_code(mut self, wrap: impl FnOnce(Arc<dyn NodeImpl>) -> Arc<dyn NodeImpl>) -> Node {
+        if let Body::Code(code) = self.body {
+            self.body = Body::Code(wrap(code));
+        }
+        self
+    }
+
     /// Whether the node's output is a given value rather than computed.
     pub fn is_fixed(&self) -> bool {
         matches!(self.body, Body::Fixed(_))

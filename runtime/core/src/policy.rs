@@ -25,6 +25,42 @@ pub struct Policy {
     pub cache: CachePolicy,
     /// Whether a failure is tried again.
     pub retry: Retry,
+    /// Where the node's code and the host work it causes run.
+    pub isolation: Isolation,
+}
+
+/// Where a node's code, and the host work it asks for (table plans, SVG
+/// rendering, image decoding), runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Isolation {
+    /// In a worker process the host supervises, bounded by the OS (memory,
+    /// no network, no `exec`, files only beneath its grants) and killed when
+    /// it overruns its wall-time budget inside a host call. The default.
+    #[default]
+    Process,
+    /// In the host process itself: faster to start, for sources an operator
+    /// trusts. A host call cannot be interrupted, and a crash of third-party
+    /// code (polars, resvg, image decoders) takes the whole run down.
+    InProcess,
+}
+
+impl Isolation {
+    /// The word a manifest uses: `process` or `in-process`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Process => "process",
+            Isolation::InProcess => "in-process",
+        }
+    }
+
+    /// The isolation a manifest names.
+    pub fn parse(text: &str) -> Result<Isolation, String> {
+        match text {
+            "process" => Ok(Isolation::Process),
+            "in-process" => Ok(Isolation::InProcess),
+            _ => Err(format!("`{text}` is not an isolation level (write \"process\" or \"in-process\")")),
+        }
+    }
 }
 
 /// The budgets a node runs under.

@@ -31,6 +31,7 @@
 //! assert!(log.take().files.is_empty());
 //! ```
 
+pub mod activity;
 pub mod files;
 pub mod graphics;
 pub mod table;

@@ -44,8 +44,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 pub use weavelet_build::Language;
 use weavelet_core::{
-    CachePolicy, Capability, Diagnostic, Error, Fix, Node, Pipeline, Policy, Value, ValueType, is_name,
-    parse_duration, parse_size, snippet, suggest,
+    CachePolicy, Capability, Diagnostic, Error, Fix, Isolation, Node, Pipeline, Policy, Value, ValueType,
+    is_name, parse_duration, parse_size, snippet, suggest,
 };
 
 /// Turns the sources a manifest lists into nodes.
@@ -126,6 +126,8 @@ struct PolicySection {
     #[serde(default)]
     retry_violations: Option<bool>,
     #[serde(default)]
+    isolation: Option<toml::Spanned<String>>,
+    #[serde(default)]
     sources: BTreeMap<String, toml::Spanned<PolicyEntry>>,
     #[serde(default)]
     nodes: BTreeMap<String, toml::Spanned<PolicyEntry>>,
@@ -151,6 +153,7 @@ impl PolicySection {
             attempts: self.attempts.clone(),
             backoff: self.backoff.clone(),
             retry_violations: self.retry_violations,
+            isolation: self.isolation.clone(),
         }
     }
 }
@@ -191,6 +194,8 @@ struct PolicyEntry {
     backoff: Option<toml::Spanned<String>>,
     #[serde(default)]
     retry_violations: Option<bool>,
+    #[serde(default)]
+    isolation: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -650,6 +655,11 @@ fn apply_policy(
     }
     if let Some(retry) = entry.retry_violations {
         policy.retry.violations = retry;
+    }
+    if let Some(isolation) = &entry.isolation {
+        policy.isolation = Isolation::parse(isolation.get_ref()).map_err(|e| {
+            at(isolation.span(), e, "\"in-process\" only for sources you trust as much as Weavelet itself")
+        })?;
     }
     if !entry.read.is_empty() {
         let mut files = (*policy.grants.files).clone();

@@ -314,11 +314,7 @@ fn compile_cached(
     let Some(dir) = cache_dir else {
         return Ok((Component::new(engine, bytes)?, false));
     };
-    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
-    let engine_hash = std::hash::Hasher::finish(&engine_hash);
-    let dir = dir.join("components");
-    let file = dir.join(format!("{}-{engine_hash:016x}.cwasm", hex(hash)));
+    let (dir, file) = cached_file(engine, hash, dir);
     if let Ok(cached) = std::fs::read(&file)
         && let Some(component) = load_verified(engine, &cached)
     {
@@ -330,6 +326,39 @@ fn compile_cached(
         let _ = write_verified(&dir, &file, &serialized);
     }
     Ok((component, false))
+}
+
+/// The folder of compiled components under `cache_dir`, and the file this
+/// component's code compiled by `engine` is kept in.
+fn cached_file(engine: &Engine, hash: &[u8; 32], cache_dir: &Path) -> (PathBuf, PathBuf) {
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut engine_hash);
+    let engine_hash = std::hash::Hasher::finish(&engine_hash);
+    let dir = cache_dir.join("components");
+    let file = dir.join(format!("{}-{engine_hash:016x}.cwasm", hex(hash)));
+    (dir, file)
+}
+
+impl ComponentModule {
+    /// Keep this component's compiled code in `cache_dir` (as loading with
+    /// that cache folder would), so another process loading the same file
+    /// with the same engine settings does not compile it again.
+    pub fn save_compiled(&self, cache_dir: &Path) -> Result<(), Error> {
+        let engine = self.pre.engine();
+        let (dir, file) = cached_file(engine, &self.hash, cache_dir);
+        if file.exists() {
+            return Ok(());
+        }
+        let failed = |message: String| Error::Component { path: self.path.clone(), message };
+        let serialized = self
+            .pre
+            .instance_pre()
+            .component()
+            .serialize()
+            .map_err(|e| failed(format!("its compiled code cannot be saved: {e:#}")))?;
+        write_verified(&dir, &file, &serialized)
+            .map_err(|e| failed(format!("saving its compiled code in {}: {e}", dir.display())))
+    }
 }
 
 const DIGEST_LEN: usize = 32;

@@ -18,6 +18,7 @@ use weavelet_core::{MAX_JOBS, Policy};
 /// | `wasm_stack` | 1 MiB (worker threads get 16 MiB) |
 /// | `epoch_tick` | 10 ms |
 /// | `fuel` | off |
+/// | `worker_program` | this program, if `main` called [`crate::serve_worker_if_asked`] |
 #[derive(Debug, Clone)]
 pub struct Config {
     /// How many nodes run at the same time (1 to 1 024).
@@ -39,6 +40,10 @@ pub struct Config {
     /// Count instructions (wasm fuel), so policies may set `fuel`. Generated
     /// code gets slower: off unless a pipeline asks for it.
     pub fuel: bool,
+    /// The program started as a worker process for nodes whose policy isolates
+    /// them in a process (the default): `None` is this program, which must
+    /// call [`crate::serve_worker_if_asked`] first thing in `main`.
+    pub worker_program: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -52,6 +57,7 @@ impl Default for Config {
             wasm_stack: 1 << 20,
             epoch_tick: Duration::from_millis(10),
             fuel: false,
+            worker_program: None,
         }
     }
 }
@@ -88,6 +94,13 @@ impl Config {
     /// Count instructions, so that policies with a `fuel` budget are enforced.
     pub fn fuel(mut self, on: bool) -> Self {
         self.fuel = on;
+        self
+    }
+
+    /// Start worker processes from `program` (a `weavelet` binary, or any
+    /// program whose `main` calls [`crate::serve_worker_if_asked`] first).
+    pub fn worker_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.worker_program = Some(program.into());
         self
     }
 

@@ -8,10 +8,13 @@
 //! sandbox. Results are cached by what they depend on, and every run is
 //! recorded.
 //!
-//! ```
+//! ```standalone_crate
 //! use weavelet::{Config, RunOptions, Runtime, Value};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Nodes run in worker processes started from this program: first thing in main.
+//! weavelet::serve_worker_if_asked();
+//!
 //! let dir = tempfile::tempdir()?;
 //! std::fs::write(
 //!     dir.path().join("weavelet.toml"),
@@ -82,6 +85,14 @@ pub use config::{Config, default_cache_dir};
 pub use output::{OutputFile, Written, save};
 pub use runtime::Runtime;
 
+/// If this process was started as a worker process (a node isolated from the
+/// host), serve as one and exit; else return at once. Call it first thing in
+/// `main` of a program that runs pipelines, or set [`Config::worker_program`]
+/// to a `weavelet` binary.
+pub fn serve_worker_if_asked() {
+    weavelet_isolate::serve_if_asked();
+}
+
 /// Node folders built into components (Rust, C, Python, JavaScript).
 pub use weavelet_build as build;
 /// Errors, diagnostics and how they are spelled.
@@ -90,9 +101,9 @@ pub use weavelet_core::error;
 pub use weavelet_core::key;
 pub use weavelet_core::{
     Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Error, Event,
-    EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, LogLevel, Node, NodeDecl, NodeFailure,
-    NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions, RunReport, Value,
-    ValueType, human_bytes, parse_duration, parse_size, sanitize,
+    EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, Isolation, LogLevel, Node, NodeDecl,
+    NodeFailure, NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions,
+    RunReport, Value, ValueType, human_bytes, parse_duration, parse_size, sanitize,
 };
 pub use weavelet_data::{
     ChartKind, ChartSpec, GraphicsError, Image, ReadGrants, ReadLog, Svg, Table, TableError, files, graphics,

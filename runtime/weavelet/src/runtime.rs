@@ -8,6 +8,7 @@ use weavelet_core::{
     CacheUse, DryRunStep, Error, Node, Pipeline, Plan, Policy, ResultCache, Run, RunOptions, RunReport,
     Scheduler,
 };
+use weavelet_isolate::{Origin, Supervisor, WorkerSettings};
 use weavelet_manifest::{Language, Loader};
 use weavelet_rhai::Script;
 use weavelet_store::{ResultStore, StoreError};
@@ -28,6 +29,7 @@ struct Inner {
     config: Config,
     wasm: WasmEngine,
     scheduler: Scheduler,
+    workers: Arc<Supervisor>,
     store: OnceLock<Result<Option<Arc<ResultStore>>, StoreError>>,
 }
 
@@ -44,7 +46,16 @@ impl Runtime {
             fuel: config.fuel,
         })?;
         let scheduler = Scheduler::new(config.jobs, config.policy.clone())?;
-        Ok(Runtime { inner: Arc::new(Inner { config, wasm, scheduler, store: OnceLock::new() }) })
+        let workers = Arc::new(Supervisor::new(WorkerSettings {
+            program: config.worker_program.clone(),
+            cache_dir: config.cache_dir.clone(),
+            max_component_size: config.max_component_size,
+            wasm_stack: config.wasm_stack,
+            epoch_tick: config.epoch_tick,
+            fuel: config.fuel,
+            keep: config.jobs,
+        }));
+        Ok(Runtime { inner: Arc::new(Inner { config, wasm, scheduler, workers, store: OnceLock::new() }) })
     }
 
     /// The configuration this runtime was built with.
@@ -73,9 +84,8 @@ impl Runtime {
     ) -> Result<Pipeline, Error> {
         let path = path.as_ref();
         if path.extension().is_some_and(|e| e == "rhai") {
-            let script = self.load_script(path)?;
             let mut pipeline = Pipeline::new();
-            pipeline.add_nodes(script.nodes());
+            pipeline.add_nodes(self.script_nodes(path)?);
             pipeline.set_name(path.file_stem().map_or_else(|| "script".into(), |s| s.to_string_lossy()));
             pipeline.set_origin(absolute(path).display().to_string());
             return Ok(pipeline);
@@ -114,6 +124,40 @@ impl Runtime {
     /// processes), pre-instantiated, its node declarations read and checked.
     pub fn load_component(&self, path: impl AsRef<Path>) -> Result<Arc<ComponentModule>, Error> {
         self.inner.wasm.load(path)
+    }
+
+    /// A component's nodes, each run in a worker process when its policy
+    /// says `isolation = "process"` (the default), else in this process.
+    pub fn component_nodes(&self, path: impl AsRef<Path>) -> Result<Vec<Node>, Error> {
+        let module = self.load_component(path)?;
+        // Workers load the component themselves: from the compiled code saved here, not compiling it again.
+        self.inner
+            .workers
+            .prepare_component(&module)
+            .map_err(|message| Error::Component { path: module.path().to_path_buf(), message })?;
+        let file = absolute(module.path());
+        Ok(module
+            .nodes()
+            .map(|node| {
+                let origin = Origin::Component { path: file.clone(), name: node.decl().name.clone() };
+                node.wrap_code(|code| self.inner.workers.isolate(code, origin))
+            })
+            .collect())
+    }
+
+    /// A Rhai script's nodes, each run in a worker process when its policy
+    /// says `isolation = "process"` (the default), else in this process.
+    pub fn script_nodes(&self, path: impl AsRef<Path>) -> Result<Vec<Node>, Error> {
+        let path = path.as_ref();
+        let script = self.load_script(path)?;
+        let file = absolute(path);
+        Ok(script
+            .nodes()
+            .map(|node| {
+                let origin = Origin::Script { path: file.clone(), name: node.decl().name.clone() };
+                node.wrap_code(|code| self.inner.workers.isolate(code, origin))
+            })
+            .collect())
     }
 
     /// Load a Rhai script; its nodes run under the runtime's policy, which
@@ -217,7 +261,7 @@ struct RuntimeLoader<'a> {
 
 impl Loader for RuntimeLoader<'_> {
     fn component(&mut self, path: &Path) -> Result<Vec<Node>, Error> {
-        Ok(self.runtime.load_component(path)?.nodes().collect())
+        self.runtime.component_nodes(path)
     }
 
     fn build(&mut self, language: Language, dir: &Path) -> Result<PathBuf, Error> {
@@ -225,6 +269,6 @@ impl Loader for RuntimeLoader<'_> {
     }
 
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error> {
-        Ok(Script::load(path)?.nodes().collect())
+        self.runtime.script_nodes(path)
     }
 }

@@ -124,6 +124,7 @@ impl ChartSpec {
 
 /// Draw the chart `spec` describes from `table`.
 pub fn chart(table: &Table, spec: &ChartSpec) -> Result<Svg, GraphicsError> {
+    let _op = crate::activity::enter("chart.chart");
     let (dw, dh) = if spec.kind == ChartKind::Metric { (240.0, 120.0) } else { (640.0, 400.0) };
     let width = if spec.width > 0.0 { spec.width } else { dw };
     let height = if spec.height > 0.0 { spec.height } else { dh };
@@ -211,6 +212,7 @@ fn card_sized(label: &str, value: &str, detail: &str, width: f64, height: f64) -
 /// as high as its tallest item; on a light grey page. Items of equal size
 /// make a regular grid; three cards over two charts make a report page.
 pub fn dashboard(title: &str, items: &[Svg], columns: u32) -> Result<Svg, GraphicsError> {
+    let _op = crate::activity::enter("chart.dashboard");
     if items.is_empty() {
         return Err(GraphicsError::new("a dashboard needs at least one item"));
     }

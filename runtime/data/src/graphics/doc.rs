@@ -104,6 +104,7 @@ impl Svg {
 
     /// [`Svg::parse`] for bytes: compressed SVG is refused, other bytes must be UTF-8.
     pub fn parse_bytes(bytes: &[u8]) -> Result<Svg, GraphicsError> {
+        let _op = crate::activity::enter("svg.parse_bytes");
         static PARSED: AtomicU64 = AtomicU64::new(0);
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(GraphicsError::new("the SVG text is larger than a document may be (64 MiB)"));
@@ -144,6 +145,7 @@ impl Svg {
 
     /// Read an `.svg` file under the node's read grants (see [`Svg::parse`]).
     pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Svg, GraphicsError> {
+        let _op = crate::activity::enter("svg.read");
         let (file, _) = grants.open_file(path, log)?;
         let bytes = crate::files::read_at_most(file, MAX_DOCUMENT_BYTES as u64)
             .map_err(|e| GraphicsError::new(format!("reading `{path}`: {e}")))?
@@ -262,6 +264,7 @@ impl Svg {
     /// The elements of `content` wrapped in a group (`<g>`) with these
     /// attributes (`transform`, `fill`, `opacity`, ...), added to this document.
     pub fn group(self, content: &Svg, attrs: &Attrs) -> Result<Svg, GraphicsError> {
+        let _op = crate::activity::enter("svg.group");
         let mut g = Group::new();
         if let Some(raw) = &content.0.raw {
             g = g.add(Blob::new(&**raw));
@@ -276,6 +279,7 @@ impl Svg {
     /// nested `<svg>`, so its own view box and clipping hold): how a dashboard
     /// composes charts.
     pub fn place(self, content: &Svg, x: f64, y: f64, scale: f64) -> Result<Svg, GraphicsError> {
+        let _op = crate::activity::enter("svg.place");
         let scale = coord("scale", scale)?;
         if scale <= 0.0 || scale > 1000.0 {
             return Err(GraphicsError::new(format!(

@@ -78,6 +78,7 @@ impl Image {
 
     /// Decode PNG, JPEG, WebP or GIF bytes (the first frame of an animation).
     pub fn decode(bytes: &[u8], name: &str) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.decode");
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return Err(GraphicsError::new(format!(
                 "{name}: {} of image data is more than the {} allowed",
@@ -113,6 +114,7 @@ impl Image {
     /// Read and decode an image file under the node's read grants. The
     /// image's name is the file's stem.
     pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.read");
         let (file, real) = grants.open_file(path, log)?;
         let size = file.metadata().map_or(0, |m| m.len());
         let bytes = crate::files::read_at_most(file, MAX_FILE_BYTES)
@@ -131,6 +133,7 @@ impl Image {
     /// The image files (by extension) directly in `dir`, a granted directory,
     /// as paths to give [`Image::read`], sorted by name.
     pub fn list(grants: &ReadGrants, log: &ReadLog, dir: &str) -> Result<Vec<String>, GraphicsError> {
+        let _op = crate::activity::enter("image.list");
         let (folder, _) = grants.open_dir(dir, log)?;
         let entries = folder.entries().map_err(|e| GraphicsError::new(format!("listing `{dir}`: {e}")))?;
         let mut names = Vec::new();
@@ -158,6 +161,7 @@ impl Image {
 
     /// A `width` × `height` image of one colour (RGBA): a canvas.
     pub fn blank(width: u32, height: u32, rgba: [u8; 4]) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.blank");
         check_pixels(u64::from(width), u64::from(height), "blank")?;
         Ok(Image::from_dynamic(
             DynamicImage::ImageRgba8(RgbaImage::from_pixel(width, height, image::Rgba(rgba))),
@@ -174,6 +178,7 @@ impl Image {
         cell_height: u32,
         gap: u32,
     ) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.contact_sheet");
         if images.is_empty() {
             return Err(GraphicsError::new("a contact sheet needs at least one image"));
         }
@@ -231,6 +236,7 @@ impl Image {
 
     /// Resized to exactly `width` × `height` (Lanczos filter).
     pub fn resize(&self, width: u32, height: u32) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.resize");
         check_pixels(u64::from(width), u64::from(height), "resize")?;
         // The resampler keeps a float copy of (source width × new height) pixels, 16 bytes each.
         let scratch = u64::from(self.width()) * u64::from(height) * 16;
@@ -248,6 +254,7 @@ impl Image {
     /// Scaled down to fit within `max_width` × `max_height`, keeping its
     /// proportions (never enlarged).
     pub fn thumbnail(&self, max_width: u32, max_height: u32) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.thumbnail");
         check_pixels(u64::from(max_width), u64::from(max_height), "thumbnail")?;
         let (w, h) = (self.width(), self.height());
         if w <= max_width && h <= max_height {
@@ -262,6 +269,7 @@ impl Image {
 
     /// The `width` × `height` rectangle at (`x`, `y`); it must lie inside the image.
     pub fn crop(&self, x: u32, y: u32, width: u32, height: u32) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.crop");
         let inside = u64::from(x) + u64::from(width) <= u64::from(self.width())
             && u64::from(y) + u64::from(height) <= u64::from(self.height());
         if width == 0 || height == 0 || !inside {
@@ -276,6 +284,7 @@ impl Image {
 
     /// Rotated clockwise by 90, 180 or 270 degrees (-90 is 270).
     pub fn rotate(&self, degrees: i64) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.rotate");
         Ok(self.derive(match degrees.rem_euclid(360) {
             0 => self.0.pixels.clone(),
             90 => self.0.pixels.rotate90(),
@@ -298,6 +307,7 @@ impl Image {
     /// Blurred with a Gaussian of `sigma` pixels (0 < sigma ≤ 250; a fast
     /// approximation whose cost does not grow with sigma).
     pub fn blur(&self, sigma: f64) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.blur");
         let sigma = finite("sigma", sigma)?;
         if sigma <= 0.0 || sigma > 250.0 {
             return Err(GraphicsError::new(format!(
@@ -309,6 +319,7 @@ impl Image {
 
     /// Brighter (positive) or darker (negative) by `amount` (-255 to 255).
     pub fn brighten(&self, amount: i64) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.brighten");
         if !(-255..=255).contains(&amount) {
             return Err(GraphicsError::new(format!("brighten: {amount} is not between -255 and 255")));
         }
@@ -317,6 +328,7 @@ impl Image {
 
     /// More (positive) or less (negative) contrast, in percent (-100 to 100).
     pub fn contrast(&self, percent: f64) -> Result<Image, GraphicsError> {
+        let _op = crate::activity::enter("image.contrast");
         let percent = finite("contrast", percent)?;
         if !(-100.0..=100.0).contains(&percent) {
             return Err(GraphicsError::new(format!("contrast: {percent} is not between -100 and 100")));
@@ -327,6 +339,7 @@ impl Image {
     /// `top` drawn over this image with its corner at (`x`, `y`) (alpha blended;
     /// parts outside are cut off).
     pub fn overlay(&self, top: &Image, x: i64, y: i64) -> Image {
+        let _op = crate::activity::enter("image.overlay");
         let mut bottom = self.0.pixels.to_rgba8();
         imageops::overlay(&mut bottom, &top.0.pixels.to_rgba8(), x, y);
         self.derive(DynamicImage::ImageRgba8(bottom))
@@ -334,6 +347,7 @@ impl Image {
 
     /// Encoded as `png`, `jpeg` (quality 90; transparency flattened) or `webp` (lossless).
     pub fn encode(&self, format: &str) -> Result<Vec<u8>, GraphicsError> {
+        let _op = crate::activity::enter("image.encode");
         let mut out = Cursor::new(Vec::new());
         let pixels = &self.0.pixels;
         let fail = |e: image::ImageError| GraphicsError::new(format!("encoding {format}: {e}"));

@@ -131,6 +131,7 @@ fn embedded_raster(mime: &str, data: &Arc<Vec<u8>>, used: &AtomicU64) -> Result<
 /// Draw `svg` at `scale` times its size (2.0 for a sharp picture on a
 /// high-density screen) into an image.
 pub fn render(svg: &Svg, scale: f64) -> Result<Image, GraphicsError> {
+    let _op = crate::activity::enter("svg.render");
     let scale = super::finite("scale", scale)?;
     if scale <= 0.0 || scale > 64.0 {
         return Err(GraphicsError::new(format!(

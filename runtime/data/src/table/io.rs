@@ -59,6 +59,7 @@ impl Format {
 /// Open a table file (lazily where the format allows: CSV, Parquet, IPC and
 /// JSON lines are scanned, so only the columns and rows used are read).
 pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Table, TableError> {
+    let _op = crate::activity::enter("table.read");
     // polars reads the opened file, never the path: no globbing, no folder
     // expansion, nothing resolved again after the grant was checked.
     let (file, real) = grants.open_file(path, log)?;
@@ -85,8 +86,48 @@ pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Table, Tab
     Table::from_lazy(lf).validated().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
 }
 
+/// Compute `table` and write it to a new file at `path` as Arrow IPC, the
+/// form in which tables pass between the host and its worker processes.
+/// Returns the bytes written.
+pub fn write_exchange(table: &Table, path: &Path) -> Result<u64, TableError> {
+    let _op = crate::activity::enter("table.write_exchange");
+    let mut df = table.collect()?;
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| TableError::new(format!("creating `{}`: {e}", path.display())))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    guarded(|| IpcWriter::new(&mut out).finish(&mut df))?;
+    let file = out.into_inner().map_err(|e| TableError::new(format!("writing `{}`: {e}", path.display())))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok(size)
+}
+
+/// The table held in the Arrow IPC file at `path` (written by
+/// [`write_exchange`]), memory-mapped and read lazily. `keep` lives as long
+/// as any table over the file: its drop may remove the file.
+pub fn open_exchange(
+    path: &Path,
+    keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
+) -> Result<Table, TableError> {
+    let file = File::open(path).map_err(|e| TableError::new(format!("opening `{}`: {e}", path.display())))?;
+    let lf = guarded(|| {
+        LazyFrame::scan_ipc_sources(
+            ScanSources::Files(Arc::from([file])),
+            Default::default(),
+            UnifiedScanArgs { hive_options: HiveOptions::new_disabled(), glob: false, ..Default::default() },
+        )
+    })?;
+    let table = Table::over_exchange(lf, super::Exchange { path: path.to_path_buf(), _keep: keep });
+    // The schema is read now, so a file that is not IPC fails here, not in a later node.
+    table.schema()?;
+    Ok(table)
+}
+
 /// The table (or some of its columns) as Arrow IPC file bytes, refused past `limit` bytes.
 pub fn to_ipc(table: &Table, columns: &[String], limit: usize) -> Result<Vec<u8>, TableError> {
+    let _op = crate::activity::enter("table.to_ipc");
     let table = if columns.is_empty() { table.clone() } else { table.select(columns)? };
     let mut df = table.collect()?;
     let estimate = df.estimated_size();
@@ -104,6 +145,7 @@ pub fn to_ipc(table: &Table, columns: &[String], limit: usize) -> Result<Vec<u8>
 
 /// Decode Arrow IPC file bytes from a guest, with byte, column and row caps.
 pub fn from_ipc(bytes: &[u8], limit: usize) -> Result<Table, TableError> {
+    let _op = crate::activity::enter("table.from_ipc");
     let bad = |e: TableError| TableError::new(format!("malformed Arrow IPC: {}", e.message));
     if bytes.len() > limit {
         return Err(TableError::new(format!(

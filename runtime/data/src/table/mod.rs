@@ -59,12 +59,32 @@ fn run(plan: LazyFrame) -> Result<DataFrame, TableError> {
         .or_else(|_| guarded(|| plan.collect_with_engine(Engine::InMemory).map(|r| r.unwrap_single())))
 }
 
+/// Start polars' thread pool and engines with a tiny query, so a process
+/// that confines itself afterwards (a worker) has them already: polars sizes
+/// its pool from `/proc` and `/sys`.
+pub fn warm_up() {
+    let df = DataFrame::new_infer_height(vec![Column::new("x".into(), [1i64, 2, 2])]);
+    if let Ok(df) = df {
+        let _ = run(df.lazy().group_by([col("x")]).agg([col("x").count().alias("n")]));
+    }
+}
+
 struct Inner {
     plan: LazyFrame,
     collected: OnceLock<DataFrame>,
     /// The plan's schema, once resolved.
     schema: OnceLock<SchemaRef>,
     shape: Shape,
+    /// The Arrow IPC file the table is exactly, when it was opened from one
+    /// that passes tables between processes, and what keeps that file alive.
+    exchange: Option<Exchange>,
+}
+
+/// A table's IPC file, and the owner that removes it when the last table over it is gone.
+#[derive(Clone)]
+pub(crate) struct Exchange {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) _keep: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Operations a table's plan chains at most before its input is computed
@@ -159,7 +179,15 @@ impl Table {
         let plan = df.clone().lazy();
         let collected = OnceLock::new();
         let _ = collected.set(df);
-        Table { inner: Arc::new(Inner { plan, collected, schema: OnceLock::new(), shape: Shape::LEAF }) }
+        Table {
+            inner: Arc::new(Inner {
+                plan,
+                collected,
+                schema: OnceLock::new(),
+                shape: Shape::LEAF,
+                exchange: None,
+            }),
+        }
     }
 
     /// A table over a lazy plan that reads its data (a scan): collected when
@@ -173,7 +201,9 @@ impl Table {
         if let Some(schema) = schema {
             let _ = known.set(schema);
         }
-        Table { inner: Arc::new(Inner { plan, collected: OnceLock::new(), schema: known, shape }) }
+        Table {
+            inner: Arc::new(Inner { plan, collected: OnceLock::new(), schema: known, shape, exchange: None }),
+        }
     }
 
     /// The plan to build on: the collected data if there is any, else the plan.
@@ -222,6 +252,26 @@ impl Table {
         Ok(Table::over(f(plan), Shape::over(&[shape], 1)?, Some(schema)))
     }
 
+    /// A table over the Arrow IPC file `path`, memory-mapped and read lazily;
+    /// `keep` lives as long as any table over it (it may remove the file).
+    pub(crate) fn over_exchange(plan: LazyFrame, exchange: Exchange) -> Table {
+        Table {
+            inner: Arc::new(Inner {
+                plan,
+                collected: OnceLock::new(),
+                schema: OnceLock::new(),
+                shape: Shape::LEAF,
+                exchange: Some(exchange),
+            }),
+        }
+    }
+
+    /// The Arrow IPC file this table is exactly, if it was opened with
+    /// [`io::open_exchange`] and nothing was done to it since.
+    pub fn exchange_file(&self) -> Option<&std::path::Path> {
+        self.inner.exchange.as_ref().map(|e| e.path.as_path())
+    }
+
     /// Whether both values are the same table.
     pub fn same(a: &Table, b: &Table) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
@@ -234,6 +284,7 @@ impl Table {
 
     /// Compute the table (once; later calls return the kept result).
     pub fn collect(&self) -> Result<DataFrame, TableError> {
+        let _op = crate::activity::enter("table.collect");
         if let Some(df) = self.inner.collected.get() {
             return Ok(df.clone());
         }
@@ -248,12 +299,14 @@ impl Table {
 
     /// Column names and dtypes, without computing the table where the plan knows them.
     pub fn schema(&self) -> Result<Vec<(String, String)>, TableError> {
+        let _op = crate::activity::enter("table.schema");
         let schema = guarded(|| self.lazy().collect_schema())?;
         Ok(schema.iter().map(|(name, dtype)| (name.to_string(), dtype_name(dtype))).collect())
     }
 
     /// The number of rows (a count pushed into the scan where polars can).
     pub fn height(&self) -> Result<u64, TableError> {
+        let _op = crate::activity::enter("table.height");
         if let Some(df) = self.inner.collected.get() {
             return Ok(df.height() as u64);
         }
@@ -270,30 +323,35 @@ impl Table {
 
     /// Keep (or compute) the listed expressions, in order.
     pub fn select(&self, exprs: &[String]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.select");
         let exprs = exprs.iter().map(|e| expr::parse(e)).collect::<Result<Vec<_>, _>>()?;
         self.derive_checked(|lf| lf.select(exprs.clone()))
     }
 
     /// Rename columns: `(old, new)` pairs.
     pub fn rename(&self, pairs: &[(String, String)]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.rename");
         let (old, new): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(o, n)| (o.as_str(), n.as_str())).unzip();
         self.derive_checked(|lf| lf.rename(old.clone(), new.clone(), true))
     }
 
     /// Remove columns.
     pub fn drop(&self, columns: &[String]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.drop");
         let names: Vec<PlSmallStr> = columns.iter().map(|c| c.as_str().into()).collect();
         self.derive_checked(|lf| lf.drop(by_name(names.clone(), true, false)))
     }
 
     /// Keep the rows where `predicate` holds.
     pub fn filter(&self, predicate: &str) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.filter");
         let predicate = expr::parse(predicate)?;
         self.derive_checked(|lf| lf.filter(predicate.clone()))
     }
 
     /// Add or replace columns: `(name, expression)` pairs.
     pub fn with_columns(&self, columns: &[(String, String)]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.with_columns");
         let exprs = columns
             .iter()
             .map(|(name, e)| expr::parse(e).map(|e| e.alias(name.as_str())))
@@ -304,6 +362,7 @@ impl Table {
     /// Group by `keys` and aggregate: `(output name, aggregation)` pairs such as
     /// `("total", "sum(revenue)")`. Groups keep the order of first appearance.
     pub fn group_by(&self, keys: &[String], aggs: &[Aggregation]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.group_by");
         if keys.is_empty() {
             return Err(TableError::new("group_by needs at least one key column"));
         }
@@ -317,6 +376,7 @@ impl Table {
 
     /// Sort by columns; `descending` gives each column's direction (missing: ascending).
     pub fn sort(&self, by: &[String], descending: &[bool]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.sort");
         if by.is_empty() {
             return Err(TableError::new("sort needs at least one column"));
         }
@@ -329,16 +389,19 @@ impl Table {
 
     /// The first `n` rows.
     pub fn head(&self, n: u64) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.head");
         self.derive_checked(|lf| lf.limit(idx(n)))
     }
 
     /// The last `n` rows.
     pub fn tail(&self, n: u64) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.tail");
         self.derive_checked(|lf| lf.tail(idx(n)))
     }
 
     /// `len` rows from `offset` (negative: from the end).
     pub fn slice(&self, offset: i64, len: u64) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.slice");
         self.derive_checked(|lf| lf.slice(offset, idx(len)))
     }
 
@@ -350,6 +413,7 @@ impl Table {
         right_on: &[String],
         how: JoinKind,
     ) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.join");
         if left_on.is_empty() || left_on.len() != right_on.len() {
             return Err(TableError::new(format!(
                 "join needs as many right keys as left keys, at least one (got {} and {})",
@@ -373,6 +437,7 @@ impl Table {
 
     /// Remove rows with a null in any of `subset` (empty: in any column).
     pub fn drop_nulls(&self, subset: &[String]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.drop_nulls");
         let selector = (!subset.is_empty())
             .then(|| by_name(subset.iter().map(|c| PlSmallStr::from(c.as_str())), true, false));
         self.derive_checked(|lf| lf.drop_nulls(selector.clone()))
@@ -381,6 +446,7 @@ impl Table {
     /// Add column `name`: the mean of `column` over a sliding window of `window` rows
     /// (null until the window is full).
     pub fn rolling_mean(&self, column: &str, window: u64, name: &str) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.rolling_mean");
         if window == 0 || window > 1_000_000 {
             return Err(TableError::new(format!("a rolling window of {window} rows (use 1 to 1000000)")));
         }
@@ -393,6 +459,7 @@ impl Table {
 
     /// Stack tables with the same columns.
     pub fn concat(tables: &[Table]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.concat");
         if tables.is_empty() {
             return Err(TableError::new("concat needs at least one table"));
         }
@@ -409,6 +476,7 @@ impl Table {
 
     /// Run one SQL `SELECT` over named tables (polars SQL).
     pub fn sql(query: &str, tables: &[(String, Table)]) -> Result<Table, TableError> {
+        let _op = crate::activity::enter("table.sql");
         // Every table the query names may be expanded at each place it is named.
         let uses = expr::check_query(query)?;
         let (mut context, mut probes) = (polars::sql::SQLContext::new(), polars::sql::SQLContext::new());
@@ -435,6 +503,7 @@ impl Table {
 
     /// One column as floats (integers are converted). Nulls are an error.
     pub fn column_f64(&self, name: &str) -> Result<Vec<f64>, TableError> {
+        let _op = crate::activity::enter("table.column_f64");
         let s = self.column(name, DataType::Float64)?;
         let ca = s.f64().map_err(TableError::from)?;
         no_nulls(name, ca.null_count())?;
@@ -443,6 +512,7 @@ impl Table {
 
     /// One column as floats, nulls kept as `None` (charts leave gaps for them).
     pub fn column_f64_nullable(&self, name: &str) -> Result<Vec<Option<f64>>, TableError> {
+        let _op = crate::activity::enter("table.column_f64_nullable");
         let s = self.column(name, DataType::Float64)?;
         let ca = s.f64().map_err(TableError::from)?;
         Ok(ca.iter().collect())
@@ -450,6 +520,7 @@ impl Table {
 
     /// One column as 64-bit integers. Nulls are an error.
     pub fn column_i64(&self, name: &str) -> Result<Vec<i64>, TableError> {
+        let _op = crate::activity::enter("table.column_i64");
         let s = self.column(name, DataType::Int64)?;
         let ca = s.i64().map_err(TableError::from)?;
         no_nulls(name, ca.null_count())?;
@@ -458,6 +529,7 @@ impl Table {
 
     /// One column as text (numbers are formatted). Nulls are an error.
     pub fn column_text(&self, name: &str) -> Result<Vec<String>, TableError> {
+        let _op = crate::activity::enter("table.column_text");
         let s = self.column(name, DataType::String)?;
         let ca = s.str().map_err(TableError::from)?;
         no_nulls(name, ca.null_count())?;
@@ -466,6 +538,7 @@ impl Table {
 
     /// One column as booleans. Nulls are an error.
     pub fn column_bool(&self, name: &str) -> Result<Vec<bool>, TableError> {
+        let _op = crate::activity::enter("table.column_bool");
         let s = self.column(name, DataType::Boolean)?;
         let ca = s.bool().map_err(TableError::from)?;
         no_nulls(name, ca.null_count())?;
@@ -497,6 +570,7 @@ impl Table {
 
     /// The first `rows` rows as text, with the table's shape (for people).
     pub fn preview(&self, rows: u64) -> Result<String, TableError> {
+        let _op = crate::activity::enter("table.preview");
         let height = self.height()?;
         let head = match self.inner.collected.get() {
             Some(df) => df.head(Some(rows as usize)),

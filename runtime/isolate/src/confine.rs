@@ -1,0 +1,216 @@
+//! What the OS bounds a worker with: no new privileges, Landlock (files only
+//! beneath what its nodes were granted), seccomp (no network, no `exec`, no
+//! new processes), `RLIMIT_DATA` armed per node, death with its parent.
+//!
+//! The only `unsafe` of the crate is here: system calls with no safe wrapper
+//! in the standard library, each with its reason.
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::FromRawFd;
+use std::path::Path;
+
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    path_beneath_rules,
+};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
+
+use crate::wire::Confinement;
+
+/// Host memory a node may cause beyond its budget before the worker's data
+/// limit stops it: the interpreter, polars' and resvg's working buffers,
+/// the output being written.
+pub const HOST_SLACK: u64 = 64 << 20;
+
+/// The protocol's output: a duplicate of stdout, with stdout itself pointed
+/// at stderr, so nothing the node's code prints can corrupt a frame.
+pub(crate) fn take_stdout() -> std::io::Result<File> {
+    // SAFETY: dup and dup2 on the standard descriptors, which are open for the
+    // whole life of the process; the duplicate is owned by the returned File
+    // and by nothing else.
+    unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::dup2(2, 1) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(File::from_raw_fd(fd))
+    }
+}
+
+/// Die when the supervisor does (`parent`: its pid when it spawned us).
+pub(crate) fn die_with_parent(parent: Option<u32>) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid take no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        if parent.is_some_and(|p| libc::getppid() as u32 != p) {
+            // The supervisor died before the signal was armed.
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Confine the calling process for good: what it does not hold by then, it
+/// never will. Returns how (for `weavelet inspect`, the run report and tests).
+pub(crate) fn confine(rules: &Confinement) -> Result<String, String> {
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+    }
+    let mut how = vec!["no new privileges".to_string()];
+    how.push(landlock(rules)?);
+    how.push(seccomp()?);
+    Ok(how.join(", "))
+}
+
+fn landlock(rules: &Confinement) -> Result<String, String> {
+    let abi = ABI::V5;
+    let err = |e: landlock::RulesetError| format!("landlock: {e}");
+    let existing = |paths: &[std::path::PathBuf]| -> Vec<std::path::PathBuf> {
+        paths.iter().filter(|p| p.exists()).cloned().collect()
+    };
+    let status = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(err)?
+        .create()
+        .map_err(err)?
+        .add_rules(path_beneath_rules(existing(&rules.read), AccessFs::from_read(abi)))
+        .map_err(err)?
+        .add_rules(path_beneath_rules(existing(&rules.write), AccessFs::from_all(abi)))
+        .map_err(err)?
+        .restrict_self()
+        .map_err(err)?;
+    Ok(match status.ruleset {
+        RulesetStatus::FullyEnforced => "Landlock (files beneath its grants only)".into(),
+        RulesetStatus::PartiallyEnforced => "Landlock, partly (this kernel lacks some access rights)".into(),
+        RulesetStatus::NotEnforced => "no Landlock (this kernel does not support it)".into(),
+    })
+}
+
+/// System calls a worker never needs: the network, running programs, new
+/// processes (threads stay allowed), and the kernel's larger attack surfaces.
+fn seccomp() -> Result<String, String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => TargetArch::x86_64,
+        "aarch64" => TargetArch::aarch64,
+        other => return Ok(format!("no seccomp filter (not written for {other})")),
+    };
+    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
+    let mut denied: BTreeMap<i64, Vec<SeccompRule>> = [
+        libc::SYS_socket,
+        libc::SYS_socketpair,
+        libc::SYS_connect,
+        libc::SYS_bind,
+        libc::SYS_listen,
+        libc::SYS_accept,
+        libc::SYS_accept4,
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_pivot_root,
+        libc::SYS_chroot,
+        libc::SYS_unshare,
+        libc::SYS_setns,
+        libc::SYS_bpf,
+        libc::SYS_perf_event_open,
+        libc::SYS_keyctl,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+        libc::SYS_io_uring_setup,
+        libc::SYS_userfaultfd,
+        libc::SYS_init_module,
+        libc::SYS_finit_module,
+        libc::SYS_kexec_load,
+    ]
+    .into_iter()
+    .map(|call| (call, Vec::new()))
+    .collect();
+    #[cfg(target_arch = "x86_64")]
+    for call in [libc::SYS_fork, libc::SYS_vfork] {
+        denied.insert(call, Vec::new());
+    }
+    // clone is how threads are made too: only a clone without CLONE_THREAD (a new process) is refused.
+    let new_process = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(libc::CLONE_THREAD as u64),
+        0,
+    )
+    .map_err(err)?;
+    denied.insert(libc::SYS_clone, vec![SeccompRule::new(vec![new_process]).map_err(err)?]);
+    let refuse =
+        SeccompFilter::new(denied, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
+            .map_err(err)?;
+    // clone3's flags are behind a pointer a filter cannot read: "not implemented"
+    // makes the C library fall back to clone, which the rule above checks.
+    let clone3: BTreeMap<i64, Vec<SeccompRule>> = [(libc::SYS_clone3, Vec::new())].into_iter().collect();
+    let clone3 =
+        SeccompFilter::new(clone3, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), arch)
+            .map_err(err)?;
+    for filter in [clone3, refuse] {
+        let program: BpfProgram = filter.try_into().map_err(err)?;
+        seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))?;
+    }
+    Ok("seccomp (no network, exec or new processes)".into())
+}
+
+/// The process's data segment size (heap and private writable mappings),
+/// the quantity `RLIMIT_DATA` bounds: read from an open `/proc/self/statm`.
+pub(crate) struct DataSize(File);
+
+impl DataSize {
+    pub(crate) fn open() -> std::io::Result<DataSize> {
+        File::open("/proc/self/statm").map(DataSize)
+    }
+
+    pub(crate) fn bytes(&mut self) -> u64 {
+        let mut text = String::new();
+        if self.0.seek(SeekFrom::Start(0)).is_err() || self.0.read_to_string(&mut text).is_err() {
+            return 0;
+        }
+        // size resident shared text lib data dt, in pages.
+        let pages = text.split_whitespace().nth(5).and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
+        pages.saturating_mul(page_size())
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf takes no pointers.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).unwrap_or(4096)
+}
+
+/// Set the soft `RLIMIT_DATA` to `bytes` (`None`: back to the hard limit).
+pub(crate) fn limit_data(bytes: Option<u64>) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the one struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_DATA, &mut limit) != 0 {
+            return;
+        }
+        limit.rlim_cur = bytes.map_or(limit.rlim_max, |b| b.min(limit.rlim_max));
+        libc::setrlimit(libc::RLIMIT_DATA, &limit);
+    }
+}
+
+/// The shared page a worker writes the operation it is inside to, so its
+/// supervisor can name it after killing the worker.
+pub(crate) fn map_slot(path: &Path) -> std::io::Result<memmap2::MmapMut> {
+    let file = File::options().read(true).write(true).open(path)?;
+    // SAFETY: the file is the supervisor's slot for this worker alone; its size
+    // is fixed by the supervisor before the worker starts and never shrinks.
+    unsafe { memmap2::MmapMut::map_mut(&file) }
+}

@@ -1,0 +1,601 @@
+//! The supervisor's side: worker processes started on demand, one node at a
+//! time each, reused while they behave, killed at their node's deadline.
+
+use std::collections::HashMap;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use weavelet_core::{
+    Call, FailureKind, Isolation, NodeFailure, NodeImpl, Policy, Value, human_bytes, key::Digest,
+};
+use weavelet_data::Table;
+
+use crate::confine::HOST_SLACK;
+use crate::wire::{
+    self, Confinement, EngineWire, Frame, Invocation, Origin, PolicyWire, Reply, Request, ValueWire,
+};
+use crate::worker::{PARENT_ENV, PROTOCOL, WORKER_ENV};
+
+/// How long past its wall-time budget a node's worker is given to stop the
+/// node itself (a trap, a script's own check) before it is killed.
+const GRACE: Duration = Duration::from_millis(500);
+/// How long a new worker may take to start, set up and confine itself.
+const START: Duration = Duration::from_secs(30);
+/// Bytes of a worker's stderr kept to explain its death.
+const STDERR_TAIL: usize = 8 << 10;
+/// Bytes of the slot a worker names its current operation in.
+const SLOT: usize = 64;
+
+/// Whether this program answers as a worker (it called [`crate::serve_if_asked`]).
+pub(crate) static CAN_SERVE: OnceLock<()> = OnceLock::new();
+
+/// How the supervisor starts workers.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The program to run as a worker (`None`: this program, if it called
+    /// [`crate::serve_if_asked`] at the start of `main`).
+    pub program: Option<PathBuf>,
+    /// The cache folder compiled components are kept in (read-only to workers).
+    pub cache_dir: Option<PathBuf>,
+    /// Component files larger than this are refused.
+    pub max_component_size: u64,
+    /// The maximum wasm stack of a node.
+    pub wasm_stack: usize,
+    /// The granularity of wall-time budgets.
+    pub epoch_tick: Duration,
+    /// Count wasm fuel.
+    pub fuel: bool,
+    /// Idle workers kept per kind of worker.
+    pub keep: usize,
+}
+
+/// Starts, reuses and kills worker processes. One per runtime.
+pub struct Supervisor {
+    settings: WorkerSettings,
+    /// The folder tables are exchanged in (tmpfs where there is one), created on first use.
+    dir: OnceLock<Result<ExchangeDir, String>>,
+    idle: Mutex<HashMap<WorkerKind, Vec<Worker>>>,
+    files: AtomicU64,
+}
+
+/// Workers are interchangeable when they load the same source under the same confinement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct WorkerKind {
+    source: PathBuf,
+    confinement: Confinement,
+    env: Vec<String>,
+}
+
+impl Supervisor {
+    /// A supervisor that starts no worker until a node needs one.
+    pub fn new(settings: WorkerSettings) -> Supervisor {
+        Supervisor {
+            settings,
+            dir: OnceLock::new(),
+            idle: Mutex::new(HashMap::new()),
+            files: AtomicU64::new(0),
+        }
+    }
+
+    /// `code` (from `origin`) run in a worker when its policy says so.
+    pub fn isolate(self: &Arc<Self>, code: Arc<dyn NodeImpl>, origin: Origin) -> Arc<dyn NodeImpl> {
+        Arc::new(Isolated { inner: code, origin, supervisor: self.clone() })
+    }
+
+    fn exchange_dir(&self) -> Result<&ExchangeDir, String> {
+        self.dir.get_or_init(ExchangeDir::create).as_ref().map_err(Clone::clone)
+    }
+
+    fn program(&self) -> Result<PathBuf, String> {
+        if let Some(program) = &self.settings.program {
+            return Ok(program.clone());
+        }
+        if CAN_SERVE.get().is_none() {
+            return Err(
+                "this program cannot start worker processes: call `weavelet::serve_worker_if_asked()` \
+                 first thing in `main`, or set `Config::worker_program`, or run the node with isolation \
+                 \"in-process\""
+                    .into(),
+            );
+        }
+        std::env::current_exe().map_err(|e| format!("finding this program to start a worker: {e}"))
+    }
+
+    fn kind(&self, origin: &Origin, policy: &Policy, dir: &ExchangeDir) -> WorkerKind {
+        let mut read = vec![origin.path().clone(), dir.path.join("tables"), dir.path.join("compiled")];
+        if let Some(cache) = &self.settings.cache_dir {
+            read.push(cache.join("components"));
+        }
+        read.extend(policy.grants.files.read.iter().cloned());
+        let write: Vec<PathBuf> = policy.grants.write.iter().map(|(host, _)| host.clone()).collect();
+        WorkerKind {
+            source: origin.path().clone(),
+            confinement: Confinement { read, write },
+            env: policy.grants.env.clone(),
+        }
+    }
+
+    fn take(&self, kind: &WorkerKind) -> Option<Worker> {
+        let mut idle = self.idle.lock();
+        let workers = idle.get_mut(kind)?;
+        while let Some(mut worker) = workers.pop() {
+            if worker.alive() {
+                return Some(worker);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, kind: WorkerKind, worker: Worker) {
+        let mut idle = self.idle.lock();
+        let workers = idle.entry(kind).or_default();
+        if workers.len() < self.settings.keep.max(1) {
+            workers.push(worker);
+        }
+    }
+
+    fn spawn(&self, kind: &WorkerKind, dir: &ExchangeDir) -> Result<Worker, String> {
+        let program = self.program()?;
+        let n = self.files.fetch_add(1, Ordering::Relaxed);
+        let scratch = dir.path.join(format!("worker-{n}"));
+        std::fs::create_dir(&scratch).map_err(|e| format!("creating {}: {e}", scratch.display()))?;
+        let slot = dir.path.join(format!("slot-{n}"));
+        std::fs::write(&slot, [0u8; SLOT]).map_err(|e| format!("creating {}: {e}", slot.display()))?;
+        let mut command = Command::new(&program);
+        command
+            .env_clear()
+            .env(WORKER_ENV, PROTOCOL)
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // A worker sees only the environment variables its nodes were granted.
+        for key in &kind.env {
+            if let Some(value) = std::env::var_os(key) {
+                command.env(key, value);
+            }
+        }
+        let mut child =
+            command.spawn().map_err(|e| format!("starting a worker ({}): {e}", program.display()))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("a worker's pipes could not be opened".into());
+        };
+        let (sender, replies) = std::sync::mpsc::channel();
+        let reader = std::thread::Builder::new().name("weavelet-worker-reader".into()).spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            loop {
+                match wire::read_frame::<Reply>(&mut stdout) {
+                    Ok(Some(frame)) => {
+                        if sender.send(Ok(frame)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        let _ = sender.send(Err("it closed its output".to_string()));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = sender.send(Err(format!("it sent a malformed frame: {e}")));
+                        return;
+                    }
+                }
+            }
+        });
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let kept = tail.clone();
+        let errors = std::thread::Builder::new().name("weavelet-worker-stderr".into()).spawn(move || {
+            let mut stderr = stderr;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut tail = kept.lock();
+                tail.extend_from_slice(&buf[..n]);
+                let excess = tail.len().saturating_sub(STDERR_TAIL);
+                tail.drain(..excess);
+            }
+        });
+        if reader.is_err() || errors.is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("a worker's reader thread could not be started".into());
+        }
+        let mut worker = Worker {
+            child,
+            stdin: BufWriter::new(stdin),
+            replies,
+            tail,
+            slot,
+            scratch,
+            confinement: String::new(),
+        };
+        let setup = Request::Setup {
+            engine: EngineWire {
+                cache_dir: Some(
+                    self.settings.cache_dir.as_ref().map_or_else(|| dir.path.join("compiled"), |c| c.clone()),
+                ),
+                max_component_size: self.settings.max_component_size,
+                wasm_stack: self.settings.wasm_stack,
+                epoch_tick_us: self.settings.epoch_tick.as_micros() as u64,
+                fuel: self.settings.fuel,
+            },
+            confine: Confinement {
+                read: kind.confinement.read.clone(),
+                write: kind.confinement.write.iter().cloned().chain([worker.scratch.clone()]).collect(),
+            },
+            scratch: worker.scratch.clone(),
+            slot: worker.slot.clone(),
+        };
+        worker.send(&setup, &[])?;
+        match worker.replies.recv_timeout(START) {
+            Ok(Ok(Frame { header: Reply::Ready { confinement }, .. })) => {
+                worker.confinement = confinement;
+                Ok(worker)
+            }
+            Ok(Ok(_)) => Err("a new worker answered out of turn".into()),
+            Ok(Err(e)) => Err(format!("a new worker did not start: {e}{}", worker.stderr_says())),
+            Err(_) => Err(format!("a new worker did not answer within {}s", START.as_secs())),
+        }
+    }
+
+    /// Run `call`'s node (from `origin`) in a worker.
+    fn invoke(&self, call: &Call<'_>, origin: &Origin, inputs: Vec<Value>) -> Result<Value, NodeFailure> {
+        let host = |message: String| call.fail(FailureKind::Host, message);
+        let dir = self.exchange_dir().map_err(host)?;
+        let policy = call.policy();
+        let kind = self.kind(origin, policy, dir);
+        let mut worker = match self.take(&kind) {
+            Some(worker) => worker,
+            None => self.spawn(&kind, dir).map_err(host)?,
+        };
+        // Tables go as files in the exchange folder; a table already in one is not written again.
+        let mut written: Vec<PathBuf> = Vec::new();
+        let mut body = Vec::new();
+        let wires = wire::put_values(&inputs, &mut body, &mut |table: &Table| {
+            if let Some(path) = table.exchange_file().filter(|p| p.starts_with(&dir.path)) {
+                return Ok(path.to_path_buf());
+            }
+            let path = dir
+                .path
+                .join("tables")
+                .join(format!("in-{}.arrow", self.files.fetch_add(1, Ordering::Relaxed)));
+            weavelet_data::table::io::write_exchange(table, &path).map_err(|e| e.to_string())?;
+            written.push(path.clone());
+            Ok(path)
+        });
+        let remove_written = |written: &[PathBuf]| written.iter().for_each(|p| drop(std::fs::remove_file(p)));
+        let wires = match wires {
+            Ok(w) => w,
+            Err(e) => {
+                remove_written(&written);
+                return Err(call.fail(
+                    FailureKind::Error { kind: "failed".into(), input: None },
+                    format!("its inputs could not be handed to its worker: {e}"),
+                ));
+            }
+        };
+        let request = Request::Invoke(Invocation {
+            origin: origin.clone(),
+            node: call.node().to_string(),
+            source: call.source().to_string(),
+            policy: PolicyWire::of(policy),
+            events: call.events().is_some(),
+            inputs: wires,
+        });
+        let outcome = self.exchange(&mut worker, call, &request, &body);
+        remove_written(&written);
+        match outcome {
+            Ok(value) => {
+                self.give_back(kind, worker);
+                value
+            }
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Send one invocation and wait for its end, its deadline or its worker's death.
+    fn exchange(
+        &self,
+        worker: &mut Worker,
+        call: &Call<'_>,
+        request: &Request,
+        body: &[u8],
+    ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
+        let budgets = &call.policy().budgets;
+        let started = Instant::now();
+        let deadline = started + budgets.timeout + GRACE;
+        if let Err(e) = worker.send(request, body) {
+            return Err(self.died(worker, call, &format!("it could not be sent the node: {e}")));
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match worker.replies.recv_timeout(left) {
+                Ok(Ok(Frame { header: Reply::Event(event), .. })) => call.emit(event.into_kind()),
+                Ok(Ok(Frame { header: Reply::Done { result, usage }, body })) => {
+                    usage.files.iter().for_each(|p| call.reads().opened(p));
+                    usage.dirs.iter().for_each(|p| call.reads().listed(p));
+                    usage.trees.iter().for_each(|p| call.reads().whole_folder(p));
+                    call.observe_memory(usage.peak_memory);
+                    if let Some(fuel) = usage.fuel {
+                        call.observe_fuel(fuel);
+                    }
+                    let result = match result {
+                        Ok(wire) => self.output(worker, call, &wire, &body, request),
+                        Err(failure) => {
+                            let source = failure.source.clone();
+                            let (kind, message) = failure.into_kind();
+                            Ok(Err(NodeFailure::new(call.node(), &source, kind, message)))
+                        }
+                    };
+                    return result;
+                }
+                Ok(Ok(_)) => return Err(self.died(worker, call, "it answered out of turn")),
+                Ok(Err(e)) => return Err(self.died(worker, call, &e)),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.died(worker, call, "it closed its output"));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let inside = worker.operation();
+                    worker.kill();
+                    let timeout = budgets.timeout;
+                    let place =
+                        inside.map_or_else(|| "while it ran".to_string(), |op| format!("inside `{op}`"));
+                    return Err(call.fail(
+                        FailureKind::Timeout(timeout),
+                        format!(
+                            "wall-time budget of {timeout:?} exceeded {place} (ran {:.2?}); its worker process was killed",
+                            started.elapsed()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The node's output as the worker handed it over.
+    fn output(
+        &self,
+        worker: &mut Worker,
+        call: &Call<'_>,
+        wire: &ValueWire,
+        body: &[u8],
+        request: &Request,
+    ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
+        let Request::Invoke(invocation) = request else {
+            return Err(call.fail(FailureKind::Host, "no invocation"));
+        };
+        let dir = self.exchange_dir().map_err(|e| call.fail(FailureKind::Host, e))?;
+        let value = wire::take_value(wire, body, &mut |path: &PathBuf| {
+            // An input handed back unchanged is the same file; anything else must be
+            // a file the worker wrote in its own scratch folder, never a path it chose.
+            if invocation.inputs.iter().any(|i| matches!(i, ValueWire::Table(p) if p == path)) {
+                return weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string());
+            }
+            let name = path.file_name().filter(|_| path.parent() == Some(worker.scratch.as_path()));
+            let Some(name) = name else {
+                return Err(format!("its worker named a table file outside its folder ({})", path.display()));
+            };
+            let kept = dir.path.join("tables").join(format!(
+                "{}-{}",
+                self.files.fetch_add(1, Ordering::Relaxed),
+                name.to_string_lossy()
+            ));
+            std::fs::rename(path, &kept).map_err(|e| format!("taking its table file: {e}"))?;
+            let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(RemoveOnDrop(kept.clone()));
+            weavelet_data::table::io::open_exchange(&kept, Some(owner)).map_err(|e| e.to_string())
+        });
+        match value {
+            Ok(value) => Ok(Ok(value)),
+            Err(e) => Err(self.died(worker, call, &format!("its output could not be read: {e}"))),
+        }
+    }
+
+    /// The failure of a node whose worker died or misbehaved (the worker is killed if it lives).
+    fn died(&self, worker: &mut Worker, call: &Call<'_>, what: &str) -> NodeFailure {
+        let inside = worker.operation();
+        let status = worker.reap();
+        let stderr = worker.stderr_text();
+        let place = inside.map_or_else(String::new, |op| format!(" inside `{op}`"));
+        let memory = call.policy().budgets.memory;
+        let said = telling_line(&stderr);
+        let said_note = if said.is_empty() { String::new() } else { format!(" (it said: {said})") };
+        match status.and_then(|s| s.signal()) {
+            Some(libc::SIGABRT) if stderr.contains("memory allocation of") => call.fail(
+                FailureKind::Memory { limit: memory },
+                format!(
+                    "ran out of memory{place}: its worker may use its memory budget of {} plus {} for host work{said_note}",
+                    human_bytes(memory),
+                    human_bytes(HOST_SLACK)
+                ),
+            ),
+            Some(libc::SIGKILL) => call.fail(
+                FailureKind::Memory { limit: memory },
+                format!("its worker process was killed by the system{place} (out of memory?){said_note}"),
+            ),
+            Some(_) if stderr.contains("has overflowed its stack") => call.fail(
+                FailureKind::Limit { limit: "stack".into() },
+                format!("overflowed its stack{place}; its worker process died{said_note}"),
+            ),
+            Some(signal) => call.fail(
+                FailureKind::Trap,
+                format!("its worker process died of signal {signal}{place}{said_note}"),
+            ),
+            None => call.fail(FailureKind::Host, format!("its worker process failed: {what}{place}{said_note}")),
+        }
+    }
+}
+
+/// The line of a dead worker's stderr that says most about its death.
+fn telling_line(stderr: &str) -> String {
+    let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    let telling = ["memory allocation of", "has overflowed its stack", "fatal runtime error", "panicked at"];
+    telling
+        .iter()
+        .find_map(|t| lines().find(|l| l.contains(t)))
+        .or_else(|| lines().rev().find(|l| !l.starts_with("note:")))
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// Kill every idle worker when the supervisor goes.
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.idle.lock().clear();
+    }
+}
+
+struct Worker {
+    child: Child,
+    stdin: BufWriter<ChildStdin>,
+    replies: Receiver<Result<Frame<Reply>, String>>,
+    tail: Arc<Mutex<Vec<u8>>>,
+    slot: PathBuf,
+    scratch: PathBuf,
+    confinement: String,
+}
+
+impl Worker {
+    fn send(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {
+        wire::write_frame(&mut self.stdin, request, body).map_err(|e| e.to_string())
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The operation it is (or was, when it died) inside.
+    fn operation(&self) -> Option<String> {
+        let slot = std::fs::read(&self.slot).ok()?;
+        let n = usize::from(*slot.first()?);
+        let name = slot.get(1..1 + n)?;
+        (n > 0).then(|| String::from_utf8_lossy(name).into_owned())
+    }
+
+    /// Kill it now (it overran its deadline) and reap it.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// It closed its output or misbehaved: its own exit status if it is
+    /// dying (given half a second), else `None` once it is killed.
+    fn reap(&mut self) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.kill();
+        None
+    }
+
+    fn stderr_text(&self) -> String {
+        // Give the stderr thread a moment to drain what the dying process wrote.
+        std::thread::sleep(Duration::from_millis(20));
+        String::from_utf8_lossy(&self.tail.lock()).into_owned()
+    }
+
+    fn stderr_says(&self) -> String {
+        let text = self.stderr_text();
+        let text = text.trim();
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!(" (it said: {})", text.lines().last().unwrap_or(text))
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.stdin.flush();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.scratch);
+        let _ = std::fs::remove_file(&self.slot);
+    }
+}
+
+/// Removes its file when the last table over it is gone.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The folder a supervisor and its workers exchange tables and compiled code in.
+struct ExchangeDir {
+    path: PathBuf,
+}
+
+impl ExchangeDir {
+    fn create() -> Result<ExchangeDir, String> {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let path = base.join(format!("weavelet-{}-{stamp:x}", std::process::id()));
+        for sub in ["tables", "compiled"] {
+            std::fs::create_dir_all(path.join(sub))
+                .map_err(|e| format!("creating {}: {e}", path.display()))?;
+        }
+        Ok(ExchangeDir { path })
+    }
+}
+
+impl Drop for ExchangeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A node whose code runs in a worker process unless its policy says `in-process`.
+struct Isolated {
+    inner: Arc<dyn NodeImpl>,
+    origin: Origin,
+    supervisor: Arc<Supervisor>,
+}
+
+impl NodeImpl for Isolated {
+    fn invoke(&self, call: &Call<'_>, inputs: Vec<Value>) -> Result<Value, NodeFailure> {
+        match call.policy().isolation {
+            Isolation::InProcess => self.inner.invoke(call, inputs),
+            Isolation::Process => self.supervisor.invoke(call, &self.origin, inputs),
+        }
+    }
+
+    fn code_identity(&self) -> Result<Digest, String> {
+        self.inner.code_identity()
+    }
+}
+
+impl Supervisor {
+    /// Save a component's compiled code where its workers will look for it,
+    /// so they do not compile it again (without a cache folder, they look in
+    /// the exchange folder).
+    pub fn prepare_component(&self, module: &weavelet_wasm::ComponentModule) -> Result<(), String> {
+        let dir = match &self.settings.cache_dir {
+            Some(cache) => cache.clone(),
+            None => self.exchange_dir()?.path.join("compiled"),
+        };
+        module.save_compiled(&dir).map_err(|e| e.to_string())
+    }
+}

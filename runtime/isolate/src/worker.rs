@@ -1,0 +1,238 @@
+//! The worker's side: set up, confine itself, then run one node at a time
+//! for its supervisor until its input ends.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use weavelet_core::{
+    Call, Event, EventSink, FailureKind, NodeDecl, NodeFailure, NodeImpl, Policy, Value, WORKER_STACK,
+};
+use weavelet_rhai::Script;
+use weavelet_wasm::{ComponentModule, EngineConfig, WasmEngine};
+
+use crate::confine;
+use crate::wire::{
+    self, EventWire, FailureWire, Frame, Invocation, Origin, Reply, Request, UsageWire, ValueWire,
+};
+
+/// The environment variable that makes a program a worker; its value is the protocol version.
+pub(crate) const WORKER_ENV: &str = "WEAVELET_WORKER";
+/// The supervisor's pid, so a worker whose supervisor is gone exits.
+pub(crate) const PARENT_ENV: &str = "WEAVELET_WORKER_PARENT";
+/// The protocol version; a worker of another version refuses to start.
+pub(crate) const PROTOCOL: &str = "1";
+
+/// Where a worker's frames go: shared by the node's thread (events) and the loop (replies).
+type Out = Arc<Mutex<BufWriter<File>>>;
+
+/// Run as a worker until the supervisor closes our input; returns the exit code.
+pub(crate) fn serve() -> i32 {
+    let parent = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse().ok());
+    confine::die_with_parent(parent);
+    let out = match confine::take_stdout() {
+        Ok(file) => Arc::new(Mutex::new(BufWriter::new(file))),
+        Err(e) => {
+            eprintln!("weavelet worker: cannot take stdout: {e}");
+            return 2;
+        }
+    };
+    // Nodes run on a thread with the scheduler's stack size, as they would in process.
+    let served = std::thread::Builder::new()
+        .name("weavelet-worker".into())
+        .stack_size(WORKER_STACK)
+        .spawn(move || run(out))
+        .map_err(|e| e.to_string())
+        .and_then(|t| t.join().map_err(|p| weavelet_data::panic_message(&*p)).and_then(|r| r));
+    match served {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("weavelet worker: {e}");
+            2
+        }
+    }
+}
+
+fn run(out: Out) -> Result<(), String> {
+    let mut input = BufReader::new(std::io::stdin().lock());
+    let Some(Frame { header: Request::Setup { engine, confine: rules, scratch, slot }, .. }) =
+        wire::read_frame::<Request>(&mut input).map_err(|e| e.to_string())?
+    else {
+        return Err("the first frame was not a setup".into());
+    };
+    watch_operations(&slot)?;
+    let mut data = confine::DataSize::open().map_err(|e| format!("/proc/self/statm: {e}"))?;
+    let wasm = WasmEngine::new(EngineConfig {
+        jobs: 1,
+        cache_dir: engine.cache_dir.clone(),
+        policy: Policy::default(),
+        max_component_size: engine.max_component_size,
+        wasm_stack: engine.wasm_stack,
+        epoch_tick: Duration::from_micros(engine.epoch_tick_us.max(1)),
+        fuel: engine.fuel,
+    })
+    .map_err(|e| e.to_string())?;
+    // Start polars' thread pool while /proc and /sys are still readable (it sizes itself from them).
+    weavelet_data::table::warm_up();
+    let confinement = confine::confine(&rules)?;
+    reply(&out, &Reply::Ready { confinement }, &[])?;
+
+    let mut loaded = Loaded { wasm, nodes: HashMap::new() };
+    let outputs = AtomicU64::new(0);
+    while let Some(frame) = wire::read_frame::<Request>(&mut input).map_err(|e| e.to_string())? {
+        let Request::Invoke(invocation) = frame.header else {
+            return Err("a second setup".into());
+        };
+        let budget = invocation.policy.clone().into_policy().budgets.memory;
+        // The data limit covers everything the node causes in this process:
+        // its own memory, the host work it asks for, and writing its output.
+        confine::limit_data(Some(data.bytes().saturating_add(budget).saturating_add(confine::HOST_SLACK)));
+        let (result, usage, body) = invoke(&mut loaded, invocation, &frame.body, &out, &scratch, &outputs);
+        confine::limit_data(None);
+        reply(&out, &Reply::Done { result, usage }, &body)?;
+    }
+    Ok(())
+}
+
+/// Write the operation each data-plane call is inside to the shared slot.
+fn watch_operations(slot: &Path) -> Result<(), String> {
+    let map = confine::map_slot(slot).map_err(|e| format!("the operation slot: {e}"))?;
+    let map = Mutex::new(map);
+    let _ = weavelet_data::activity::watch(Box::new(move |op| {
+        let mut map = map.lock();
+        let name = op.unwrap_or("").as_bytes();
+        let n = name.len().min(map.len().saturating_sub(1)).min(255);
+        if map.is_empty() {
+            return;
+        }
+        map[0] = 0;
+        map[1..1 + n].copy_from_slice(&name[..n]);
+        map[0] = n as u8;
+    }));
+    Ok(())
+}
+
+fn reply(out: &Out, reply: &Reply, body: &[u8]) -> Result<(), String> {
+    wire::write_frame(&mut *out.lock(), reply, body).map_err(|e| format!("writing to the supervisor: {e}"))
+}
+
+/// The sources this worker has loaded, each once.
+struct Loaded {
+    wasm: WasmEngine,
+    nodes: HashMap<Origin, (Arc<dyn NodeImpl>, Arc<NodeDecl>)>,
+}
+
+impl Loaded {
+    fn node(&mut self, origin: &Origin) -> Result<(Arc<dyn NodeImpl>, Arc<NodeDecl>), String> {
+        if let Some(found) = self.nodes.get(origin) {
+            return Ok(found.clone());
+        }
+        let nodes: Vec<weavelet_core::Node> = match origin {
+            Origin::Component { path, .. } => {
+                let module: Arc<ComponentModule> = self.wasm.load(path).map_err(|e| e.to_string())?;
+                module.nodes().collect()
+            }
+            Origin::Script { path, .. } => {
+                let script: Arc<Script> = Script::load(path).map_err(|e| e.to_string())?;
+                script.nodes().collect()
+            }
+        };
+        for node in &nodes {
+            if let Some(code) = node.code() {
+                let key = match origin {
+                    Origin::Component { path, .. } => {
+                        Origin::Component { path: path.clone(), name: node.decl().name.clone() }
+                    }
+                    Origin::Script { path, .. } => {
+                        Origin::Script { path: path.clone(), name: node.decl().name.clone() }
+                    }
+                };
+                self.nodes.insert(key, (code.clone(), Arc::new(node.decl().clone())));
+            }
+        }
+        self.nodes
+            .get(origin)
+            .cloned()
+            .ok_or_else(|| format!("{} has no node `{}` any more", origin.path().display(), origin.name()))
+    }
+}
+
+fn invoke(
+    loaded: &mut Loaded,
+    invocation: Invocation,
+    body: &[u8],
+    out: &Out,
+    scratch: &Path,
+    outputs: &AtomicU64,
+) -> (Result<ValueWire, FailureWire>, UsageWire, Vec<u8>) {
+    let Invocation { origin, node, source, policy, events, inputs } = invocation;
+    let node: Arc<str> = node.into();
+    let source: Arc<str> = source.into();
+    let policy = policy.into_policy();
+    let host_failure = |message: String| {
+        let failure = NodeFailure::new(&node, &source, FailureKind::Host, message);
+        (Err(FailureWire::of(&failure)), UsageWire::default(), Vec::new())
+    };
+    let (code, decl) = match loaded.node(&origin) {
+        Ok(found) => found,
+        Err(e) => return host_failure(format!("its worker could not load it: {e}")),
+    };
+    let input_files: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|w| match w {
+            ValueWire::Table(p) => Some(p.clone()),
+            ValueWire::Inline { .. } => None,
+        })
+        .collect();
+    let values: Result<Vec<Value>, String> = inputs
+        .iter()
+        .map(|w| {
+            wire::take_value(w, body, &mut |path| {
+                weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let values = match values {
+        Ok(v) => v,
+        Err(e) => return host_failure(format!("its inputs could not be read in its worker: {e}")),
+    };
+    let sink: Option<EventSink> = events.then(|| {
+        let out = out.clone();
+        Arc::new(move |event: &Event| {
+            if let Some(wire) = EventWire::of(&event.kind) {
+                let _ = wire::write_frame(&mut *out.lock(), &Reply::Event(wire), &[]);
+            }
+        }) as EventSink
+    });
+    let call = Call::new(&node, &source, &decl, &policy, sink.as_ref());
+    let result = weavelet_data::caught("the node", || code.invoke(&call, values))
+        .unwrap_or_else(|panic| Err(call.fail(FailureKind::Trap, panic)));
+    // A table is computed here, under the node's limits, and handed over as a file.
+    let mut out_body = Vec::new();
+    let result = result.and_then(|value| match value {
+        Value::Table(table) => {
+            if let Some(same) = table.exchange_file().filter(|p| input_files.iter().any(|i| i == p)) {
+                return Ok(ValueWire::Table(same.to_path_buf()));
+            }
+            let path = scratch.join(format!("out-{}.arrow", outputs.fetch_add(1, Ordering::Relaxed)));
+            weavelet_data::table::io::write_exchange(&table, &path).map(|_| ValueWire::Table(path)).map_err(
+                |e| {
+                    call.fail(
+                        FailureKind::Error { kind: "failed".into(), input: None },
+                        format!("its output table could not be computed: {e}"),
+                    )
+                },
+            )
+        }
+        other => wire::put_values(&[other], &mut out_body, &mut |_| Err(String::new()))
+            .map(|mut w| w.remove(0))
+            .map_err(|e| call.fail(FailureKind::Host, format!("its output could not be handed over: {e}"))),
+    });
+    let usage = UsageWire::of(call.finish());
+    (result.map_err(|f| FailureWire::of(&f)), usage, out_body)
+}
