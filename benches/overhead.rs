@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use weavelet::{Config, InputDecl, Node, NodeDecl, Pipeline, RunOptions, Runtime, Value, ValueType};
 
 fn builtin_inc(name: &str, from: &str) -> Node {
@@ -185,5 +185,55 @@ fn rhai(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, plan, run_builtin, run_component, rhai);
-criterion_main!(benches);
+/// The same trivial component and Rhai nodes in worker processes and in the
+/// host process, side by side: per node, a chain of 100 and 100 independent.
+fn isolation(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("bench.rhai");
+    let n = 100;
+    let mut g = c.benchmark_group("isolation");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for chained in [true, false] {
+        std::fs::write(&script, script_source(n, chained)).unwrap();
+        for mode in [weavelet::Isolation::Process, weavelet::Isolation::InProcess] {
+            let policy = weavelet::Policy { isolation: mode, ..weavelet::Policy::default() };
+            let rt = Runtime::new(Config::default().cache_dir(None).policy(policy)).unwrap();
+            let shape = if chained { "chain" } else { "wide" };
+
+            let mut p = Pipeline::new();
+            p.add_nodes(rt.script_nodes(&script).unwrap());
+            p.set_param("start", Value::Int(0));
+            if !chained {
+                p.add_node(fan_in(n));
+            }
+            let plan = p.plan(&[&if chained { format!("n{}", n - 1) } else { "total".into() }]).unwrap();
+            g.bench_function(BenchmarkId::new(format!("rhai/{shape}/{}", mode.name()), n), |b| {
+                b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
+            });
+
+            let nodes = rt.component_nodes(weavelet_test_artifacts::FIXTURE_NODES).unwrap();
+            let inc_node = nodes.into_iter().find(|node| node.name() == "inc").unwrap();
+            let inc = |name: &str, from: &str| inc_node.clone().renamed(name).bind("x", from).unwrap();
+            let plan = if chained {
+                chain(n, inc).plan(&[&format!("n{}", n - 1)]).unwrap()
+            } else {
+                wide(n, inc).plan(&["total"]).unwrap()
+            };
+            g.bench_function(BenchmarkId::new(format!("component/{shape}/{}", mode.name()), n), |b| {
+                b.iter(|| rt.run(&plan, RunOptions::new()).unwrap().check().unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, plan, run_builtin, run_component, rhai, isolation);
+
+// Not `criterion_main!`: this program is also the worker process the
+// `isolation` group's nodes run in.
+fn main() {
+    weavelet::serve_worker_if_asked();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

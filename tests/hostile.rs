@@ -728,3 +728,56 @@ fn case_37_table_plans_are_bounded_in_steps_and_depth() {
     o.bystanders_finished();
     assert!(o.stdout.contains("rhai_deep_plan: 1"), "{}\n{}", o.stdout, o.stderr);
 }
+
+#[test]
+fn a_worker_process_reaches_only_what_its_node_was_granted() {
+    // What a node's worker can do if a node escaped its wasm or Rhai sandbox
+    // into native code: tried from inside a real confined worker.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    std::fs::create_dir_all(root.join("secret")).unwrap();
+    std::fs::write(root.join("data/a.csv"), "x\n1\n").unwrap();
+    std::fs::write(root.join("secret/canary.txt"), CANARY_FILE).unwrap();
+    std::fs::write(root.join("nodes.rhai"), "fn x() { 1 }").unwrap();
+    let mut policy = weavelet::Policy::default();
+    policy.grants.files =
+        std::sync::Arc::new(weavelet::ReadGrants::new(root.clone(), vec![root.join("data")]));
+    policy.grants.write = vec![(root.join("out"), "out".into())];
+    let runtime = runtime();
+    let (confinement, results) = runtime
+        .workers()
+        .probe(
+            &root.join("nodes.rhai"),
+            &policy,
+            &[
+                root.join("data/a.csv"),
+                root.join("nodes.rhai"),
+                root.join("secret/canary.txt"),
+                "/etc/passwd".into(),
+            ],
+            &[root.join("out/new.txt"), root.join("data/new.txt"), root.join("secret/new.txt")],
+        )
+        .unwrap();
+    assert!(confinement.contains("Landlock (files beneath its grants only)"), "{confinement}");
+    assert!(confinement.contains("seccomp"), "{confinement}");
+    let outcome: BTreeMap<String, bool> = results.iter().map(|(what, r)| (what.clone(), r.is_ok())).collect();
+    let allowed = |what: &str| outcome.iter().find(|(k, _)| k.starts_with(what)).map(|(_, ok)| *ok);
+    let r = |p: &str| root.join(p).display().to_string();
+    assert_eq!(allowed(&format!("read {}", r("data/a.csv"))), Some(true), "{results:?}");
+    assert_eq!(allowed(&format!("read {}", r("nodes.rhai"))), Some(true), "{results:?}");
+    assert_eq!(allowed(&format!("read {}", r("secret/canary.txt"))), Some(false), "{results:?}");
+    assert_eq!(allowed("read /etc/passwd"), Some(false), "{results:?}");
+    assert_eq!(allowed(&format!("create {}", r("out/new.txt"))), Some(true), "{results:?}");
+    assert_eq!(
+        allowed(&format!("create {}", r("data/new.txt"))),
+        Some(false),
+        "read grants are read-only: {results:?}"
+    );
+    assert_eq!(allowed(&format!("create {}", r("secret/new.txt"))), Some(false), "{results:?}");
+    assert_eq!(allowed("connect"), Some(false), "{results:?}");
+    assert_eq!(allowed("run /bin/sh"), Some(false), "{results:?}");
+    assert_eq!(allowed("environment"), Some(false), "no variable was granted: {results:?}");
+    assert!(!root.join("data/new.txt").exists() && !root.join("secret/new.txt").exists());
+}

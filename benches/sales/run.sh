@@ -76,9 +76,12 @@ trap 'rm -rf "$out"' EXIT
 echo "| workload ($runs runs, medians; $profile profile) | time | peak RSS |"
 echo "|---|---|---|"
 for size in 1m 10m; do
-    measure "weavelet run benches/sales, $size rows" \
-        "$bin/weavelet" run benches/sales -q --no-cache --param "path=data/sales-$size.csv" --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" \
-        --cache-dir "$out/cache"
+    # Nodes in worker processes (the default), then in the weavelet process itself.
+    for isolation in process in-process; do
+        measure "weavelet run benches/sales, $size rows, $isolation" \
+            "$bin/weavelet" run benches/sales -q --no-cache --isolation "$isolation" --param "path=data/sales-$size.csv" \
+            --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" --cache-dir "$out/cache"
+    done
     measure "plain Rust polars, $size rows" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
     if [ -n "$hamilton" ]; then
         measure "Hamilton + Python polars, $size rows" \

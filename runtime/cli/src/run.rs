@@ -32,6 +32,11 @@ pub struct RunArgs {
     /// Let nodes read files under this folder (repeatable; adds to the manifest's [policy] read).
     #[arg(long = "allow-read", value_name = "DIR")]
     allow_read: Vec<PathBuf>,
+    /// Where nodes without an `isolation` policy run: `process` (a confined
+    /// worker process, the default) or `in-process` (trusted sources only).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_isolation)]
+    isolation: Option<weavelet::Isolation>,
+
     /// Count instructions and give every component node this fuel budget (a
     /// pipeline's `fuel` policies turn counting on by themselves).
     #[arg(long, value_name = "INSTRUCTIONS")]
@@ -71,6 +76,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = args.cache_dir {
         config = config.cache_dir(Some(dir));
+    }
+    if let Some(isolation) = args.isolation {
+        config.policy.isolation = isolation;
     }
     if let Some(fuel) = args.fuel {
         config.policy.budgets.fuel = Some(fuel);
@@ -310,4 +318,8 @@ fn override_value(
         };
     }
     Value::parse_as(text, ty).map_err(|e| bad(format!("{e} (node `{node}` outputs {ty})")))
+}
+
+fn parse_isolation(text: &str) -> Result<weavelet::Isolation, String> {
+    weavelet::Isolation::parse(text)
 }

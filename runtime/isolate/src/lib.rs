@@ -22,7 +22,7 @@ mod wire;
 mod worker;
 
 pub use confine::HOST_SLACK;
-pub use supervisor::{Supervisor, WorkerSettings};
+pub use supervisor::{Probed, Supervisor, WorkerSettings};
 pub use wire::Origin;
 
 /// If this process was started as a worker, serve as one and exit; else

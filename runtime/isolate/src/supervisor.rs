@@ -587,7 +587,35 @@ impl NodeImpl for Isolated {
     }
 }
 
+/// One thing a probe tried inside a worker, and what happened.
+pub type Probed = (String, Result<(), String>);
+
 impl Supervisor {
+    /// Start a worker as a node from `source` under `policy` would get, and
+    /// have it try to read `open`, create `create`, connect to the network,
+    /// run a program and see environment variables. Returns how the worker
+    /// says it is confined, and each attempt's result: how tests (and an
+    /// operator in doubt) check what a node's worker can reach.
+    pub fn probe(
+        &self,
+        source: &Path,
+        policy: &Policy,
+        open: &[PathBuf],
+        create: &[PathBuf],
+    ) -> Result<(String, Vec<Probed>), String> {
+        let dir = self.exchange_dir()?;
+        let origin = Origin::Script { path: source.to_path_buf(), name: String::new() };
+        let kind = self.kind(&origin, policy, dir);
+        let mut worker = self.spawn(&kind, dir)?;
+        worker.send(&Request::Probe { open: open.to_vec(), create: create.to_vec() }, &[])?;
+        match worker.replies.recv_timeout(START) {
+            Ok(Ok(Frame { header: Reply::Probed(results), .. })) => Ok((worker.confinement.clone(), results)),
+            Ok(Ok(_)) => Err("the worker answered out of turn".into()),
+            Ok(Err(e)) => Err(format!("the worker failed: {e}{}", worker.stderr_says())),
+            Err(_) => Err("the worker did not answer".into()),
+        }
+    }
+
     /// Save a component's compiled code where its workers will look for it,
     /// so they do not compile it again (without a cache folder, they look in
     /// the exchange folder).

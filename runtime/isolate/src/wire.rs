@@ -94,6 +94,9 @@ pub(crate) enum Request {
     Setup { engine: EngineWire, confine: Confinement, scratch: PathBuf, slot: PathBuf },
     /// Run one node; the body holds its inputs.
     Invoke(Invocation),
+    /// Try what a confined worker must not be able to do (and open `open`),
+    /// and say what happened: how tests and operators check the confinement.
+    Probe { open: Vec<PathBuf>, create: Vec<PathBuf> },
 }
 
 /// Which node to run, and how.
@@ -149,6 +152,8 @@ pub(crate) enum Reply {
     Ready { confinement: String },
     /// The running node reported something (a log line, progress).
     Event(EventWire),
+    /// What each probe did: what was tried, and `Ok` or the error.
+    Probed(Vec<(String, Result<(), String>)>),
     /// The node finished; on success the body holds its output.
     Done { result: Result<ValueWire, FailureWire>, usage: UsageWire },
 }

@@ -85,18 +85,60 @@ fn run(out: Out) -> Result<(), String> {
     let mut loaded = Loaded { wasm, nodes: HashMap::new() };
     let outputs = AtomicU64::new(0);
     while let Some(frame) = wire::read_frame::<Request>(&mut input).map_err(|e| e.to_string())? {
-        let Request::Invoke(invocation) = frame.header else {
-            return Err("a second setup".into());
+        let invocation = match frame.header {
+            Request::Invoke(invocation) => invocation,
+            Request::Probe { open, create } => {
+                reply(&out, &Reply::Probed(probe(&open, &create)), &[])?;
+                continue;
+            }
+            Request::Setup { .. } => return Err("a second setup".into()),
         };
         let budget = invocation.policy.clone().into_policy().budgets.memory;
+        // Loading the source (once per worker: compiled code, engines, the
+        // script's AST) is the host's own work, done before the limit.
+        let found = loaded.node(&invocation.origin);
         // The data limit covers everything the node causes in this process:
         // its own memory, the host work it asks for, and writing its output.
         confine::limit_data(Some(data.bytes().saturating_add(budget).saturating_add(confine::HOST_SLACK)));
-        let (result, usage, body) = invoke(&mut loaded, invocation, &frame.body, &out, &scratch, &outputs);
+        let (result, usage, body) = invoke(found, invocation, &frame.body, &out, &scratch, &outputs);
         confine::limit_data(None);
         reply(&out, &Reply::Done { result, usage }, &body)?;
     }
     Ok(())
+}
+
+/// Try, from inside the confinement, what it must refuse.
+fn probe(open: &[PathBuf], create: &[PathBuf]) -> Vec<(String, Result<(), String>)> {
+    let mut results = Vec::new();
+    for path in open {
+        results.push((
+            format!("read {}", path.display()),
+            File::open(path).map(drop).map_err(|e| e.to_string()),
+        ));
+    }
+    for path in create {
+        let created = File::create_new(path).map(drop).map_err(|e| e.to_string());
+        if created.is_ok() {
+            let _ = std::fs::remove_file(path);
+        }
+        results.push((format!("create {}", path.display()), created));
+    }
+    let connect = std::net::TcpStream::connect(("127.0.0.1", 9)).map(drop);
+    // Refused by the network stack (nothing listens) is not refused by the confinement.
+    let connect = match connect {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(()),
+        other => other.map_err(|e| e.to_string()),
+    };
+    results.push(("connect 127.0.0.1:9".into(), connect));
+    let run = std::process::Command::new("/bin/sh").arg("-c").arg("exit 0").status();
+    results.push(("run /bin/sh".into(), run.map(drop).map_err(|e| e.to_string())));
+    let env: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|k| k != WORKER_ENV && k != PARENT_ENV)
+        .collect();
+    let visible = if env.is_empty() { Err("none visible".to_string()) } else { Ok(()) };
+    results.push((format!("environment [{}]", env.join(", ")), visible));
+    results
 }
 
 /// Write the operation each data-plane call is inside to the shared slot.
@@ -163,14 +205,14 @@ impl Loaded {
 }
 
 fn invoke(
-    loaded: &mut Loaded,
+    found: Result<(Arc<dyn NodeImpl>, Arc<NodeDecl>), String>,
     invocation: Invocation,
     body: &[u8],
     out: &Out,
     scratch: &Path,
     outputs: &AtomicU64,
 ) -> (Result<ValueWire, FailureWire>, UsageWire, Vec<u8>) {
-    let Invocation { origin, node, source, policy, events, inputs } = invocation;
+    let Invocation { node, source, policy, events, inputs, .. } = invocation;
     let node: Arc<str> = node.into();
     let source: Arc<str> = source.into();
     let policy = policy.into_policy();
@@ -178,7 +220,7 @@ fn invoke(
         let failure = NodeFailure::new(&node, &source, FailureKind::Host, message);
         (Err(FailureWire::of(&failure)), UsageWire::default(), Vec::new())
     };
-    let (code, decl) = match loaded.node(&origin) {
+    let (code, decl) = match found {
         Ok(found) => found,
         Err(e) => return host_failure(format!("its worker could not load it: {e}")),
     };

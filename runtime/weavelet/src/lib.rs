@@ -109,6 +109,8 @@ pub use weavelet_data::{
     ChartKind, ChartSpec, GraphicsError, Image, ReadGrants, ReadLog, Svg, Table, TableError, files, graphics,
     polars, table,
 };
+/// Worker processes: the supervisor, and what confines a worker.
+pub use weavelet_isolate as isolate;
 /// Pipeline files (`weavelet.toml`).
 pub use weavelet_manifest as manifest;
 pub use weavelet_rhai::{CountingAllocator, Script, counting_allocator_installed};

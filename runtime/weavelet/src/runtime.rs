@@ -63,6 +63,11 @@ impl Runtime {
         &self.inner.config
     }
 
+    /// The worker processes nodes run in (see [`weavelet_isolate`]).
+    pub fn workers(&self) -> &Supervisor {
+        &self.inner.workers
+    }
+
     /// How many nodes run at once.
     pub fn jobs(&self) -> usize {
         self.inner.scheduler.jobs()
