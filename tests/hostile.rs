@@ -781,3 +781,19 @@ fn a_worker_process_reaches_only_what_its_node_was_granted() {
     assert_eq!(allowed("environment"), Some(false), "no variable was granted: {results:?}");
     assert!(!root.join("data/new.txt").exists() && !root.join("secret/new.txt").exists());
 }
+
+#[test]
+fn a_source_changed_after_loading_is_not_run_by_its_worker() {
+    // The host fingerprinted (and cached by) the text it loaded; a worker
+    // reading the file again must run that text or nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.rhai");
+    std::fs::write(&script, "fn answer() { 42 }").unwrap();
+    let rt = runtime();
+    let plan = rt.load(&script).unwrap().plan(&[]).unwrap();
+    std::fs::write(&script, "fn answer() { 666 }").unwrap();
+    let report = rt.run(&plan, RunOptions::new()).unwrap();
+    assert_eq!(report.output("answer"), None);
+    let failure = report.failures.first().expect("the node fails");
+    assert!(failure.message.contains("changed since the host loaded it"), "{failure}");
+}

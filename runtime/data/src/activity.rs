@@ -1,9 +1,11 @@
 //! Which data-plane operation the current thread is inside (`table.join`,
 //! `svg.render`), for whoever must say where a node was stopped.
 //!
-//! Nothing is recorded unless a process installs a [`Watcher`] (a worker
-//! process does, once): then every operation marks itself on entry and on
-//! exit, at the cost of a call through a pointer.
+//! Every operation counts itself on exit ([`completed`]: a thread-local
+//! counter, so an interpreter can check its clock and heap right after each
+//! host call). The operation's name is recorded only if a process installs
+//! a [`Watcher`] (a worker process does, once): then every operation marks
+//! itself on entry and on exit, at the cost of a call through a pointer.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -15,6 +17,13 @@ static WATCHER: OnceLock<Watcher> = OnceLock::new();
 
 thread_local! {
     static CURRENT: Cell<Option<&'static str>> = const { Cell::new(None) };
+    static COMPLETED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many data-plane operations this thread has finished: a caller that
+/// sees it change knows a host call just returned.
+pub fn completed() -> u64 {
+    COMPLETED.with(Cell::get)
 }
 
 /// Install the process's watcher; a second one is refused (returned).
@@ -40,6 +49,7 @@ pub struct Entered {
 
 impl Drop for Entered {
     fn drop(&mut self) {
+        COMPLETED.with(|c| c.set(c.get().wrapping_add(1)));
         if !self.watched {
             return;
         }

@@ -552,12 +552,30 @@ impl ExchangeDir {
         let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
         let stamp =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        remove_stale(&base);
         let path = base.join(format!("weavelet-{}-{stamp:x}", std::process::id()));
         for sub in ["tables", "compiled"] {
             std::fs::create_dir_all(path.join(sub))
                 .map_err(|e| format!("creating {}: {e}", path.display()))?;
         }
         Ok(ExchangeDir { path })
+    }
+}
+
+/// Remove exchange folders left by supervisors that were killed (their pid is gone).
+fn remove_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) =
+            name.to_str().and_then(|n| n.strip_prefix("weavelet-")).and_then(|n| n.split('-').next())
+        else {
+            continue;
+        };
+        let gone = pid.parse::<u32>().is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if gone && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -604,7 +622,8 @@ impl Supervisor {
         create: &[PathBuf],
     ) -> Result<(String, Vec<Probed>), String> {
         let dir = self.exchange_dir()?;
-        let origin = Origin::Script { path: source.to_path_buf(), name: String::new() };
+        let origin =
+            Origin::Script { path: source.to_path_buf(), name: String::new(), digest: String::new() };
         let kind = self.kind(&origin, policy, dir);
         let mut worker = self.spawn(&kind, dir)?;
         worker.send(&Request::Probe { open: open.to_vec(), create: create.to_vec() }, &[])?;

@@ -119,6 +119,9 @@ pub enum Origin {
         path: PathBuf,
         /// The node's name in the component.
         name: String,
+        /// The SHA-256 (hex) of the file as the host loaded it: a worker
+        /// refuses to run a file that changed since.
+        digest: String,
     },
     /// The function `name` of the Rhai script `path`.
     Script {
@@ -126,6 +129,8 @@ pub enum Origin {
         path: PathBuf,
         /// The function.
         name: String,
+        /// The SHA-256 (hex) of the script text as the host loaded it.
+        digest: String,
     },
 }
 
@@ -141,6 +146,25 @@ impl Origin {
     pub(crate) fn name(&self) -> &str {
         match self {
             Origin::Component { name, .. } | Origin::Script { name, .. } => name,
+        }
+    }
+
+    /// The digest of the source as the host loaded it.
+    pub(crate) fn digest(&self) -> &str {
+        match self {
+            Origin::Component { digest, .. } | Origin::Script { digest, .. } => digest,
+        }
+    }
+
+    /// The same source's node `name`.
+    pub(crate) fn sibling(&self, name: &str) -> Origin {
+        match self {
+            Origin::Component { path, digest, .. } => {
+                Origin::Component { path: path.clone(), name: name.into(), digest: digest.clone() }
+            }
+            Origin::Script { path, digest, .. } => {
+                Origin::Script { path: path.clone(), name: name.into(), digest: digest.clone() }
+            }
         }
     }
 }

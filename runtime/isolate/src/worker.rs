@@ -174,26 +174,35 @@ impl Loaded {
         if let Some(found) = self.nodes.get(origin) {
             return Ok(found.clone());
         }
+        let changed = |now: &str| {
+            format!(
+                "{} changed since the host loaded it (SHA-256 {} then, {now} now): run again",
+                origin.path().display(),
+                origin.digest()
+            )
+        };
         let nodes: Vec<weavelet_core::Node> = match origin {
             Origin::Component { path, .. } => {
                 let module: Arc<ComponentModule> = self.wasm.load(path).map_err(|e| e.to_string())?;
+                if module.content_hash() != origin.digest() {
+                    return Err(changed(&module.content_hash()));
+                }
                 module.nodes().collect()
             }
             Origin::Script { path, .. } => {
-                let script: Arc<Script> = Script::load(path).map_err(|e| e.to_string())?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                let now = weavelet_core::key::hex(&weavelet_core::key::sha256(text.as_bytes()));
+                if now != origin.digest() {
+                    return Err(changed(&now));
+                }
+                let script: Arc<Script> = Script::from_source(path, &text).map_err(|e| e.to_string())?;
                 script.nodes().collect()
             }
         };
         for node in &nodes {
             if let Some(code) = node.code() {
-                let key = match origin {
-                    Origin::Component { path, .. } => {
-                        Origin::Component { path: path.clone(), name: node.decl().name.clone() }
-                    }
-                    Origin::Script { path, .. } => {
-                        Origin::Script { path: path.clone(), name: node.decl().name.clone() }
-                    }
-                };
+                let key = origin.sibling(&node.decl().name);
                 self.nodes.insert(key, (code.clone(), Arc::new(node.decl().clone())));
             }
         }

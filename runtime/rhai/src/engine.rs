@@ -109,6 +109,8 @@ struct Current {
     peak: u64,
     files: Arc<ReadGrants>,
     reads: ReadLog,
+    /// Data-plane operations this thread had finished at the last check.
+    host_calls: u64,
 }
 
 thread_local! {
@@ -129,6 +131,7 @@ impl Invocation {
                 deadline: started + policy.budgets.timeout,
                 operations: policy.budgets.operations,
                 heap_base: crate::alloc::live_bytes(),
+                host_calls: weavelet_data::activity::completed(),
                 memory: policy.budgets.memory,
                 events: call.events().cloned(),
                 log_left: policy.budgets.log_bytes,
@@ -173,8 +176,13 @@ fn on_progress(ops: u64) -> Option<rhai::Dynamic> {
             c.stopped = Some(Stop::Operations);
             return Some("operations".into());
         }
+        // Right after a host call (a table, SVG or image operation), whatever it
+        // cost is checked at once, not some operations later.
+        let host_calls = weavelet_data::activity::completed();
+        let after_host_call = host_calls != c.host_calls;
+        c.host_calls = host_calls;
         // The heap counter is a thread-local read: cheap enough for every 64th operation.
-        if ops.is_multiple_of(64) {
+        if after_host_call || ops.is_multiple_of(64) {
             let held = (crate::alloc::live_bytes() - c.heap_base).max(0) as u64;
             c.peak = c.peak.max(held);
             if held > c.memory {
@@ -182,7 +190,7 @@ fn on_progress(ops: u64) -> Option<rhai::Dynamic> {
                 return Some("memory".into());
             }
         }
-        if ops.is_multiple_of(CLOCK_EVERY) {
+        if after_host_call || ops.is_multiple_of(CLOCK_EVERY) {
             let now = Instant::now();
             if now >= c.deadline {
                 c.stopped = Some(Stop::Timeout(now - c.started));

@@ -141,10 +141,15 @@ impl Runtime {
             .prepare_component(&module)
             .map_err(|message| Error::Component { path: module.path().to_path_buf(), message })?;
         let file = absolute(module.path());
+        let digest = module.content_hash();
         Ok(module
             .nodes()
             .map(|node| {
-                let origin = Origin::Component { path: file.clone(), name: node.decl().name.clone() };
+                let origin = Origin::Component {
+                    path: file.clone(),
+                    name: node.decl().name.clone(),
+                    digest: digest.clone(),
+                };
                 node.wrap_code(|code| self.inner.workers.isolate(code, origin))
             })
             .collect())
@@ -154,12 +159,22 @@ impl Runtime {
     /// says `isolation = "process"` (the default), else in this process.
     pub fn script_nodes(&self, path: impl AsRef<Path>) -> Result<Vec<Node>, Error> {
         let path = path.as_ref();
-        let script = self.load_script(path)?;
+        // Read once: the text compiled here is the text whose digest a worker checks.
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
+            _ => Error::io(format!("reading {}", path.display()), e),
+        })?;
+        let script = Script::from_source(path, &text)?;
+        let digest = weavelet_core::key::hex(&weavelet_core::key::sha256(text.as_bytes()));
         let file = absolute(path);
         Ok(script
             .nodes()
             .map(|node| {
-                let origin = Origin::Script { path: file.clone(), name: node.decl().name.clone() };
+                let origin = Origin::Script {
+                    path: file.clone(),
+                    name: node.decl().name.clone(),
+                    digest: digest.clone(),
+                };
                 node.wrap_code(|code| self.inner.workers.isolate(code, origin))
             })
             .collect())

@@ -91,6 +91,23 @@ pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Table, Tab
 /// Returns the bytes written.
 pub fn write_exchange(table: &Table, path: &Path) -> Result<u64, TableError> {
     let _op = crate::activity::enter("table.write_exchange");
+    if !table.is_collected() {
+        // Streamed from the plan to the file in batches: a 10 M-row scan is never
+        // held whole, and the file (tmpfs) is not the writing process's heap.
+        let target = SinkTarget::Path(guarded(|| PlRefPath::try_from_path(path))?);
+        let sink = guarded(|| {
+            table.lazy().sink(
+                SinkDestination::File { target },
+                FileWriteFormat::Ipc(IpcWriterOptions::default()),
+                UnifiedSinkArgs::default(),
+            )
+        })?;
+        if guarded(|| sink.clone().collect_with_engine(Engine::Streaming)).is_ok() {
+            return Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+        }
+        // What streaming cannot run is computed in memory below.
+        let _ = std::fs::remove_file(path);
+    }
     let mut df = table.collect()?;
     let file = File::options()
         .write(true)
