@@ -710,6 +710,22 @@ fn a_trusted_source_runs_in_process_and_says_so() {
     let o = arena.run(&[], &[]);
     o.bystanders_finished();
     assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let said = weavelet_cmd()
+        .current_dir(arena.dir.path())
+        .args(["run", "weavelet.toml", "-o", "rhai_bystander", "-o", "bystander"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert!(stderr.contains("all in this process (isolation = \"in-process\")"), "{stderr}");
+    // The default says nothing: every node is in a worker process.
+    let default = Arena::new(&[], "");
+    let said = weavelet_cmd()
+        .current_dir(default.dir.path())
+        .args(["run", "weavelet.toml", "-o", "rhai_bystander"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert!(stderr.contains("(1 nodes, 1 jobs)\n"), "{stderr}");
     let bad = Arena::new(&[], "[policy]\ntimeout = \"1s\"\nisolation = \"trusted\"\n").run(&[], &[]);
     assert_eq!(bad.code, Some(2), "{}", bad.stderr);
     assert!(bad.stderr.contains("`trusted` is not an isolation level"), "{}", bad.stderr);

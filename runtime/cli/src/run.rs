@@ -177,10 +177,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if !quiet {
         eprintln!(
-            "running {} ({} nodes, {} jobs)",
+            "running {} ({} nodes, {} jobs{})",
             pipeline.name(),
             plan.len(),
-            runtime.jobs().min(plan.len())
+            runtime.jobs().min(plan.len()),
+            isolation_note(&pipeline, &plan, runtime.policy())
         );
     }
 
@@ -322,4 +323,26 @@ fn override_value(
 
 fn parse_isolation(text: &str) -> Result<weavelet::Isolation, String> {
     weavelet::Isolation::parse(text)
+}
+
+/// Where the plan's nodes run, when any runs in this process (the default,
+/// a worker process each, goes unsaid): `, in process: a, b`.
+fn isolation_note(
+    pipeline: &weavelet::Pipeline,
+    plan: &weavelet::Plan,
+    default: &weavelet::Policy,
+) -> String {
+    let planned: std::collections::HashSet<&str> = plan.node_names().collect();
+    let in_process: Vec<&str> = pipeline
+        .nodes()
+        .iter()
+        .filter(|n| planned.contains(n.name()) && n.code().is_some() && n.source() != "builtin")
+        .filter(|n| n.policy().unwrap_or(default).isolation == weavelet::Isolation::InProcess)
+        .map(|n| n.name())
+        .collect();
+    match in_process.len() {
+        0 => String::new(),
+        n if n == planned.len() => ", all in this process (isolation = \"in-process\")".into(),
+        _ => format!(", in this process (isolation = \"in-process\"): {}", in_process.join(", ")),
+    }
 }
