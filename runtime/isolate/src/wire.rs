@@ -156,8 +156,8 @@ impl Origin {
         }
     }
 
-    /// The same source's node `name`.
-    pub(crate) fn sibling(&self, name: &str) -> Origin {
+    /// The node `name` of the same source.
+    pub fn node(&self, name: &str) -> Origin {
         match self {
             Origin::Component { path, digest, .. } => {
                 Origin::Component { path: path.clone(), name: name.into(), digest: digest.clone() }

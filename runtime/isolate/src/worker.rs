@@ -202,7 +202,7 @@ impl Loaded {
         };
         for node in &nodes {
             if let Some(code) = node.code() {
-                let key = origin.sibling(&node.decl().name);
+                let key = origin.node(&node.decl().name);
                 self.nodes.insert(key, (code.clone(), Arc::new(node.decl().clone())));
             }
         }

@@ -140,19 +140,12 @@ impl Runtime {
             .workers
             .prepare_component(&module)
             .map_err(|message| Error::Component { path: module.path().to_path_buf(), message })?;
-        let file = absolute(module.path());
-        let digest = module.content_hash();
-        Ok(module
-            .nodes()
-            .map(|node| {
-                let origin = Origin::Component {
-                    path: file.clone(),
-                    name: node.decl().name.clone(),
-                    digest: digest.clone(),
-                };
-                node.wrap_code(|code| self.inner.workers.isolate(code, origin))
-            })
-            .collect())
+        let source = Origin::Component {
+            path: absolute(module.path()),
+            name: String::new(),
+            digest: module.content_hash(),
+        };
+        Ok(self.isolated(module.nodes(), &source))
     }
 
     /// A Rhai script's nodes, each run in a worker process when its policy
@@ -166,18 +159,18 @@ impl Runtime {
         })?;
         let script = Script::from_source(path, &text)?;
         let digest = weavelet_core::key::hex(&weavelet_core::key::sha256(text.as_bytes()));
-        let file = absolute(path);
-        Ok(script
-            .nodes()
+        let source = Origin::Script { path: absolute(path), name: String::new(), digest };
+        Ok(self.isolated(script.nodes(), &source))
+    }
+
+    /// `nodes` of `source`, each run in a worker process unless its policy says otherwise.
+    fn isolated(&self, nodes: impl Iterator<Item = Node>, source: &Origin) -> Vec<Node> {
+        nodes
             .map(|node| {
-                let origin = Origin::Script {
-                    path: file.clone(),
-                    name: node.decl().name.clone(),
-                    digest: digest.clone(),
-                };
+                let origin = source.node(&node.decl().name);
                 node.wrap_code(|code| self.inner.workers.isolate(code, origin))
             })
-            .collect())
+            .collect()
     }
 
     /// Load a Rhai script; its nodes run under the runtime's policy, which
