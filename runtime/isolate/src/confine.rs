@@ -214,3 +214,20 @@ pub(crate) fn map_slot(path: &Path) -> std::io::Result<memmap2::MmapMut> {
     // is fixed by the supervisor before the worker starts and never shrinks.
     unsafe { memmap2::MmapMut::map_mut(&file) }
 }
+
+/// Whether `fd` becomes readable (or reaches its end) within `timeout`.
+pub(crate) fn readable(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> std::io::Result<bool> {
+    let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: poll reads and writes the one pollfd passed, for the length given.
+        let n = unsafe { libc::poll(&mut poll, 1, millis) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}

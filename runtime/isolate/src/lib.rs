@@ -13,8 +13,10 @@
 //! supervisor kills a worker whose node overruns its wall-time budget, names
 //! the host operation it was inside, and starts another for the next node.
 //!
-//! Values cross as frames on the worker's stdin and stdout; tables as Arrow
-//! IPC files in a tmpfs folder, memory-mapped on the other side.
+//! Values cross as frames on the worker's stdin and stdout (replies are read
+//! on the scheduler's thread, every read bounded by the node's deadline with
+//! `poll`); tables as Arrow IPC files in a tmpfs folder, memory-mapped on the
+//! other side.
 
 mod confine;
 mod supervisor;

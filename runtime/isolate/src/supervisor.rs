@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -171,27 +171,6 @@ impl Supervisor {
             let _ = child.wait();
             return Err("a worker's pipes could not be opened".into());
         };
-        let (sender, replies) = std::sync::mpsc::channel();
-        let reader = std::thread::Builder::new().name("weavelet-worker-reader".into()).spawn(move || {
-            let mut stdout = BufReader::new(stdout);
-            loop {
-                match wire::read_frame::<Reply>(&mut stdout) {
-                    Ok(Some(frame)) => {
-                        if sender.send(Ok(frame)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        let _ = sender.send(Err("it closed its output".to_string()));
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = sender.send(Err(format!("it sent a malformed frame: {e}")));
-                        return;
-                    }
-                }
-            }
-        });
         let tail = Arc::new(Mutex::new(Vec::new()));
         let kept = tail.clone();
         let errors = std::thread::Builder::new().name("weavelet-worker-stderr".into()).spawn(move || {
@@ -207,7 +186,7 @@ impl Supervisor {
                 tail.drain(..excess);
             }
         });
-        if reader.is_err() || errors.is_err() {
+        if errors.is_err() {
             let _ = child.kill();
             let _ = child.wait();
             return Err("a worker's reader thread could not be started".into());
@@ -215,7 +194,7 @@ impl Supervisor {
         let mut worker = Worker {
             child,
             stdin: BufWriter::new(stdin),
-            replies,
+            stdout: BufReader::new(Deadline { inner: stdout, until: Instant::now() }),
             tail,
             slot,
             scratch,
@@ -239,7 +218,7 @@ impl Supervisor {
             slot: worker.slot.clone(),
         };
         worker.send(&setup, &[])?;
-        match worker.replies.recv_timeout(START) {
+        match worker.recv(START) {
             Ok(Ok(Frame { header: Reply::Ready { confinement }, .. })) => {
                 worker.confinement = confinement;
                 Ok(worker)
@@ -321,7 +300,7 @@ impl Supervisor {
         }
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match worker.replies.recv_timeout(left) {
+            match worker.recv(left) {
                 Ok(Ok(Frame { header: Reply::Event(event), .. })) => call.emit(event.into_kind()),
                 Ok(Ok(Frame { header: Reply::Done { result, usage }, body })) => {
                     usage.files.iter().for_each(|p| call.reads().opened(p));
@@ -461,14 +440,43 @@ impl Drop for Supervisor {
 struct Worker {
     child: Child,
     stdin: BufWriter<ChildStdin>,
-    replies: Receiver<Result<Frame<Reply>, String>>,
+    /// Replies, read on the caller's thread: each read waits at most until the reader's deadline.
+    stdout: BufReader<Deadline<ChildStdout>>,
     tail: Arc<Mutex<Vec<u8>>>,
     slot: PathBuf,
     scratch: PathBuf,
     confinement: String,
 }
 
+/// A pipe whose reads give up (`TimedOut`) at a deadline.
+struct Deadline<R> {
+    inner: R,
+    until: Instant,
+}
+
+impl<R: Read + std::os::fd::AsRawFd> Read for Deadline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if !crate::confine::readable(self.inner.as_raw_fd(), left)? {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.inner.read(buf)
+    }
+}
+
 impl Worker {
+    /// The worker's next frame, waiting at most `timeout` for it (a frame
+    /// cut short past the deadline is a timeout too: the worker is killed then).
+    fn recv(&mut self, timeout: Duration) -> Result<Result<Frame<Reply>, String>, RecvTimeoutError> {
+        self.stdout.get_mut().until = Instant::now() + timeout;
+        match wire::read_frame::<Reply>(&mut self.stdout) {
+            Ok(Some(frame)) => Ok(Ok(frame)),
+            Ok(None) => Err(RecvTimeoutError::Disconnected),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(RecvTimeoutError::Timeout),
+            Err(e) => Ok(Err(format!("it sent a malformed frame: {e}"))),
+        }
+    }
+
     fn send(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {
         wire::write_frame(&mut self.stdin, request, body).map_err(|e| e.to_string())
     }
@@ -627,7 +635,7 @@ impl Supervisor {
         let kind = self.kind(&origin, policy, dir);
         let mut worker = self.spawn(&kind, dir)?;
         worker.send(&Request::Probe { open: open.to_vec(), create: create.to_vec() }, &[])?;
-        match worker.replies.recv_timeout(START) {
+        match worker.recv(START) {
             Ok(Ok(Frame { header: Reply::Probed(results), .. })) => Ok((worker.confinement.clone(), results)),
             Ok(Ok(_)) => Err("the worker answered out of turn".into()),
             Ok(Err(e)) => Err(format!("the worker failed: {e}{}", worker.stderr_says())),
