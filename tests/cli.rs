@@ -253,3 +253,40 @@ fn a_parameter_no_node_reads_is_a_warning_with_a_suggestion() {
         ),
     );
 }
+
+#[test]
+fn a_run_whose_stderr_is_closed_still_ends() {
+    // `weavelet run … 2>&1 | head -1`: the reader goes away after one line. A
+    // status line that cannot be written is lost; the run must still end.
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let busy = "let x = 0; for i in 0..300000 { x += 1; }";
+    std::fs::write(
+        dir.path().join("s.rhai"),
+        format!("fn a() {{ {busy} 1 }}\nfn b(a) {{ {busy} a + 1 }}\nfn c(b) {{ {busy} b + 1 }}\n"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weavelet"))
+        .args(["run", "s.rhai", "--no-cache"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("running s"), "{first}");
+    // The reader is gone now; the nodes are still running.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the run hung after its stderr was closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.code().is_some(), "{status:?}");
+}

@@ -59,7 +59,7 @@ impl Status {
     fn line(&self, line: String) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            None => say(&line),
         }
     }
 
@@ -71,7 +71,7 @@ impl Status {
             EventKind::Started => {
                 state.running.insert(node.clone());
                 if self.bar.is_none() && !self.quiet {
-                    eprintln!("started  {node}");
+                    say(&format!("started  {node}"));
                 }
             }
             EventKind::Finished { duration: d, attempt } => {
@@ -139,4 +139,10 @@ impl Status {
             bar.finish_and_clear();
         }
     }
+}
+
+/// A status line on stderr; a closed stderr (`weavelet run … 2>&1 | head`) loses it quietly.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -11,6 +11,12 @@ use crate::error::NodeFailure;
 /// keep it quick (forward to a channel).
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// Hand `event` to `sink`. A sink that panics (a display whose terminal went
+/// away) loses that event; the run it reports on goes on and ends.
+pub(crate) fn deliver(sink: &EventSink, event: &Event) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(event)));
+}
+
 /// Something that happened to one node.
 #[derive(Debug, Clone)]
 pub struct Event {

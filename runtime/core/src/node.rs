@@ -104,7 +104,7 @@ impl<'a> Call<'a> {
     /// Report something the node did (a log line, progress).
     pub fn emit(&self, kind: EventKind) {
         if let Some(events) = self.events {
-            events(&Event { node: self.node.clone(), kind });
+            crate::events::deliver(events, &Event { node: self.node.clone(), kind });
         }
     }
 

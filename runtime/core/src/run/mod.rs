@@ -300,7 +300,7 @@ impl Scheduler {
         if let Some(events) = &state.events {
             for i in state.queue.lock().iter() {
                 let node = state.plan.nodes[*i as usize].node.name.clone();
-                events(&Event { node, kind: EventKind::Queued });
+                crate::events::deliver(events, &Event { node, kind: EventKind::Queued });
             }
         }
         let workers = self.jobs.min(state.plan.nodes.len()).max(1);

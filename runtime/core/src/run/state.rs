@@ -121,7 +121,7 @@ impl RunState {
     /// Send an event about node `i`.
     pub fn emit(&self, i: u32, kind: EventKind) {
         if let Some(events) = &self.events {
-            events(&Event { node: self.name(i).clone(), kind });
+            crate::events::deliver(events, &Event { node: self.name(i).clone(), kind });
         }
     }
 
