@@ -179,6 +179,9 @@ fn inspect_shows_declarations() {
             "    A one-line report of the total and the spread, in `unit` (optional).",
         ))
         .stdout(predicate::str::contains("sha256  "))
+        .stdout(predicate::str::contains(
+            "runs in a confined worker process per node (isolation = \"process\"",
+        ))
         .stdout(predicate::str::contains("imports\n  weavelet:node/host@0.3.0"))
         .stdout(predicate::str::contains("WASI environment: empty"));
     let out = weavelet(dir.path()).args(["inspect", "--json", FIXTURE_NODES]).output().unwrap();
@@ -192,6 +195,7 @@ fn inspect_shows_declarations() {
     assert_eq!(inc["output"], "int");
     assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "weavelet:node/host@0.3.0"));
     assert_eq!(doc["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(doc["isolation"], "process");
 }
 
 /// The examples as the README runs them, with their Rust crate swapped for the

@@ -94,6 +94,7 @@ pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
             "size": size,
             "sha256": module.content_hash(),
             "imports": module.imports(),
+            "isolation": runtime.policy().isolation.name(),
             "nodes": nodes,
         });
         out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -103,6 +104,14 @@ pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
     out!("component {}", args.component.display());
     out!("  size    {}", weavelet::human_bytes(size));
     out!("  sha256  {}", module.content_hash());
+    out!(
+        "  runs in {}",
+        match runtime.policy().isolation {
+            weavelet::Isolation::Process =>
+                "a confined worker process per node (isolation = \"process\", the default)",
+            weavelet::Isolation::InProcess => "the weavelet process (isolation = \"in-process\")",
+        }
+    );
     out!();
     out!("imports");
     for import in module.imports() {
