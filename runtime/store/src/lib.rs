@@ -95,7 +95,25 @@ impl std::fmt::Debug for ResultStore {
 
 impl ResultStore {
     /// Open (creating if needed) the store in `<cache_dir>/results`.
+    ///
+    /// Processes opening a new store at the same moment race to switch it
+    /// to WAL and create its tables; SQLite answers the loser "database is
+    /// locked" at once (the busy timeout does not cover a journal-mode
+    /// change), so that is tried again for up to 10 s rather than running
+    /// without the cache and the history.
     pub fn open(cache_dir: &Path) -> Result<ResultStore, StoreError> {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match ResultStore::open_once(cache_dir) {
+                Err(e) if e.to_string().contains("locked") && std::time::Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    fn open_once(cache_dir: &Path) -> Result<ResultStore, StoreError> {
         let dir = cache_dir.join("results");
         std::fs::create_dir_all(dir.join("objects"))
             .map_err(|e| io(format!("creating the result cache in {}", dir.display()), e))?;
