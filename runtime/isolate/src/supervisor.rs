@@ -68,7 +68,7 @@ pub struct Supervisor {
 /// Workers are interchangeable when they load the same source under the same confinement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct WorkerKind {
-    source: PathBuf,
+    /// Its first read rule is the node's source file.
     confinement: Confinement,
     env: Vec<String>,
 }
@@ -115,11 +115,7 @@ impl Supervisor {
         }
         read.extend(policy.grants.files.read.iter().cloned());
         let write: Vec<PathBuf> = policy.grants.write.iter().map(|(host, _)| host.clone()).collect();
-        WorkerKind {
-            source: origin.path().clone(),
-            confinement: Confinement { read, write },
-            env: policy.grants.env.clone(),
-        }
+        WorkerKind { confinement: Confinement { read, write }, env: policy.grants.env.clone() }
     }
 
     fn take(&self, kind: &WorkerKind) -> Option<Worker> {
@@ -195,6 +191,7 @@ impl Supervisor {
             child,
             stdin: BufWriter::new(stdin),
             stdout: BufReader::new(Deadline { inner: stdout, until: Instant::now() }),
+            max_body: 1 << 20,
             tail,
             slot,
             scratch,
@@ -271,9 +268,9 @@ impl Supervisor {
             source: call.source().to_string(),
             policy: PolicyWire::of(policy),
             events: call.events().is_some(),
-            inputs: wires,
+            inputs: wires.clone(),
         });
-        let outcome = self.exchange(&mut worker, call, &request, &body);
+        let outcome = self.exchange(&mut worker, call, &request, &body, &wires);
         remove_written(&written);
         match outcome {
             Ok(value) => {
@@ -291,10 +288,13 @@ impl Supervisor {
         call: &Call<'_>,
         request: &Request,
         body: &[u8],
+        inputs: &[ValueWire],
     ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
         let budgets = &call.policy().budgets;
         let started = Instant::now();
         let deadline = started + budgets.timeout + GRACE;
+        // An inline output (tables travel as files) is at most the node's output budget.
+        worker.max_body = (budgets.output_bytes as u64).saturating_add(1 << 20);
         if let Err(e) = worker.send(request, body) {
             return Err(self.died(worker, call, &format!("it could not be sent the node: {e}")));
         }
@@ -311,7 +311,7 @@ impl Supervisor {
                         call.observe_fuel(fuel);
                     }
                     let result = match result {
-                        Ok(wire) => self.output(worker, call, &wire, &body, request),
+                        Ok(wire) => self.output(worker, call, &wire, &body, inputs),
                         Err(failure) => {
                             let source = failure.source.clone();
                             let (kind, message) = failure.into_kind();
@@ -350,16 +350,13 @@ impl Supervisor {
         call: &Call<'_>,
         wire: &ValueWire,
         body: &[u8],
-        request: &Request,
+        inputs: &[ValueWire],
     ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
-        let Request::Invoke(invocation) = request else {
-            return Err(call.fail(FailureKind::Host, "no invocation"));
-        };
         let dir = self.exchange_dir().map_err(|e| call.fail(FailureKind::Host, e))?;
         let value = wire::take_value(wire, body, &mut |path: &PathBuf| {
             // An input handed back unchanged is the same file; anything else must be
             // a file the worker wrote in its own scratch folder, never a path it chose.
-            if invocation.inputs.iter().any(|i| matches!(i, ValueWire::Table(p) if p == path)) {
+            if inputs.iter().any(|i| matches!(i, ValueWire::Table(p) if p == path)) {
                 return weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string());
             }
             let name = path.file_name().filter(|_| path.parent() == Some(worker.scratch.as_path()));
@@ -442,6 +439,9 @@ struct Worker {
     stdin: BufWriter<ChildStdin>,
     /// Replies, read on the caller's thread: each read waits at most until the reader's deadline.
     stdout: BufReader<Deadline<ChildStdout>>,
+    /// The largest reply body accepted: the running node's output budget
+    /// (what a worker can make the supervisor allocate).
+    max_body: u64,
     tail: Arc<Mutex<Vec<u8>>>,
     slot: PathBuf,
     scratch: PathBuf,
@@ -469,7 +469,7 @@ impl Worker {
     /// cut short past the deadline is a timeout too: the worker is killed then).
     fn recv(&mut self, timeout: Duration) -> Result<Result<Frame<Reply>, String>, RecvTimeoutError> {
         self.stdout.get_mut().until = Instant::now() + timeout;
-        match wire::read_frame::<Reply>(&mut self.stdout) {
+        match wire::read_frame::<Reply>(&mut self.stdout, self.max_body) {
             Ok(Some(frame)) => Ok(Ok(frame)),
             Ok(None) => Err(RecvTimeoutError::Disconnected),
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(RecvTimeoutError::Timeout),

@@ -19,8 +19,9 @@ use weavelet_data::{ReadGrants, Reads};
 
 /// The largest header either side accepts.
 const MAX_HEADER: u32 = 16 << 20;
-/// The largest body either side accepts (tables travel as files, not here).
-const MAX_BODY: u64 = 4 << 30;
+/// The largest body a worker accepts from its supervisor (tables travel as
+/// files, not here); the supervisor bounds a worker's by the node's output budget.
+pub(crate) const MAX_BODY: u64 = 4 << 30;
 
 /// One frame: a JSON header and the bytes of the values it describes.
 pub(crate) struct Frame<H> {
@@ -42,6 +43,7 @@ pub(crate) fn write_frame<H: Serialize>(out: &mut impl Write, header: &H, body: 
 /// The next frame, or `None` at a clean end of the stream.
 pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(
     input: &mut impl Read,
+    max_body: u64,
 ) -> io::Result<Option<Frame<H>>> {
     let mut lengths = [0u8; 12];
     match input.read_exact(&mut lengths[..1]) {
@@ -54,7 +56,7 @@ pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(
     let mut body_len = [0u8; 8];
     body_len.copy_from_slice(&lengths[4..]);
     let body_len = u64::from_le_bytes(body_len);
-    if header_len > MAX_HEADER || body_len > MAX_BODY {
+    if header_len > MAX_HEADER || body_len > max_body {
         return Err(io::Error::other(format!("a frame of {header_len} + {body_len} bytes is too large")));
     }
     let mut header = vec![0u8; header_len as usize];
@@ -367,7 +369,7 @@ impl FailureWire {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PolicyWire {
     timeout_us: u64,
-    memory: u64,
+    pub(crate) memory: u64,
     output_bytes: usize,
     log_bytes: usize,
     operations: u64,
@@ -437,20 +439,22 @@ mod tests {
     fn a_frame_reads_back_and_a_lying_length_is_refused() {
         let mut bytes = Vec::new();
         write_frame(&mut bytes, &Reply::Ready { confinement: "none".into() }, b"abc").unwrap();
-        let frame: Frame<Reply> = read_frame(&mut bytes.as_slice()).unwrap().unwrap();
+        let frame: Frame<Reply> = read_frame(&mut bytes.as_slice(), MAX_BODY).unwrap().unwrap();
         assert!(matches!(frame.header, Reply::Ready { .. }));
         assert_eq!(frame.body, b"abc");
+        // The supervisor's limit (the node's output budget) is the reader's, not the writer's.
+        assert!(read_frame::<Reply>(&mut bytes.as_slice(), 2).is_err(), "a body over the limit is refused");
 
         let mut huge = Vec::new();
         huge.extend_from_slice(&2u32.to_le_bytes());
         huge.extend_from_slice(&u64::MAX.to_le_bytes());
         assert!(
-            read_frame::<Reply>(&mut huge.as_slice()).is_err(),
+            read_frame::<Reply>(&mut huge.as_slice(), MAX_BODY).is_err(),
             "a body of 2^64 bytes is refused before allocating"
         );
         let cut = &bytes[..bytes.len() - 1];
-        assert!(read_frame::<Reply>(&mut &cut[..]).is_err());
-        assert!(read_frame::<Reply>(&mut &b""[..]).unwrap().is_none());
+        assert!(read_frame::<Reply>(&mut &cut[..], MAX_BODY).is_err());
+        assert!(read_frame::<Reply>(&mut &b""[..], MAX_BODY).unwrap().is_none());
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub(crate) fn serve() -> i32 {
 fn run(out: Out) -> Result<(), String> {
     let mut input = BufReader::new(std::io::stdin().lock());
     let Some(Frame { header: Request::Setup { engine, confine: rules, scratch, slot }, .. }) =
-        wire::read_frame::<Request>(&mut input).map_err(|e| e.to_string())?
+        wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
     else {
         return Err("the first frame was not a setup".into());
     };
@@ -84,7 +84,9 @@ fn run(out: Out) -> Result<(), String> {
 
     let mut loaded = Loaded { wasm, nodes: HashMap::new() };
     let outputs = AtomicU64::new(0);
-    while let Some(frame) = wire::read_frame::<Request>(&mut input).map_err(|e| e.to_string())? {
+    while let Some(frame) =
+        wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
+    {
         let invocation = match frame.header {
             Request::Invoke(invocation) => invocation,
             Request::Probe { open, create } => {
@@ -93,7 +95,7 @@ fn run(out: Out) -> Result<(), String> {
             }
             Request::Setup { .. } => return Err("a second setup".into()),
         };
-        let budget = invocation.policy.clone().into_policy().budgets.memory;
+        let budget = invocation.policy.memory;
         // Loading the source (once per worker: compiled code, engines, the
         // script's AST) is the host's own work, done before the limit.
         let found = loaded.node(&invocation.origin);

@@ -93,11 +93,16 @@ impl Script {
     /// default, or what a pipeline gives the node) narrowed by its requests.
     pub fn load(path: impl AsRef<Path>) -> Result<Arc<Script>, Error> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        Script::from_source(path, &Script::read(path)?)
+    }
+
+    /// A script file's text, as [`Script::load`] reads it (for a caller that
+    /// needs the text too, to fingerprint it).
+    pub fn read(path: &Path) -> Result<String, Error> {
+        std::fs::read_to_string(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
             _ => Error::io(format!("reading {}", path.display()), e),
-        })?;
-        Script::from_source(path, &source)
+        })
     }
 
     /// Compile script text; `path` is used in messages.

@@ -153,10 +153,7 @@ impl Runtime {
     pub fn script_nodes(&self, path: impl AsRef<Path>) -> Result<Vec<Node>, Error> {
         let path = path.as_ref();
         // Read once: the text compiled here is the text whose digest a worker checks.
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound(path.to_path_buf()),
-            _ => Error::io(format!("reading {}", path.display()), e),
-        })?;
+        let text = Script::read(path)?;
         let script = Script::from_source(path, &text)?;
         let digest = weavelet_core::key::hex(&weavelet_core::key::sha256(text.as_bytes()));
         let source = Origin::Script { path: absolute(path), name: String::new(), digest };
