@@ -677,6 +677,88 @@ fn case_43_inspect_never_builds_a_node_folder() {
     assert!(!marker.exists(), "the folder's build script ran on the host");
 }
 
+/// What a node folder's build script saw, building the folder through a
+/// pipeline (`trusted`: its source runs in process, so its build is trusted).
+fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("community_node");
+    std::fs::create_dir_all(folder.join("src")).unwrap();
+    std::fs::write(
+        folder.join("Cargo.toml"),
+        "[package]\nname = \"community_node\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
+    // Another process of this user, with a secret in its environment.
+    let mut victim =
+        std::process::Command::new("sleep").arg("60").env("WEAVELET_TEST_SECRET", "hunter2").spawn().unwrap();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let socket = dir.path().join("engine.sock");
+    let _unix = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let outside = dir.path().join("planted-outside");
+    std::fs::write(
+        folder.join("build.rs"),
+        format!(
+            r#"fn main() {{
+    let seen = [
+        format!("secret={{}}", std::env::var("WEAVELET_TEST_SECRET").is_ok()),
+        format!("host={{}}", std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim()),
+        format!("wrote_outside={{}}", std::fs::write({outside:?}, "x").is_ok()),
+        format!("wrote_folder={{}}", std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/planted.rs"), "x").is_ok()),
+        format!("tcp={{}}", std::net::TcpStream::connect({tcp:?}).is_ok()),
+        format!("unix={{}}", std::os::unix::net::UnixStream::connect({socket:?}).is_ok()),
+        format!("environ={{}}", std::fs::read("/proc/{victim}/environ").is_ok()),
+    ];
+    panic!("SEEN {{}}", seen.join(" "));
+}}
+"#,
+            outside = outside.display().to_string(),
+            tcp = tcp.local_addr().unwrap().to_string(),
+            socket = socket.display().to_string(),
+            victim = victim.id(),
+        ),
+    )
+    .unwrap();
+    let trust =
+        if trusted { "[policy.sources.\"community_node\"]\nisolation = \"in-process\"\n" } else { "" };
+    manifest(dir.path(), &format!("[[components]]\nrust = \"community_node\"\n{trust}"));
+    let out = weavelet_cmd()
+        .current_dir(dir.path())
+        .env("WEAVELET_CACHE_DIR", dir.path().join("cache"))
+        .env("WEAVELET_TEST_SECRET", "hunter2")
+        .args(["run", "weavelet.toml"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "the build script fails the build:\n{stderr}");
+    assert!(stderr.contains("building the node crate"), "{stderr}");
+    let seen = stderr.lines().find_map(|l| l.split_once("SEEN ").map(|(_, s)| s.to_string()));
+    let seen = seen.unwrap_or_else(|| panic!("the build script did not run:\n{stderr}"));
+    let planted = outside.exists() || folder.join("planted.rs").exists();
+    (seen, planted)
+}
+
+#[test]
+fn a_node_folder_s_build_runs_in_the_build_sandbox() {
+    // The build script of an untrusted folder: no secrets, network, other
+    // processes or writes outside its build's own folders.
+    let (seen, planted) = what_a_build_script_sees(false);
+    assert_eq!(
+        seen,
+        "secret=false host=weavelet-build wrote_outside=false wrote_folder=false tcp=false unix=false environ=false"
+    );
+    assert!(!planted, "the build script wrote outside its build folders");
+    // The same folder, trusted by the operator, builds on this machine as before:
+    // what the sandbox takes away is really there to take.
+    let (seen, planted) = what_a_build_script_sees(true);
+    assert!(seen.starts_with("secret=true host=") && !seen.contains("weavelet-build"), "{seen}");
+    assert!(seen.ends_with("wrote_outside=true wrote_folder=true tcp=true unix=true environ=true"), "{seen}");
+    assert!(planted);
+}
+
 #[test]
 fn host_work_past_the_deadline_is_stopped_by_killing_its_worker() {
     // One host call that never returns on its own; a memory budget large

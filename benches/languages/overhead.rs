@@ -70,7 +70,13 @@ fn main() {
     ] {
         let dir = root.join(folder).canonicalize().unwrap();
         eprintln!("building {folder} ...");
-        match weavelet::build::build(language, &dir, Some(cache.path()), &mut |_| {}) {
+        match weavelet::build::build(
+            language,
+            &dir,
+            Some(cache.path()),
+            &weavelet::build::BuildIn::Host,
+            &mut |_| {},
+        ) {
             Ok(wasm) => components.push((language.label(), wasm.display().to_string(), node)),
             Err(e) => eprintln!("left out {}: {e}", language.label()),
         }

@@ -21,6 +21,31 @@ pub use c::componentize;
 pub use rust::{WASM_TARGET, ensure_wasm_target};
 
 use weavelet_core::{Diagnostic, Error, Fix};
+pub use weavelet_isolate::BuildSandbox;
+
+/// Where a build's tools run. Building a folder runs the folder's own code
+/// (Rust build scripts and proc macros, a module's top level while
+/// componentize-py or jco snapshot it, whatever a folder's `node_modules` or
+/// `.cargo/config.toml` names), so it runs in the build sandbox unless the
+/// operator trusts the folder.
+#[derive(Debug, Clone)]
+pub enum BuildIn {
+    /// In the build sandbox: no network, nothing writable but the build's
+    /// own folders, none of the user's environment (see [`BuildSandbox`]).
+    Sandbox(BuildSandbox),
+    /// On this machine, as the user: for folders trusted as much as Weavelet.
+    Host,
+}
+
+/// How a failed sandbox set-up is explained, with the way out.
+fn sandbox_help(dir: &Path) -> String {
+    format!(
+        "building a node folder runs its own code, so Weavelet builds it in a sandbox; if you trust {} as much as \
+         Weavelet itself, build it on this machine instead: `weavelet build --trusted`, or `isolation = \
+         \"in-process\"` for it under [policy.sources] in weavelet.toml",
+        dir.display()
+    )
+}
 
 /// The languages Weavelet builds node modules from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +183,7 @@ pub fn build(
     language: Language,
     dir: &Path,
     cache_dir: Option<&Path>,
+    place: &BuildIn,
     on_step: StepSink<'_>,
 ) -> Result<PathBuf, Error> {
     if !dir.join(language.entry_file()).is_file() {
@@ -177,7 +203,7 @@ pub fn build(
             return Ok(wasm);
         }
         on_step(&format!("building {} for {}", dir.display(), WASM_TARGET));
-        return rust::build(dir, cache_dir, on_step);
+        return rust::build(dir, cache_dir, place, on_step);
     }
     let Target { work, support, done, out } = Target::of(language, dir, cache_dir)?;
     if out.is_file() {
@@ -187,7 +213,7 @@ pub fn build(
     let scratch = work.join(format!(".{}.{}", std::process::id(), unique()));
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io(format!("creating {}", scratch.display()), e))?;
     let building_to = scratch.join(out.file_name().unwrap_or_default());
-    let building = Build { dir, work: &scratch, support: &support, out: &building_to, language };
+    let building = Build { dir, work: &scratch, support: &support, out: &building_to, language, place };
     let built = match language {
         Language::C => c::build(&building, on_step),
         Language::Python => python::build(&building, on_step),
@@ -249,6 +275,8 @@ struct Build<'a> {
     support: &'a Path,
     /// The component to write.
     out: &'a Path,
+    /// Where its tools run.
+    place: &'a BuildIn,
 }
 
 impl Build<'_> {
@@ -258,14 +286,18 @@ impl Build<'_> {
         let shown: Vec<String> =
             std::iter::once(program.clone()).chain(command.get_args().map(shell_word)).collect();
         on_step(&format!("building {} ({}): {}", self.dir.display(), self.language.label(), shown.join(" ")));
+        if !installed(command.get_program()) {
+            return Err(self.not_installed(&program));
+        }
+        if let BuildIn::Sandbox(sandbox) = self.place {
+            // Its only writable folder is the build's scratch folder.
+            let tmp = self.work.join("tmp");
+            std::fs::create_dir_all(&tmp).map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+            command = sandbox.wrap(&command, &[self.work.to_path_buf()], tmp);
+        }
         let output = command.stdin(Stdio::null()).output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::build(format!(
-                    "building the {} nodes in {} needs `{program}`, which is not installed (or not on PATH).\n{}",
-                    self.language.label(),
-                    self.dir.display(),
-                    self.language.install_help()
-                ))
+                self.not_installed(&program)
             } else {
                 Error::build(format!("cannot run `{program}`: {e}"))
             }
@@ -278,6 +310,14 @@ impl Build<'_> {
         let said = weavelet_core::sanitize(said.trim());
         let lines: Vec<&str> = said.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        if output.status.code() == Some(weavelet_isolate::SANDBOX_FAILED) && said.contains("cannot sandbox") {
+            return Err(Error::build(format!(
+                "cannot build the {} nodes in {}: {tail}\n{}",
+                self.language.label(),
+                self.dir.display(),
+                sandbox_help(self.dir)
+            )));
+        }
         Err(Error::build(format!(
             "building the {} nodes in {} failed: `{}` exited with {}:\n{tail}",
             self.language.label(),
@@ -286,6 +326,27 @@ impl Build<'_> {
             output.status
         )))
     }
+}
+
+impl Build<'_> {
+    fn not_installed(&self, program: &str) -> Error {
+        Error::build(format!(
+            "building the {} nodes in {} needs `{program}`, which is not installed (or not on PATH).\n{}",
+            self.language.label(),
+            self.dir.display(),
+            self.language.install_help()
+        ))
+    }
+}
+
+/// Whether `program` names a file: a path, or a name found on `PATH` (as the
+/// sandbox's launcher will look it up, it is looked up before it starts).
+fn installed(program: &std::ffi::OsStr) -> bool {
+    if Path::new(program).components().count() > 1 {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// The program named by environment variable `var`, else `default`. A

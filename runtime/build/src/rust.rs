@@ -6,6 +6,34 @@ use std::process::{Command, Stdio};
 
 use weavelet_core::Error;
 
+use crate::BuildIn;
+
+/// Download what crate `dir` depends on, outside the sandbox and before the
+/// build: cargo itself, run from a neutral folder so that neither the
+/// folder's `.cargo/config.toml` nor its `rust-toolchain.toml` applies, and
+/// no code of the folder's runs (fetching runs no build script).
+fn fetch(cargo: &std::ffi::OsStr, dir: &Path) -> Result<(), Error> {
+    let status = Command::new(cargo)
+        .current_dir(std::env::temp_dir())
+        .args(["fetch", "--target", WASM_TARGET, "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .map_err(|e| {
+            Error::build(format!("cannot run cargo to fetch the dependencies of {}: {e}", dir.display()))
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::build(format!(
+            "fetching the dependencies of the node crate {} failed (cargo's messages are above)",
+            dir.display()
+        )))
+    }
+}
+
 /// The target Rust node crates are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -75,28 +103,86 @@ pub fn fresh_component(dir: &Path, cache_dir: Option<&Path>) -> Option<PathBuf> 
     inputs.iter().all(unchanged).then_some(wasm)
 }
 
-/// Build a Rust node crate as a component and return the `.wasm` file.
-pub fn build(dir: &Path, cache_dir: Option<&Path>, on_step: crate::StepSink<'_>) -> Result<PathBuf, Error> {
-    ensure_wasm_target(on_step)?;
-    let target_dir = target_dir(dir, cache_dir);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+/// Where a crate built in the sandbox is built: a target folder of its
+/// cargo workspace's own (`root`), so its build scripts cannot touch what the
+/// builds of other workspaces left (those of other pipelines, or trusted ones).
+fn sandboxed_target_dir(dir: &Path, root: &Path, cache_dir: Option<&Path>) -> PathBuf {
+    match cache_dir {
+        Some(c) => {
+            let digest = weavelet_core::key::sha256(root.to_string_lossy().as_bytes());
+            c.join("cargo-target").join("sandboxed").join(&weavelet_core::key::hex(&digest)[..16])
+        }
+        None => dir.join("target"),
+    }
+}
+
+/// The root folder of the cargo workspace crate `dir` belongs to, asked of
+/// cargo from a neutral folder (see [`fetch`]).
+fn workspace_root(cargo: &std::ffi::OsStr, dir: &Path) -> Result<PathBuf, Error> {
     let output = Command::new(cargo)
-        .current_dir(dir)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            WASM_TARGET,
-            "--message-format=json-render-diagnostics",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .arg("--manifest-path")
+        .current_dir(std::env::temp_dir())
+        .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::build(format!("cannot run cargo to read {}: {e}", dir.display())))?;
+    let manifest = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    match manifest.parent() {
+        Some(root) if output.status.success() && !root.as_os_str().is_empty() => Ok(root.to_path_buf()),
+        _ => Err(Error::build(format!(
+            "{} is not a crate cargo can read: {}",
+            dir.display(),
+            weavelet_core::sanitize(String::from_utf8_lossy(&output.stderr).trim())
+        ))),
+    }
+}
+
+/// Build a Rust node crate as a component and return the `.wasm` file.
+pub fn build(
+    dir: &Path,
+    cache_dir: Option<&Path>,
+    place: &BuildIn,
+    on_step: crate::StepSink<'_>,
+) -> Result<PathBuf, Error> {
+    ensure_wasm_target(on_step)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command.current_dir(dir).args([
+        "build",
+        "--release",
+        "--target",
+        WASM_TARGET,
+        "--message-format=json-render-diagnostics",
+    ]);
+    let target_dir = match place {
+        BuildIn::Host => target_dir(dir, cache_dir),
+        BuildIn::Sandbox(_) => {
+            let target = sandboxed_target_dir(dir, &workspace_root(&cargo, dir)?, cache_dir);
+            std::fs::create_dir_all(target.join("tmp"))
+                .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
+            fetch(&cargo, dir)?;
+            // Everything was fetched above: the build has no network.
+            command.arg("--frozen");
+            target
+        }
+    };
+    command.arg("--target-dir").arg(&target_dir).arg("--manifest-path").arg(dir.join("Cargo.toml"));
+    if let BuildIn::Sandbox(sandbox) = place {
+        command = sandbox.wrap(&command, std::slice::from_ref(&target_dir), target_dir.join("tmp"));
+    }
+    let output = command
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| Error::build(format!("cannot run cargo to build {}: {e}", dir.display())))?;
+    if output.status.code() == Some(weavelet_isolate::SANDBOX_FAILED) {
+        return Err(Error::build(format!(
+            "cannot build the node crate {} in the build sandbox (the reason is above)\n{}",
+            dir.display(),
+            crate::sandbox_help(dir)
+        )));
+    }
     if !output.status.success() {
         return Err(Error::build(format!(
             "building the node crate {} failed (cargo's messages are above)",

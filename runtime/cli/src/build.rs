@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 use weavelet::build::Language;
-use weavelet::{Config, Runtime};
+use weavelet::{Config, Isolation, Runtime};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -21,13 +21,23 @@ pub struct BuildArgs {
     /// The cache folder builds go to (default: as `weavelet run`).
     #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// The folder is trusted as much as Weavelet itself: build it on this
+    /// machine, outside the build sandbox (its build scripts get the network,
+    /// your environment and your files).
+    #[arg(long)]
+    trusted: bool,
 }
 
 /// Build `folder` (its language told by its files unless `lang` says) and
 /// check that the result loads; returns the component file.
-pub fn build_folder(runtime: &Runtime, folder: &Path, lang: Option<&str>) -> anyhow::Result<PathBuf> {
+pub fn build_folder(
+    runtime: &Runtime,
+    folder: &Path,
+    lang: Option<&str>,
+    isolation: Isolation,
+) -> anyhow::Result<PathBuf> {
     let (language, dir) = language_and_dir(folder, lang)?;
-    Ok(runtime.build(language, &dir, &mut |step| eprintln!("{step}"))?)
+    Ok(runtime.build(language, &dir, isolation, &mut |step| eprintln!("{step}"))?)
 }
 
 /// A node folder's language (told by its files unless `lang` says) and its canonical path.
@@ -70,7 +80,8 @@ pub fn runtime(cache_dir: Option<&Path>) -> anyhow::Result<Runtime> {
 
 pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let runtime = runtime(args.cache_dir.as_deref())?;
-    let wasm = build_folder(&runtime, &args.folder, args.lang.as_deref())?;
+    let isolation = if args.trusted { Isolation::InProcess } else { Isolation::Process };
+    let wasm = build_folder(&runtime, &args.folder, args.lang.as_deref(), isolation)?;
     // Loading compiles it (once: the compiled code is cached) and checks it is a Weavelet component.
     let module = runtime.load_component(&wasm)?;
     let nodes: Vec<&str> = module.decls().map(|d| d.name.as_str()).collect();

@@ -19,18 +19,22 @@
 //! other side.
 
 mod confine;
+mod sandbox;
 mod supervisor;
 mod wire;
 mod worker;
 
 pub use confine::HOST_SLACK;
+pub use sandbox::{BUILD_HOST_NAME, BuildSandbox, SANDBOX_ENV, SANDBOX_FAILED};
 pub use supervisor::{Probed, Supervisor, WorkerSettings};
 pub use wire::Origin;
 
-/// If this process was started as a worker, serve as one and exit; else
+/// If this process was started as a worker (or as the launcher of a build
+/// sandbox, see [`BuildSandbox`]), serve as one and exit; else
 /// return at once. Call it first thing in `main` of any program that runs
 /// nodes with process isolation (the `weavelet` binary does).
 pub fn serve_if_asked() {
+    sandbox::exec_if_asked();
     if std::env::var_os(worker::WORKER_ENV).is_some_and(|v| v == worker::PROTOCOL) {
         std::process::exit(worker::serve());
     }

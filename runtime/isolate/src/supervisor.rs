@@ -93,7 +93,8 @@ impl Supervisor {
         self.dir.get_or_init(ExchangeDir::create).as_ref().map_err(Clone::clone)
     }
 
-    fn program(&self) -> Result<PathBuf, String> {
+    /// The program workers (and build sandboxes) are started from.
+    pub fn program(&self) -> Result<PathBuf, String> {
         if let Some(program) = &self.settings.program {
             return Ok(program.clone());
         }

@@ -52,8 +52,10 @@ use weavelet_core::{
 pub trait Loader {
     /// The nodes of the component file at `path`.
     fn component(&mut self, path: &Path) -> Result<Vec<Node>, Error>;
-    /// Build the node folder `dir` (canonical) in `language`; the component file.
-    fn build(&mut self, language: Language, dir: &Path) -> Result<PathBuf, Error>;
+    /// Build the node folder `dir` (canonical) in `language`; the component
+    /// file. `isolation` is its source's: `InProcess` means the operator
+    /// trusts the folder, so its build may run on this machine unsandboxed.
+    fn build(&mut self, language: Language, dir: &Path, isolation: Isolation) -> Result<PathBuf, Error>;
     /// The nodes of the Rhai script at `path`.
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error>;
 }
@@ -387,7 +389,16 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                     });
                 }
                 let dir = dir.canonicalize().unwrap_or(dir);
-                loader.build(*language, &dir)?
+                // Trusted to build on this machine only when its source runs in process.
+                let isolation = match manifest.policy.sources.get(listed.get_ref()) {
+                    Some(entry) => match &entry.get_ref().isolation {
+                        Some(text) => Isolation::parse(text.get_ref())
+                            .map_err(|e| spanned(&file, &src, Some(text.span()), e, None))?,
+                        None => pipeline_policy.isolation,
+                    },
+                    None => pipeline_policy.isolation,
+                };
+                loader.build(*language, &dir, isolation)?
             }
         };
         let nodes = loader.component(&wasm)?;

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use weavelet_build::{BuildIn, BuildSandbox};
 use weavelet_core::{
-    CacheUse, DryRunStep, Error, Node, Pipeline, Plan, Policy, ResultCache, Run, RunOptions, RunReport,
-    Scheduler,
+    CacheUse, DryRunStep, Error, Isolation, Node, Pipeline, Plan, Policy, ResultCache, Run, RunOptions,
+    RunReport, Scheduler,
 };
 use weavelet_isolate::{Origin, Supervisor, WorkerSettings};
 use weavelet_manifest::{Language, Loader};
@@ -178,13 +179,29 @@ impl Runtime {
 
     /// Build the node folder `dir` in `language` into a component (again
     /// only when one of its files changed); returns the component file.
+    ///
+    /// Building runs the folder's own code, so its tools run in the build
+    /// sandbox (started like a worker process) unless `isolation` is
+    /// `InProcess`: a folder the operator trusts as much as Weavelet itself.
     pub fn build(
         &self,
         language: Language,
         dir: &Path,
+        isolation: Isolation,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<PathBuf, Error> {
-        weavelet_build::build(language, dir, self.inner.config.cache_dir.as_deref(), on_step)
+        let place = match isolation {
+            Isolation::InProcess => BuildIn::Host,
+            Isolation::Process => {
+                BuildIn::Sandbox(BuildSandbox::new(self.inner.workers.program().map_err(|e| {
+                    Error::build(format!(
+                        "building {} runs its own code, which Weavelet does in a sandbox, and {e}",
+                        dir.display()
+                    ))
+                })?))
+            }
+        };
+        weavelet_build::build(language, dir, self.inner.config.cache_dir.as_deref(), &place, on_step)
     }
 
     /// The component already built from the node folder `dir` as its files
@@ -274,8 +291,8 @@ impl Loader for RuntimeLoader<'_> {
         self.runtime.component_nodes(path)
     }
 
-    fn build(&mut self, language: Language, dir: &Path) -> Result<PathBuf, Error> {
-        self.runtime.build(language, dir, self.on_build)
+    fn build(&mut self, language: Language, dir: &Path, isolation: Isolation) -> Result<PathBuf, Error> {
+        self.runtime.build(language, dir, isolation, self.on_build)
     }
 
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error> {

@@ -1,0 +1,262 @@
+//! The build sandbox: a node folder's build tools (cargo with the folder's
+//! build scripts and proc macros, clang, componentize-py, jco) run their
+//! folder's code, so they run where that code can do little.
+//!
+//! [`BuildSandbox::wrap`] turns a tool's command into the same command run by
+//! a launcher (this program again, with [`SANDBOX_ENV`] set), which
+//! [`exec_if_asked`] handles before `main` does anything else:
+//! - new user, network, UTS, IPC and PID namespaces: no network at all (not
+//!   even loopback, and no abstract Unix sockets), the host name
+//!   `weavelet-build`, no other process of the machine to see or signal, and
+//!   every process of the build killed when its first one ends;
+//! - no new privileges; Landlock: everything readable, writable only beneath
+//!   the folders the build writes (its scratch folder, its target folder);
+//! - seccomp: no `connect` (a Unix socket by path, such as a container
+//!   engine's, is as good as the network), no `ptrace`, mounts, namespaces,
+//!   BPF, keyrings, io_uring or kernel modules;
+//! - the environment holds only what the tools need (no secrets of the user's).
+//!
+//! Where the kernel refuses user namespaces the launcher fails with a message
+//! saying so; the build is then refused, never run unconfined.
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    path_beneath_rules,
+};
+use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
+use serde::{Deserialize, Serialize};
+
+/// The environment variable that makes this program a sandbox launcher; its
+/// value says what the sandboxed tool may write.
+pub const SANDBOX_ENV: &str = "WEAVELET_SANDBOX";
+
+/// The exit code of a launcher that could not set the sandbox up.
+pub const SANDBOX_FAILED: i32 = 125;
+
+/// The host name a sandboxed build sees.
+pub const BUILD_HOST_NAME: &str = "weavelet-build";
+
+/// Environment variables a build tool keeps: where the toolchains are and
+/// which to use. Everything else of the user's environment is withheld.
+const KEPT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "CARGO",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "RUSTC",
+    "CC",
+    "WIT_BINDGEN",
+    "COMPONENTIZE_PY",
+    "JCO",
+];
+
+/// What the launcher is told.
+#[derive(Serialize, Deserialize)]
+struct Spec {
+    /// Folders the tool may write beneath.
+    writable: Vec<PathBuf>,
+    /// The pid of the process that asked, so the launcher dies with it.
+    parent: u32,
+}
+
+/// Runs build tools in the sandbox, through a launcher program.
+#[derive(Debug, Clone)]
+pub struct BuildSandbox {
+    launcher: PathBuf,
+}
+
+impl BuildSandbox {
+    /// A sandbox launched by `launcher`: a program that calls
+    /// [`crate::serve_if_asked`] first thing in `main` (the `weavelet` binary).
+    pub fn new(launcher: impl Into<PathBuf>) -> BuildSandbox {
+        BuildSandbox { launcher: launcher.into() }
+    }
+
+    /// `command`, to be run in the sandbox, writing only beneath `writable`
+    /// (and `tmp`, its `TMPDIR`). Its working folder and the environment
+    /// variables set on it are kept; the rest of the environment is not.
+    pub fn wrap(&self, command: &Command, writable: &[PathBuf], tmp: PathBuf) -> Command {
+        let mut wrapped = Command::new(&self.launcher);
+        wrapped.arg(command.get_program()).args(command.get_args());
+        if let Some(dir) = command.get_current_dir() {
+            wrapped.current_dir(dir);
+        }
+        wrapped.env_clear();
+        for key in KEPT_ENV {
+            if let Some(value) = std::env::var_os(key) {
+                wrapped.env(key, value);
+            }
+        }
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => wrapped.env(key, value),
+                None => wrapped.env_remove(key),
+            };
+        }
+        let mut writable = writable.to_vec();
+        writable.push(tmp.clone());
+        let spec = Spec { writable, parent: std::process::id() };
+        wrapped.env("TMPDIR", tmp).env(SANDBOX_ENV, serde_json::to_string(&spec).unwrap_or_default());
+        wrapped
+    }
+}
+
+/// If this process was started as a sandbox launcher, set the sandbox up and
+/// run the tool in it (never returning); else return at once.
+pub(crate) fn exec_if_asked() {
+    let Some(spec) = std::env::var_os(SANDBOX_ENV) else { return };
+    // SAFETY: called first thing in `main`, before any other thread exists.
+    unsafe { std::env::remove_var(SANDBOX_ENV) };
+    let code = match launch(&spec) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("weavelet: cannot sandbox this build: {e}");
+            SANDBOX_FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Enter the namespaces, start the tool confined in them, and wait for it.
+fn launch(spec: &OsString) -> Result<i32, String> {
+    let spec: Spec = serde_json::from_str(&spec.to_string_lossy())
+        .map_err(|e| format!("unreadable sandbox settings: {e}"))?;
+    let mut args = std::env::args_os().skip(1);
+    let program = args.next().ok_or("no program to run")?;
+    let args: Vec<OsString> = args.collect();
+    crate::confine::die_with_parent(Some(spec.parent));
+    enter_namespaces()?;
+    // The first process of the new PID namespace: when it ends, the kernel
+    // ends every process of the build with it.
+    let mut tool = Command::new(&program);
+    tool.args(&args);
+    let writable = spec.writable.clone();
+    // SAFETY: the closure runs in the child between fork and exec. This
+    // launcher is single-threaded (it does this before `main` starts any
+    // thread), so the child may allocate: no other thread held a lock at fork.
+    unsafe {
+        tool.pre_exec(move || {
+            confine_build(&writable).map_err(|e| std::io::Error::other(format!("confining the build: {e}")))
+        });
+    }
+    let status = tool.status().map_err(|e| format!("running {}: {e}", program.to_string_lossy()))?;
+    Ok(status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    }))
+}
+
+/// New user, network, UTS, IPC and PID namespaces, with this user mapped to
+/// itself (files the build writes belong to the user, as they would outside).
+fn enter_namespaces() -> Result<(), String> {
+    // SAFETY: getuid and getgid take no pointers.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWPID;
+    // SAFETY: unshare takes no pointers; this process has one thread, as
+    // CLONE_NEWUSER requires.
+    if unsafe { libc::unshare(flags) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!(
+            "this kernel does not let it create user namespaces ({e}); where \
+             /proc/sys/kernel/unprivileged_userns_clone or user.max_user_namespaces is 0, an administrator can \
+             enable them"
+        ));
+    }
+    let write =
+        |file: &str, text: String| std::fs::write(file, text).map_err(|e| format!("writing {file}: {e}"));
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    let name = BUILD_HOST_NAME.as_bytes();
+    // SAFETY: sethostname reads `name.len()` bytes from the slice passed.
+    if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
+        return Err(format!("setting the host name: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Confine the build's first process for good (its children inherit it all).
+fn confine_build(writable: &[PathBuf]) -> Result<(), String> {
+    crate::confine::die_with_parent(None);
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+    }
+    let abi = ABI::V5;
+    let err = |e: landlock::RulesetError| format!("landlock: {e}");
+    let writable: Vec<PathBuf> = writable.iter().filter(|p| p.exists()).cloned().collect();
+    let status = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(err)?
+        .create()
+        .map_err(err)?
+        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))
+        .map_err(err)?
+        .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))
+        .map_err(err)?
+        // Tools write what they discard to /dev/null.
+        .add_rules(path_beneath_rules(["/dev/null"], AccessFs::from_all(abi)))
+        .map_err(err)?
+        .restrict_self()
+        .map_err(err)?;
+    if status.ruleset == RulesetStatus::NotEnforced {
+        return Err("this kernel has no Landlock, so the build could write anywhere the user can".into());
+    }
+    seccomp()
+}
+
+/// System calls a build never needs.
+fn seccomp() -> Result<(), String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => TargetArch::x86_64,
+        "aarch64" => TargetArch::aarch64,
+        other => return Err(format!("no seccomp filter written for {other}")),
+    };
+    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
+    let denied: BTreeMap<i64, Vec<SeccompRule>> = [
+        libc::SYS_connect,
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_pivot_root,
+        libc::SYS_chroot,
+        libc::SYS_unshare,
+        libc::SYS_setns,
+        libc::SYS_bpf,
+        libc::SYS_perf_event_open,
+        libc::SYS_keyctl,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+        libc::SYS_io_uring_setup,
+        libc::SYS_userfaultfd,
+        libc::SYS_init_module,
+        libc::SYS_finit_module,
+        libc::SYS_kexec_load,
+    ]
+    .into_iter()
+    .map(|call| (call, Vec::new()))
+    .collect();
+    let filter =
+        SeccompFilter::new(denied, SeccompAction::Allow, SeccompAction::Errno(libc::EACCES as u32), arch)
+            .map_err(err)?;
+    let program: BpfProgram = filter.try_into().map_err(err)?;
+    seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))
+}
