@@ -696,6 +696,8 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
     let socket = dir.path().join("engine.sock");
     let _unix = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let outside = dir.path().join("planted-outside");
+    let canary = dir.path().join("secret.txt");
+    std::fs::write(&canary, "canary").unwrap();
     std::fs::write(
         folder.join("build.rs"),
         format!(
@@ -708,6 +710,7 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
         format!("tcp={{}}", std::net::TcpStream::connect({tcp:?}).is_ok()),
         format!("unix={{}}", std::os::unix::net::UnixStream::connect({socket:?}).is_ok()),
         format!("environ={{}}", std::fs::read("/proc/{victim}/environ").is_ok()),
+        format!("read_outside={{}}", std::fs::read({canary:?}).is_ok()),
     ];
     panic!("SEEN {{}}", seen.join(" "));
 }}
@@ -716,6 +719,7 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
             tcp = tcp.local_addr().unwrap().to_string(),
             socket = socket.display().to_string(),
             victim = victim.id(),
+            canary = canary.display().to_string(),
         ),
     )
     .unwrap();
@@ -744,18 +748,24 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
 #[test]
 fn a_node_folder_s_build_runs_in_the_build_sandbox() {
     // The build script of an untrusted folder: no secrets, network, other
-    // processes or writes outside its build's own folders.
+    // processes, files beside its folder, or writes outside its build's own folders.
     let (seen, planted) = what_a_build_script_sees(false);
     assert_eq!(
         seen,
-        "secret=false host=weavelet-build wrote_outside=false wrote_folder=false tcp=false unix=false environ=false"
+        "secret=false host=weavelet-build wrote_outside=false wrote_folder=false tcp=false unix=false environ=false \
+         read_outside=false"
     );
     assert!(!planted, "the build script wrote outside its build folders");
     // The same folder, trusted by the operator, builds on this machine as before:
     // what the sandbox takes away is really there to take.
     let (seen, planted) = what_a_build_script_sees(true);
     assert!(seen.starts_with("secret=true host=") && !seen.contains("weavelet-build"), "{seen}");
-    assert!(seen.ends_with("wrote_outside=true wrote_folder=true tcp=true unix=true environ=true"), "{seen}");
+    assert!(
+        seen.ends_with(
+            "wrote_outside=true wrote_folder=true tcp=true unix=true environ=true read_outside=true"
+        ),
+        "{seen}"
+    );
     assert!(planted);
 }
 

@@ -293,7 +293,10 @@ impl Build<'_> {
             // Its only writable folder is the build's scratch folder.
             let tmp = self.work.join("tmp");
             std::fs::create_dir_all(&tmp).map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-            command = sandbox.wrap(&command, &[self.work.to_path_buf()], tmp);
+            // It reads the folder, the SDK and packages installed beside the folder.
+            let mut readable = vec![self.dir.to_path_buf(), self.support.to_path_buf()];
+            readable.extend(self.dir.ancestors().map(|a| a.join("node_modules")).filter(|m| m.is_dir()));
+            command = sandbox.wrap(&command, &readable, &[self.work.to_path_buf()], tmp);
         }
         let output = command.stdin(Stdio::null()).output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {

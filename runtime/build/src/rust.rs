@@ -34,6 +34,51 @@ fn fetch(cargo: &std::ffi::OsStr, dir: &Path) -> Result<(), Error> {
     }
 }
 
+/// The folder of every package crate `dir` is built from (after [`fetch`]):
+/// what its build may read besides the toolchain and cargo's registry.
+fn package_dirs(cargo: &std::ffi::OsStr, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let output = Command::new(cargo)
+        .current_dir(std::env::temp_dir())
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--frozen",
+            "--filter-platform",
+            WASM_TARGET,
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::build(format!("cannot run cargo to read {}: {e}", dir.display())))?;
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    let Some(packages) = metadata["packages"].as_array().filter(|_| output.status.success()) else {
+        return Err(Error::build(format!(
+            "cargo cannot list the packages of {}: {}",
+            dir.display(),
+            weavelet_core::sanitize(String::from_utf8_lossy(&output.stderr).trim())
+        )));
+    };
+    let mut dirs: Vec<PathBuf> = packages
+        .iter()
+        .filter_map(|p| p["manifest_path"].as_str())
+        .filter_map(|m| Path::new(m).parent().map(Path::to_path_buf))
+        .collect();
+    // A package may inherit settings from its workspace's manifest, and read
+    // files of its repository (an SDK's WIT files): the outermost folder
+    // above it holding a `Cargo.toml` is readable too.
+    let roots: Vec<PathBuf> = dirs
+        .iter()
+        .filter_map(|d| d.ancestors().skip(1).filter(|a| a.join("Cargo.toml").is_file()).last())
+        .map(Path::to_path_buf)
+        .collect();
+    dirs.extend(roots);
+    dirs.sort();
+    dirs.dedup();
+    Ok(dirs)
+}
+
 /// The target Rust node crates are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -154,21 +199,25 @@ pub fn build(
         WASM_TARGET,
         "--message-format=json-render-diagnostics",
     ]);
-    let target_dir = match place {
-        BuildIn::Host => target_dir(dir, cache_dir),
+    let (target_dir, readable) = match place {
+        BuildIn::Host => (target_dir(dir, cache_dir), Vec::new()),
         BuildIn::Sandbox(_) => {
-            let target = sandboxed_target_dir(dir, &workspace_root(&cargo, dir)?, cache_dir);
+            let root = workspace_root(&cargo, dir)?;
+            let target = sandboxed_target_dir(dir, &root, cache_dir);
             std::fs::create_dir_all(target.join("tmp"))
                 .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
             fetch(&cargo, dir)?;
             // Everything was fetched above: the build has no network.
             command.arg("--frozen");
-            target
+            let mut readable = package_dirs(&cargo, dir)?;
+            readable.push(root);
+            (target, readable)
         }
     };
     command.arg("--target-dir").arg(&target_dir).arg("--manifest-path").arg(dir.join("Cargo.toml"));
     if let BuildIn::Sandbox(sandbox) = place {
-        command = sandbox.wrap(&command, std::slice::from_ref(&target_dir), target_dir.join("tmp"));
+        command =
+            sandbox.wrap(&command, &readable, std::slice::from_ref(&target_dir), target_dir.join("tmp"));
     }
     let output = command
         .stdin(Stdio::null())

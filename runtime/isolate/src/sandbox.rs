@@ -9,8 +9,11 @@
 //!   even loopback, and no abstract Unix sockets), the host name
 //!   `weavelet-build`, no other process of the machine to see or signal, and
 //!   every process of the build killed when its first one ends;
-//! - no new privileges; Landlock: everything readable, writable only beneath
-//!   the folders the build writes (its scratch folder, its target folder);
+//! - no new privileges; Landlock: readable only the system's folders (bar
+//!   the secrets in `/etc`), the toolchains, and what the build is made from
+//!   (the folder, its SDK, a crate's dependencies); writable only beneath the
+//!   folders the build writes (its scratch folder, its target folder). The
+//!   user's home, other projects and `/tmp` are out of sight;
 //! - seccomp: no `connect` (a Unix socket by path, such as a container
 //!   engine's, is as good as the network), no `ptrace`, mounts, namespaces,
 //!   BPF, keyrings, io_uring or kernel modules;
@@ -23,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use landlock::{
@@ -61,9 +64,35 @@ const KEPT_ENV: &[&str] = &[
     "JCO",
 ];
 
+/// The system's folders a build may read: programs, libraries, headers,
+/// devices and the process information tools look at.
+const SYSTEM_READS: &[&str] =
+    &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc", "/sys", "/dev"];
+
+/// Entries of `/etc` a build never reads: passwords, keys, the machine's identity.
+const ETC_SECRETS: &[&str] = &[
+    "shadow",
+    "shadow-",
+    "gshadow",
+    "gshadow-",
+    "sudoers",
+    "sudoers.d",
+    "ssh",
+    "ssl/private",
+    "security",
+    "machine-id",
+    ".pwd.lock",
+    "credstore",
+    "credstore.encrypted",
+    "wireguard",
+    "NetworkManager",
+];
+
 /// What the launcher is told.
 #[derive(Serialize, Deserialize)]
 struct Spec {
+    /// Files and folders the tool may read beneath.
+    readable: Vec<PathBuf>,
     /// Folders the tool may write beneath.
     writable: Vec<PathBuf>,
     /// The pid of the process that asked, so the launcher dies with it.
@@ -83,10 +112,18 @@ impl BuildSandbox {
         BuildSandbox { launcher: launcher.into() }
     }
 
-    /// `command`, to be run in the sandbox, writing only beneath `writable`
-    /// (and `tmp`, its `TMPDIR`). Its working folder and the environment
-    /// variables set on it are kept; the rest of the environment is not.
-    pub fn wrap(&self, command: &Command, writable: &[PathBuf], tmp: PathBuf) -> Command {
+    /// `command`, to be run in the sandbox, reading only beneath `readable`
+    /// (besides the system's folders and the toolchains, see [`toolchain_reads`])
+    /// and writing only beneath `writable` (and `tmp`, its `TMPDIR`). Its
+    /// working folder and the environment variables set on it are kept; the
+    /// rest of the environment is not.
+    pub fn wrap(
+        &self,
+        command: &Command,
+        readable: &[PathBuf],
+        writable: &[PathBuf],
+        tmp: PathBuf,
+    ) -> Command {
         let mut wrapped = Command::new(&self.launcher);
         wrapped.arg(command.get_program()).args(command.get_args());
         if let Some(dir) = command.get_current_dir() {
@@ -106,10 +143,96 @@ impl BuildSandbox {
         }
         let mut writable = writable.to_vec();
         writable.push(tmp.clone());
-        let spec = Spec { writable, parent: std::process::id() };
+        let mut readable = readable.to_vec();
+        readable.extend(system_reads());
+        readable.extend(toolchain_reads(command.get_program()));
+        let spec = Spec { readable, writable, parent: std::process::id() };
         wrapped.env("TMPDIR", tmp).env(SANDBOX_ENV, serde_json::to_string(&spec).unwrap_or_default());
         wrapped
     }
+}
+
+/// The system's folders and `/etc` bar its secrets.
+fn system_reads() -> Vec<PathBuf> {
+    let mut reads: Vec<PathBuf> = SYSTEM_READS.iter().map(PathBuf::from).collect();
+    reads_beneath(Path::new("/etc"), "", &mut reads);
+    reads
+}
+
+/// The entries of `folder` (`prefix`: its path below `/etc`) but the secrets,
+/// going into a folder that holds one (`ssl`, for `ssl/private`).
+fn reads_beneath(folder: &Path, prefix: &str, reads: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    for entry in entries.flatten() {
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if ETC_SECRETS.contains(&name.as_str()) {
+            continue;
+        }
+        let inner = format!("{name}/");
+        if ETC_SECRETS.iter().any(|s| s.starts_with(&inner)) {
+            reads_beneath(&entry.path(), &inner, reads);
+        } else {
+            reads.push(entry.path());
+        }
+    }
+}
+
+/// Where the toolchains are, as the environment says: rustup's toolchains,
+/// cargo's programs, registry and settings (not its credentials), each
+/// folder on `PATH` (a virtualenv's whole folder when it is one), and the
+/// folder the program run (and the tools named by `CC`, `WIT_BINDGEN`,
+/// `COMPONENTIZE_PY`, `JCO`) are installed in. Not the rest of the user's home.
+pub fn toolchain_reads(program: &std::ffi::OsStr) -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let var = |name: &str, default: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    let mut reads = Vec::new();
+    if let Some(rustup) = var("RUSTUP_HOME", ".rustup") {
+        reads.push(rustup);
+    }
+    if let Some(cargo) = var("CARGO_HOME", ".cargo") {
+        for part in ["bin", "registry", "git", "config.toml", "config"] {
+            reads.push(cargo.join(part));
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        if let Some(venv) = dir.parent()
+            && let Ok(config) = std::fs::read_to_string(venv.join("pyvenv.cfg"))
+        {
+            // A virtualenv, and the Python installation it was made from (`home = …/bin`).
+            reads.push(venv.to_path_buf());
+            let home = config.lines().find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == "home"));
+            if let Some(python) = home.and_then(|(_, bin)| Path::new(bin.trim()).parent()) {
+                reads.push(python.to_path_buf());
+            }
+        }
+        reads.push(dir);
+    }
+    let mut programs: Vec<PathBuf> = vec![PathBuf::from(program)];
+    programs.extend(
+        ["CARGO", "RUSTC", "CC", "WIT_BINDGEN", "COMPONENTIZE_PY", "JCO"]
+            .iter()
+            .filter_map(|v| std::env::var_os(v).map(PathBuf::from)),
+    );
+    for program in programs {
+        let found = if program.components().count() > 1 {
+            Some(program)
+        } else {
+            std::env::split_paths(&path).map(|d| d.join(&program)).find(|p| p.is_file())
+        };
+        // `…/bin/tool` is installed in `…`, and so is what it links to.
+        for file in found.into_iter().flat_map(|f| [f.canonicalize().ok(), Some(f)]).flatten() {
+            if let Some(root) = file.parent().and_then(Path::parent).filter(|r| r.parent().is_some()) {
+                reads.push(root.to_path_buf());
+            }
+        }
+    }
+    reads
 }
 
 /// If this process was started as a sandbox launcher, set the sandbox up and
@@ -141,13 +264,14 @@ fn launch(spec: &OsString) -> Result<i32, String> {
     // ends every process of the build with it.
     let mut tool = Command::new(&program);
     tool.args(&args);
-    let writable = spec.writable.clone();
+    let (readable, writable) = (spec.readable.clone(), spec.writable.clone());
     // SAFETY: the closure runs in the child between fork and exec. This
     // launcher is single-threaded (it does this before `main` starts any
     // thread), so the child may allocate: no other thread held a lock at fork.
     unsafe {
         tool.pre_exec(move || {
-            confine_build(&writable).map_err(|e| std::io::Error::other(format!("confining the build: {e}")))
+            confine_build(&readable, &writable)
+                .map_err(|e| std::io::Error::other(format!("confining the build: {e}")))
         });
     }
     let status = tool.status().map_err(|e| format!("running {}: {e}", program.to_string_lossy()))?;
@@ -191,7 +315,7 @@ fn enter_namespaces() -> Result<(), String> {
 }
 
 /// Confine the build's first process for good (its children inherit it all).
-fn confine_build(writable: &[PathBuf]) -> Result<(), String> {
+fn confine_build(readable: &[PathBuf], writable: &[PathBuf]) -> Result<(), String> {
     crate::confine::die_with_parent(None);
     // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes no pointers.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -199,14 +323,16 @@ fn confine_build(writable: &[PathBuf]) -> Result<(), String> {
     }
     let abi = ABI::V5;
     let err = |e: landlock::RulesetError| format!("landlock: {e}");
-    let writable: Vec<PathBuf> = writable.iter().filter(|p| p.exists()).cloned().collect();
+    let existing =
+        |paths: &[PathBuf]| -> Vec<PathBuf> { paths.iter().filter(|p| p.exists()).cloned().collect() };
+    let (readable, writable) = (existing(readable), existing(writable));
     let status = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(abi))
         .map_err(err)?
         .create()
         .map_err(err)?
-        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))
+        .add_rules(path_beneath_rules(readable, AccessFs::from_read(abi)))
         .map_err(err)?
         .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))
         .map_err(err)?
