@@ -570,6 +570,47 @@ fn fine() { svg(10, 10).render(2).width }
     assert!(Svg::new(100.0, 100.0).unwrap().to_text().contains("viewBox"));
 }
 
+#[test]
+fn case_36_filters_masks_and_patterns_are_costed_before_drawing() {
+    // resvg cannot be stopped once it draws; in process (a trusted source) a
+    // picture's whole cost must be known before it starts. Each of these took
+    // minutes to draw: a wide morphology window over a large layer, a mask
+    // drawn again for each of the many shapes it masks, a pattern tile full
+    // of large shapes.
+    let (dir, rt) = granted();
+    let dilated = |size: u32, radius: u32| {
+        format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}"><filter id="f" x="0" y="0" width="1" height="1"><feMorphology operator="dilate" radius="{radius}"/></filter><rect width="{size}" height="{size}" fill="red" filter="url(#f)"/></svg>"#
+        )
+    };
+    let big_rects: String = (0..100).map(|_| r#"<rect width="2000" height="2000" fill="white"/>"#).collect();
+    let masked: String = (0..100).map(|_| r#"<rect width="2000" height="2000" mask="url(#m)"/>"#).collect();
+    let mask = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="2000"><mask id="m">{big_rects}</mask>{masked}</svg>"#
+    );
+    let pattern = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="2000"><pattern id="p" width="2000" height="2000" patternUnits="userSpaceOnUse">{big_rects}</pattern>{}</svg>"#,
+        (0..100).map(|_| r#"<rect width="10" height="10" fill="url(#p)"/>"#).collect::<String>()
+    );
+    let script = format!(
+        "fn morphology() {{ parse_svg(`{}`).render().width }}\n\
+         fn masks() {{ parse_svg(`{mask}`).render().width }}\n\
+         fn patterns() {{ parse_svg(`{pattern}`).render().width }}\n\
+         fn small_filter() {{ parse_svg(`{}`).render().width }}\n",
+        dilated(2000, 300),
+        dilated(200, 2),
+    );
+    let started = std::time::Instant::now();
+    let out = run_rhai(dir.path(), &rt, &script, &["morphology", "masks", "patterns", "small_filter"]);
+    for (node, result) in ["morphology", "masks", "patterns"].iter().zip(&out) {
+        let e = result.as_ref().unwrap_err();
+        assert!(e.contains("masks and filters cover") && e.contains("pixels in all"), "{node}: {e}");
+    }
+    // A filter of ordinary cost is drawn.
+    assert_eq!(out[3], Ok(Value::Int(200)));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
 /// The share of pixels of `a` that differ visibly from `b` (any channel by more than 32).
 fn differing_share(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
     let differing = a

@@ -155,11 +155,12 @@ pub fn render_text(text: &str, scale: f64) -> Result<Image, GraphicsError> {
     let height = (f64::from(size.height()) * scale).ceil();
     // Past u32 the cast saturates, and check_pixels refuses it.
     check_pixels(width as u64, height as u64, "rendering the SVG")?;
-    let work = pixel_work(tree.root(), width * height, scale * scale);
+    let work = pixel_work(tree.root(), width * height, scale);
     if work > MAX_PIXEL_WORK {
         return Err(GraphicsError::new(format!(
-            "the picture's shapes cover {work:.1e} pixels in all, more than the {MAX_PIXEL_WORK:.0e} one picture \
-             may take to draw; draw fewer or smaller shapes, or render at a smaller scale"
+            "the picture's shapes, masks and filters cover {work:.1e} pixels in all, more than the \
+             {MAX_PIXEL_WORK:.0e} one picture may take to draw; draw fewer or smaller shapes, use smaller filter \
+             radii, or render at a smaller scale"
         )));
     }
     let (width, height) = (width as u32, height as u32);
@@ -174,21 +175,78 @@ pub fn render_text(text: &str, scale: f64) -> Result<Image, GraphicsError> {
 }
 
 /// Roughly the pixels drawing `group` touches: each shape's box (stroke
-/// included) and each separately composited group's layer, twice (drawn,
-/// then blended), every one at most the whole canvas.
-fn pixel_work(group: &usvg::Group, canvas: f64, scale2: f64) -> f64 {
-    let area =
-        |r: resvg::tiny_skia::Rect| (f64::from(r.width()) * f64::from(r.height()) * scale2).min(canvas);
+/// included), each pattern's tile, each separately composited group's layer
+/// twice (drawn, then blended), each mask and clip path drawn again over the
+/// group's layer, and each filter primitive over the layer times what one of
+/// its pixels costs. Every area is at most the whole canvas.
+fn pixel_work(group: &usvg::Group, canvas: f64, scale: f64) -> f64 {
+    let area = |r: resvg::tiny_skia::Rect| {
+        (f64::from(r.width()) * f64::from(r.height()) * scale * scale).min(canvas)
+    };
     group
         .children()
         .iter()
         .map(|node| match node {
             usvg::Node::Group(g) => {
-                let layer =
-                    if g.should_isolate() { 2.0 * area(g.abs_layer_bounding_box().to_rect()) } else { 0.0 };
-                layer + pixel_work(g, canvas, scale2)
+                let bounds = g.abs_layer_bounding_box().to_rect();
+                let layer = area(bounds);
+                let mut work = if g.should_isolate() { 2.0 * layer } else { 0.0 };
+                if let Some(mask) = g.mask() {
+                    work += layer + pixel_work(mask.root(), canvas, scale);
+                    if let Some(inner) = mask.mask() {
+                        work += layer + pixel_work(inner.root(), canvas, scale);
+                    }
+                }
+                if let Some(clip) = g.clip_path() {
+                    work += layer + pixel_work(clip.root(), canvas, scale);
+                }
+                let (sx, sy) = g.abs_transform().get_scale();
+                let pixels = |v: f32, s: f32| f64::from(v) * f64::from(s) * scale;
+                // The layer's size in pixels: no filter window reaches past it.
+                let (w, h) = (pixels(bounds.width(), 1.0), pixels(bounds.height(), 1.0));
+                for filter in g.filters() {
+                    for primitive in filter.primitives() {
+                        work += layer
+                            * primitive_cost(primitive.kind(), |rx, ry| {
+                                let wx = (2.0 * pixels(rx, sx) + 1.0).min(2.0 * w + 1.0);
+                                let wy = (2.0 * pixels(ry, sy) + 1.0).min(2.0 * h + 1.0);
+                                wx * wy
+                            });
+                        if let usvg::filter::Kind::Image(image) = primitive.kind() {
+                            work += pixel_work(image.root(), canvas, scale);
+                        }
+                    }
+                }
+                work + pixel_work(g, canvas, scale)
+            }
+            usvg::Node::Path(path) => {
+                let patterns = [path.fill().map(|f| f.paint()), path.stroke().map(|s| s.paint())];
+                let tiles: f64 = patterns
+                    .into_iter()
+                    .flatten()
+                    .map(|paint| match paint {
+                        usvg::Paint::Pattern(pattern) => pixel_work(pattern.root(), canvas, scale),
+                        _ => 0.0,
+                    })
+                    .sum();
+                area(node.abs_stroke_bounding_box()) + 1.0 + tiles
             }
             other => area(other.abs_stroke_bounding_box()) + 1.0,
         })
         .sum()
+}
+
+/// What one pixel of a filter primitive costs resvg, in pixels drawn:
+/// a morphology reads its whole window (`window(rx, ry)`, in pixels), a
+/// convolution its matrix, turbulence each octave; blurs take a few passes.
+fn primitive_cost(kind: &usvg::filter::Kind, window: impl Fn(f32, f32) -> f64) -> f64 {
+    use usvg::filter::Kind;
+    match kind {
+        Kind::Morphology(m) => window(m.radius_x().get(), m.radius_y().get()),
+        Kind::ConvolveMatrix(c) => f64::from(c.matrix().columns()) * f64::from(c.matrix().rows()),
+        Kind::Turbulence(t) => 4.0 * f64::from(t.num_octaves().max(1)),
+        Kind::GaussianBlur(_) | Kind::DropShadow(_) => 6.0,
+        Kind::DiffuseLighting(_) | Kind::SpecularLighting(_) => 9.0,
+        _ => 1.0,
+    }
 }
