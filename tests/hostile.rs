@@ -776,7 +776,7 @@ fn host_work_past_the_deadline_is_stopped_by_killing_its_worker() {
     // deadline, the operation is named, and the run ends within a second of it.
     let arena = Arena::new(&[], "[policy]\ntimeout = \"1s\"\nmemory = \"8GiB\"\n");
     let o = arena.stopped(
-        "rhai_join_explosion",
+        "rhai_sql_join_explosion",
         &[],
         "was stopped: wall-time budget of 1s exceeded inside `table.height`",
     );
@@ -785,11 +785,25 @@ fn host_work_past_the_deadline_is_stopped_by_killing_its_worker() {
 }
 
 #[test]
+fn case_36_a_join_s_size_is_computed_before_it_is_made() {
+    // In process too (a trusted source, where nothing could kill the call):
+    // the join that would make 4 * 10^13 rows is refused before it is made.
+    for isolation in ["process", "in-process"] {
+        let arena = Arena::new(&[], &format!("[policy]\ntimeout = \"20s\"\nisolation = \"{isolation}\"\n"));
+        let o = arena.stopped("rhai_join_explosion", &[], "this join would make 39062500000000 rows");
+        // Named where the script asked for it.
+        assert!(o.stderr.contains("(hostile.rhai:95)"), "{}", o.stderr);
+        assert!(o.took < Duration::from_secs(10), "{isolation}: the run took {:?}", o.took);
+    }
+}
+
+#[test]
 fn host_work_past_the_memory_budget_fails_only_its_node() {
     // The same call under a 64 MiB budget: the worker's data limit (budget +
     // host slack) stops the allocation, the worker dies, the host does not.
     let arena = Arena::new(&[], "[policy]\ntimeout = \"20s\"\nmemory = \"64MiB\"\n");
-    let o = arena.stopped("rhai_join_explosion", &[], "was stopped: ran out of memory inside `table.height`");
+    let o =
+        arena.stopped("rhai_sql_join_explosion", &[], "was stopped: ran out of memory inside `table.height`");
     assert!(o.stderr.contains("memory budget of 64.0 MiB"), "{}", o.stderr);
     assert!(o.took < Duration::from_secs(15), "the run took {:?}", o.took);
 }

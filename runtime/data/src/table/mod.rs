@@ -51,6 +51,52 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, Table
     crate::caught("polars", f).map_err(TableError::new)?.map_err(TableError::from)
 }
 
+/// How many rows joining `left` and `right` on these keys makes: per key,
+/// left rows × right rows, plus the unmatched rows a left (left side) or outer
+/// (both sides) join keeps. Computed from the key counts of each side, which
+/// are as large as its distinct keys; each side's plan runs once.
+fn join_rows(
+    left: LazyFrame,
+    right: LazyFrame,
+    left_on: &[String],
+    right_on: &[String],
+    how: JoinKind,
+) -> Result<u64, TableError> {
+    const L: &str = "__weavelet_left_rows";
+    const R: &str = "__weavelet_right_rows";
+    let counts = |plan: LazyFrame, keys: &[String], name: &str| {
+        let keys: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        run(plan.group_by(keys).agg([len().cast(DataType::Float64).alias(name)]))
+    };
+    let (lc, rc) = (counts(left, left_on, L)?, counts(right, right_on, R)?);
+    let sum = |df: &DataFrame, name: &str| -> Result<f64, TableError> {
+        guarded(|| df.column(name)?.as_materialized_series().sum::<f64>())
+    };
+    let (left_rows, right_rows) = (sum(&lc, L)?, sum(&rc, R)?);
+    // Key columns are renamed on the right so that equal names cannot collide.
+    let renamed: Vec<String> = (0..right_on.len()).map(|i| format!("__weavelet_key_{i}")).collect();
+    let rc = guarded(|| {
+        let mut rc = rc.clone();
+        for (from, to) in right_on.iter().zip(&renamed) {
+            rc.rename(from, to.as_str().into())?;
+        }
+        Ok(rc)
+    })?;
+    let left_keys: Vec<Expr> = left_on.iter().map(|k| col(k.as_str())).collect();
+    let right_keys: Vec<Expr> = renamed.iter().map(|k| col(k.as_str())).collect();
+    let matched = run(lc
+        .lazy()
+        .join(rc.lazy(), left_keys, right_keys, JoinArgs::new(JoinType::Inner))
+        .select([(col(L) * col(R)).sum().alias("rows"), col(L).sum(), col(R).sum()]))?;
+    let (pairs, left_matched, right_matched) = (sum(&matched, "rows")?, sum(&matched, L)?, sum(&matched, R)?);
+    let rows = match how {
+        JoinKind::Inner => pairs,
+        JoinKind::Left => pairs + (left_rows - left_matched),
+        JoinKind::Outer => pairs + (left_rows - left_matched) + (right_rows - right_matched),
+    };
+    Ok(if rows.is_finite() && rows < u64::MAX as f64 { rows.max(0.0) as u64 } else { u64::MAX })
+}
+
 /// Run a plan on polars' streaming engine (batches: a 10 M-row scan never sits in
 /// memory whole), falling back to the in-memory engine for what streaming cannot do.
 fn run(plan: LazyFrame) -> Result<DataFrame, TableError> {
@@ -98,6 +144,12 @@ pub const MAX_PLAN_DEPTH: u32 = 1_000;
 /// than the step count (a 4 000-step plan takes polars about 0.8 s to
 /// optimise here, a 16 000-step one 9 s), so the cap keeps it near a second.
 pub const MAX_PLAN_NODES: u64 = 5_000;
+
+/// The most values (rows × columns) a join may make. A key repeated on
+/// both sides multiplies its rows, so a few joins of small tables can ask for
+/// trillions of rows; the result's size is computed from the key counts
+/// before the join is made.
+pub const MAX_JOIN_VALUES: u64 = 300_000_000;
 
 /// How deep a table's plan is and how many steps it expands to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -431,6 +483,16 @@ impl Table {
         let join = |l: LazyFrame, r: LazyFrame| l.join(r, left.clone(), right.clone(), args.clone());
         let schema = guarded(|| join(self.probe()?, other.probe()?).collect_schema())?;
         let ((left_plan, left_shape), (right_plan, right_shape)) = (self.base()?, other.base()?);
+        let rows = join_rows(left_plan.clone(), right_plan.clone(), left_on, right_on, how)?;
+        let values = rows.saturating_mul(schema.len().max(1) as u64);
+        if values > MAX_JOIN_VALUES {
+            return Err(TableError::new(format!(
+                "this join would make {rows} rows of {} columns ({values} values), more than the \
+                 {MAX_JOIN_VALUES} one join may make: a key repeated on both sides multiplies its rows; join on \
+                 more keys, or remove repeated keys first",
+                schema.len()
+            )));
+        }
         let shape = Shape::over(&[left_shape, right_shape], 1)?;
         Ok(Table::over(join(left_plan, right_plan), shape, Some(schema)))
     }
@@ -746,6 +808,28 @@ fn idx(n: u64) -> IdxSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_join_s_size_is_known_exactly_before_it_is_made() {
+        // Repeated keys on both sides, keys on one side only, and nulls (which never match).
+        let left = Table::from_frame(
+            df!("k" => [Some(1i64), Some(1), Some(2), Some(3), None], "a" => [1i64, 2, 3, 4, 5]).unwrap(),
+        );
+        let right = Table::from_frame(
+            df!("key" => [Some(1i64), Some(1), Some(1), Some(2), Some(4), None], "b" => [1i64, 2, 3, 4, 5, 6])
+                .unwrap(),
+        );
+        let keys = (vec!["k".to_string()], vec!["key".to_string()]);
+        for how in [JoinKind::Inner, JoinKind::Left, JoinKind::Outer] {
+            let joined = left.join(&right, &keys.0, &keys.1, how).unwrap();
+            let predicted = join_rows(left.lazy(), right.lazy(), &keys.0, &keys.1, how).unwrap();
+            assert_eq!(predicted, joined.height().unwrap(), "{how:?}");
+        }
+        // 2 * 3 + 1 * 1 matches; a left join keeps 3 and the null; an outer join also 4 and the null.
+        assert_eq!(join_rows(left.lazy(), right.lazy(), &keys.0, &keys.1, JoinKind::Inner).unwrap(), 7);
+        assert_eq!(join_rows(left.lazy(), right.lazy(), &keys.0, &keys.1, JoinKind::Outer).unwrap(), 11);
+    }
 
     #[test]
     fn promised_families_satisfy_the_same_requirements() {
