@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
 
@@ -24,6 +25,68 @@ pub fn weavelet_cmd() -> assert_cmd::Command {
         .env("WEAVELET_NO_CACHE", "1")
         .env("NO_COLOR", "1");
     cmd
+}
+
+/// What [`run_watched`] saw of a `weavelet` run.
+pub struct Watched {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// The `weavelet` process's own peak resident memory (its `VmHWM`, read
+    /// every 10 ms while it ran; its worker processes are not in it).
+    pub peak_rss: u64,
+}
+
+/// Run `weavelet` with `args` as [`weavelet_cmd`] would, killing it after
+/// `timeout`, and watch its own peak memory while it runs.
+pub fn run_watched(
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    timeout: Duration,
+) -> Watched {
+    use std::io::Read;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_weavelet"));
+    cmd.current_dir(dir)
+        .env("WEAVELET_CACHE_DIR", std::env::temp_dir().join("weavelet-test-cache"))
+        .env("WEAVELET_NO_CACHE", "1")
+        .env("NO_COLOR", "1")
+        .envs(envs.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let started = std::time::Instant::now();
+    let mut peak_rss = 0;
+    let status = loop {
+        // VmHWM only grows: the last reading before the exit is the peak up to then.
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:"))
+        {
+            let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            peak_rss = peak_rss.max(kb * 1024);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("weavelet {args:?} ran longer than {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Watched { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap(), peak_rss }
 }
 
 /// The repository's root.
