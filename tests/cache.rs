@@ -200,6 +200,36 @@ fn a_second_run_of_an_unchanged_pipeline_runs_no_node_and_writes_the_same_output
 }
 
 #[test]
+fn the_history_says_where_each_node_ran() {
+    let p = Project::new(STEPS);
+    let where_ran = |p: &Project| -> BTreeMap<String, serde_json::Value> {
+        p.last_run()["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["node"].as_str().unwrap().to_string(), n["isolation"].clone()))
+            .collect()
+    };
+    let each = |v: serde_json::Value| -> BTreeMap<String, serde_json::Value> {
+        NODES.iter().map(|n| (n.to_string(), v.clone())).collect()
+    };
+    p.run(&[]);
+    assert_eq!(where_ran(&p), each(serde_json::json!("process")));
+    // From the cache: nothing ran anywhere.
+    p.run(&[]);
+    assert_eq!(where_ran(&p), each(serde_json::Value::Null));
+    p.run(&["--no-cache", "--isolation", "in-process"]);
+    assert_eq!(where_ran(&p), each(serde_json::json!("in-process")));
+    let (ok, shown, _) = p.cli(&["runs", "show", "last"]);
+    assert!(ok && shown.contains("RAN IN"), "{shown}");
+    let summary = shown.lines().find(|l| l.starts_with("summary ")).unwrap();
+    assert!(summary.contains(" in-process "), "{shown}");
+    let (_, shown, _) = p.cli(&["runs", "show", "1"]);
+    let summary = shown.lines().find(|l| l.starts_with("summary ")).unwrap();
+    assert!(summary.contains(" worker "), "{shown}");
+}
+
+#[test]
 fn editing_one_node_recomputes_it_and_its_downstream_only() {
     let p = Project::new(STEPS);
     p.run(&[]);

@@ -86,7 +86,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                             "node": n.node, "status": n.status, "started_ms": n.started_ms,
                             "duration_us": n.duration.as_micros() as u64, "attempts": n.attempts,
                             "bytes_in": n.bytes_in, "bytes_out": n.bytes_out, "peak_memory": n.peak_memory,
-                            "fuel": n.fuel, "error": n.error, "reason": n.reason,
+                            "fuel": n.fuel, "error": n.error, "reason": n.reason, "isolation": n.isolation,
                         })
                     })
                     .collect();
@@ -108,9 +108,10 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             out!("command:  {}", run.command);
             let width = nodes.iter().map(|n| n.node.len()).max().unwrap_or(4).max(4);
             out!(
-                "{:<width$}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  NOTE",
+                "{:<width$}  {:<10}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  NOTE",
                 "NODE",
                 "STATUS",
+                "RAN IN",
                 "ATTEMPTS",
                 "TOOK",
                 "IN",
@@ -122,9 +123,14 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 let bytes = |b: u64| if b == 0 { "-".to_string() } else { human_bytes(b) };
                 let note = n.error.as_deref().or(n.reason.as_deref()).unwrap_or("");
                 out!(
-                    "{:<width$}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  {}",
+                    "{:<width$}  {:<10}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  {}",
                     n.node,
                     n.status,
+                    match n.isolation.as_deref() {
+                        Some("process") => "worker",
+                        Some("in-process") => "in-process",
+                        _ => "-",
+                    },
                     if n.attempts == 0 { "-".to_string() } else { n.attempts.to_string() },
                     display::duration(n.duration),
                     bytes(n.bytes_in),

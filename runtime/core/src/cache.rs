@@ -127,6 +127,8 @@ pub struct NodeRecord {
     pub error: Option<String>,
     /// Why it ran instead of coming from the cache (or why it was not stored).
     pub reason: Option<String>,
+    /// Where it ran (`process`: a worker process; `in-process`), if it ran.
+    pub isolation: Option<String>,
 }
 
 /// Where a scheduler keeps results and records runs.

@@ -16,7 +16,7 @@ use crate::decl::NodeDecl;
 use crate::error::{FailureKind, NodeFailure};
 use crate::events::{Event, EventKind, EventSink};
 use crate::key::Digest;
-use crate::policy::Policy;
+use crate::policy::{Isolation, Policy};
 use crate::value::Value;
 
 /// A node's code, as a backend runs it.
@@ -30,6 +30,13 @@ pub trait NodeImpl: Send + Sync {
     /// identities must mean equal behaviour on equal inputs. `Err` says why
     /// the code cannot be fingerprinted (the node is then never cached).
     fn code_identity(&self) -> Result<Digest, String>;
+
+    /// Where this node's code runs under `policy`: in this process, unless
+    /// the backend hands it to a worker process (as the `weavelet` facade's
+    /// isolated nodes do). For the run history.
+    fn isolation(&self, _policy: &Policy) -> Isolation {
+        Isolation::InProcess
+    }
 }
 
 /// One invocation of a node, as its backend sees it.

@@ -612,6 +612,10 @@ impl NodeImpl for Isolated {
     fn code_identity(&self) -> Result<Digest, String> {
         self.inner.code_identity()
     }
+
+    fn isolation(&self, policy: &Policy) -> Isolation {
+        policy.isolation
+    }
 }
 
 /// One thing a probe tried inside a worker, and what happened.

@@ -59,8 +59,8 @@ impl ResultStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO node_runs (run, node, status, started, duration_us, attempts, bytes_in, bytes_out,
-                                        peak_memory, fuel, error, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                        peak_memory, fuel, error, reason, isolation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             for n in nodes {
                 stmt.execute(params![
@@ -75,7 +75,8 @@ impl ResultStore {
                     n.peak_memory as i64,
                     n.fuel.map(|f| f as i64),
                     n.error,
-                    n.reason
+                    n.reason,
+                    n.isolation
                 ])?;
             }
         }
@@ -113,7 +114,8 @@ impl ResultStore {
             .optional()?;
         let Some(run) = run else { return Ok(None) };
         let mut stmt = db.prepare(
-            "SELECT node, status, started, duration_us, attempts, bytes_in, bytes_out, peak_memory, fuel, error, reason
+            "SELECT node, status, started, duration_us, attempts, bytes_in, bytes_out, peak_memory, fuel, error, reason,
+                    isolation
              FROM node_runs WHERE run = ?1 ORDER BY rowid",
         )?;
         let nodes = stmt
@@ -130,6 +132,7 @@ impl ResultStore {
                     fuel: r.get::<_, Option<i64>>(8)?.map(|f| f.max(0) as u64),
                     error: r.get(9)?,
                     reason: r.get(10)?,
+                    isolation: r.get(11)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

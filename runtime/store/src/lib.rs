@@ -145,10 +145,21 @@ impl ResultStore {
                  run INTEGER NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, started INTEGER NOT NULL,
                  duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
                  bytes_out INTEGER NOT NULL, peak_memory INTEGER NOT NULL, fuel INTEGER,
-                 error TEXT, reason TEXT);
+                 error TEXT, reason TEXT, isolation TEXT);
              CREATE INDEX IF NOT EXISTS node_runs_by_run ON node_runs (run);
              CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, output BLOB NOT NULL, hash BLOB NOT NULL);",
         )?;
+        // Histories written before nodes' isolation was recorded gain the column.
+        let has_isolation: bool = db
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('node_runs') WHERE name = 'isolation'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)?;
+        if !has_isolation {
+            db.execute_batch("ALTER TABLE node_runs ADD COLUMN isolation TEXT")?;
+        }
         let version: Option<i64> =
             db.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).optional()?;
         match version {
@@ -180,5 +191,46 @@ impl ResultStore {
 
     fn object_path(&self, name: &str) -> PathBuf {
         self.dir.join("objects").join(name.get(..2).unwrap_or("00")).join(name)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use weavelet_core::NodeRecord;
+
+    #[test]
+    fn a_history_written_before_isolation_was_recorded_is_read_and_extended() {
+        let cache = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(cache.path()).unwrap();
+        let folder = store.dir().to_path_buf();
+        drop(store);
+        // The layout of earlier versions: node_runs without `isolation`, one run in it.
+        let db = Connection::open(folder.join("index.sqlite")).unwrap();
+        db.execute_batch(
+            "DROP TABLE node_runs;
+             CREATE TABLE node_runs (
+                 run INTEGER NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, started INTEGER NOT NULL,
+                 duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+                 bytes_out INTEGER NOT NULL, peak_memory INTEGER NOT NULL, fuel INTEGER,
+                 error TEXT, reason TEXT);
+             INSERT INTO runs (pipeline, command, started, status, pid) VALUES ('p', 'weavelet run', 1, 'ok', 1);
+             INSERT INTO node_runs VALUES (1, 'old', 'ran', 1, 5, 1, 0, 0, 0, NULL, NULL, NULL);",
+        )
+        .unwrap();
+        drop(db);
+        let store = ResultStore::open(cache.path()).unwrap();
+        let record = NodeRecord {
+            node: "new".into(),
+            status: "ran".into(),
+            isolation: Some("process".into()),
+            ..NodeRecord::default()
+        };
+        store.record(1, &[record]).unwrap();
+        let (_, nodes) = store.run(1).unwrap().unwrap();
+        let seen: Vec<(&str, Option<&str>)> =
+            nodes.iter().map(|n| (n.node.as_str(), n.isolation.as_deref())).collect();
+        assert_eq!(seen, [("old", None), ("new", Some("process"))]);
     }
 }

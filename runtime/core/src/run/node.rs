@@ -110,7 +110,7 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
                 FailureKind::NotSelected { why: why.clone() },
                 format!("it is not selected to run, and its result cannot come from the cache ({why})"),
             );
-            record_failure(state, i, started_ms, started, bytes_in, 0, &failure);
+            record_failure(state, i, (started_ms, started), bytes_in, 0, &failure, None);
             return Err(failure);
         }
     }
@@ -134,10 +134,11 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     if attempt > 1 {
         state.retried.lock().push((node.name.to_string(), attempt));
     }
+    let isolation = node.code().map(|code| code.isolation(&policy).name().to_string());
     let value = match result {
         Ok(value) => value,
         Err(failure) => {
-            record_failure(state, i, started_ms, started, bytes_in, attempt, &failure);
+            record_failure(state, i, (started_ms, started), bytes_in, attempt, &failure, isolation);
             return Err(failure);
         }
     };
@@ -192,6 +193,7 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
             fuel: usage.fuel,
             error: None,
             reason: note,
+            isolation,
         });
     }
     if state.events.is_some() {
@@ -203,11 +205,11 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
 fn record_failure(
     state: &RunState,
     i: u32,
-    started_ms: i64,
-    started: Instant,
+    (started_ms, started): (i64, Instant),
     bytes_in: u64,
     attempts: u32,
     failure: &NodeFailure,
+    isolation: Option<String>,
 ) {
     if let Some(c) = &state.caching {
         c.record(&NodeRecord {
@@ -218,6 +220,7 @@ fn record_failure(
             attempts,
             bytes_in,
             error: Some(failure.message.lines().next().unwrap_or_default().to_string()),
+            isolation,
             ..NodeRecord::default()
         });
     }
