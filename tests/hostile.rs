@@ -786,6 +786,49 @@ fn a_node_folder_s_build_runs_in_the_build_sandbox() {
 }
 
 #[test]
+fn a_build_that_never_ends_is_stopped_with_everything_it_started() {
+    // A build script that starts a child and spins: the build deadline kills
+    // the build, and its sandbox's PID namespace takes every process with it.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("spinner");
+    std::fs::create_dir_all(folder.join("src")).unwrap();
+    std::fs::write(
+        folder.join("Cargo.toml"),
+        "[package]\nname = \"spinner\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        folder.join("build.rs"),
+        "fn main() { let _child = std::process::Command::new(\"sleep\").arg(\"7777\").spawn(); loop { std::hint::spin_loop(); } }\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = weavelet_cmd()
+        .current_dir(dir.path())
+        .env("WEAVELET_CACHE_DIR", dir.path().join("cache"))
+        .env("WEAVELET_BUILD_TIMEOUT", "4s")
+        .args(["build", "spinner"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("took longer than 4s and was stopped"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    // Nothing the build started outlives it.
+    std::thread::sleep(Duration::from_millis(300));
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sleep 7777") || c.contains(&*dir.path().to_string_lossy()))
+        .collect();
+    assert!(left.is_empty(), "still running: {left:?}");
+}
+
+#[test]
 fn host_work_past_the_deadline_is_stopped_by_killing_its_worker() {
     // One host call that never returns on its own; a memory budget large
     // enough that only the clock stops it. The worker is killed at the

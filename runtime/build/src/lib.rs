@@ -16,6 +16,7 @@ mod rust;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 pub use c::componentize;
 pub use rust::{WASM_TARGET, ensure_wasm_target};
@@ -36,6 +37,75 @@ pub enum BuildIn {
     /// On this machine, as the user: for folders trusted as much as Weavelet.
     Host,
 }
+
+/// How long one build tool may run: `WEAVELET_BUILD_TIMEOUT` (`10m`, `90s`),
+/// else 30 minutes. A tool past it is killed (in the sandbox, with every
+/// process it started) and the build fails saying so.
+pub fn build_timeout() -> Result<Duration, Error> {
+    match std::env::var("WEAVELET_BUILD_TIMEOUT") {
+        Ok(text) if !text.trim().is_empty() => weavelet_core::parse_duration(text.trim())
+            .map_err(|e| Error::build(format!("WEAVELET_BUILD_TIMEOUT: {e}"))),
+        _ => Ok(Duration::from_secs(30 * 60)),
+    }
+}
+
+/// What a tool run within a time limit printed, and how it ended (`None`:
+/// it was killed at the limit).
+pub(crate) struct Ran {
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Run `command` (its pipes as set on it) for at most `limit`.
+pub(crate) fn run_within(command: &mut Command, limit: Duration) -> std::io::Result<Ran> {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    let mut child = command.spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        let text = Arc::new(Mutex::new(Vec::new()));
+        if let Some(mut pipe) = pipe {
+            let text = text.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    if let Ok(mut text) = text.lock() {
+                        text.extend_from_slice(&chunk[..n]);
+                    }
+                }
+            });
+        }
+        text
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // What the pipes hold once they close (a process the tool left behind may
+    // keep them open: give it a moment, not a wait).
+    let until = std::time::Instant::now() + Duration::from_millis(500);
+    while Arc::strong_count(&stdout) + Arc::strong_count(&stderr) > 2 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let take = |text: &Arc<Mutex<Vec<u8>>>| text.lock().map(|t| t.clone()).unwrap_or_default();
+    Ok(Ran { status, stdout: take(&stdout), stderr: take(&stderr) })
+}
+
+/// Said after a build that failed in the sandbox: what it did not have.
+pub(crate) const SANDBOXED: &str = "note: it was built in the build sandbox: no network, none of your environment \
+     variables, nothing writable outside its build folders and nothing readable beyond the system, the toolchains \
+     and its own sources (SECURITY.md, \"Builds\"); a folder that needs more must be trusted (`weavelet build \
+     --trusted`, or `isolation = \"in-process\"` for its source)";
 
 /// How a failed sandbox set-up is explained, with the way out.
 fn sandbox_help(dir: &Path) -> String {
@@ -298,14 +368,25 @@ impl Build<'_> {
             readable.extend(self.dir.ancestors().map(|a| a.join("node_modules")).filter(|m| m.is_dir()));
             command = sandbox.wrap(&command, &readable, &[self.work.to_path_buf()], tmp);
         }
-        let output = command.stdin(Stdio::null()).output().map_err(|e| {
+        let limit = build_timeout()?;
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let output = run_within(&mut command, limit).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 self.not_installed(&program)
             } else {
                 Error::build(format!("cannot run `{program}`: {e}"))
             }
         })?;
-        if output.status.success() {
+        let Some(status) = output.status else {
+            return Err(Error::build(format!(
+                "building the {} nodes in {}: `{}` ran longer than {limit:?} and was stopped (WEAVELET_BUILD_TIMEOUT sets \
+                 the limit)",
+                self.language.label(),
+                self.dir.display(),
+                shown.join(" "),
+            )));
+        };
+        if status.success() {
             return Ok(());
         }
         let mut said = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -313,7 +394,7 @@ impl Build<'_> {
         let said = weavelet_core::sanitize(said.trim());
         let lines: Vec<&str> = said.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-        if output.status.code() == Some(weavelet_isolate::SANDBOX_FAILED) && said.contains("cannot sandbox") {
+        if status.code() == Some(weavelet_isolate::SANDBOX_FAILED) && said.contains("cannot sandbox") {
             return Err(Error::build(format!(
                 "cannot build the {} nodes in {}: {tail}\n{}",
                 self.language.label(),
@@ -321,12 +402,15 @@ impl Build<'_> {
                 sandbox_help(self.dir)
             )));
         }
+        let sandboxed = match self.place {
+            BuildIn::Sandbox(_) => format!("\n{SANDBOXED}"),
+            BuildIn::Host => String::new(),
+        };
         Err(Error::build(format!(
-            "building the {} nodes in {} failed: `{}` exited with {}:\n{tail}",
+            "building the {} nodes in {} failed: `{}` exited with {status}:\n{tail}{sandboxed}",
             self.language.label(),
             self.dir.display(),
             shown.join(" "),
-            output.status
         )))
     }
 }

@@ -219,22 +219,31 @@ pub fn build(
         command =
             sandbox.wrap(&command, &readable, std::slice::from_ref(&target_dir), target_dir.join("tmp"));
     }
-    let output = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
+    let limit = crate::build_timeout()?;
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let output = crate::run_within(&mut command, limit)
         .map_err(|e| Error::build(format!("cannot run cargo to build {}: {e}", dir.display())))?;
-    if output.status.code() == Some(weavelet_isolate::SANDBOX_FAILED) {
+    let Some(status) = output.status else {
+        return Err(Error::build(format!(
+            "building the node crate {} took longer than {limit:?} and was stopped (WEAVELET_BUILD_TIMEOUT sets the \
+             limit)",
+            dir.display(),
+        )));
+    };
+    if status.code() == Some(weavelet_isolate::SANDBOX_FAILED) {
         return Err(Error::build(format!(
             "cannot build the node crate {} in the build sandbox (the reason is above)\n{}",
             dir.display(),
             crate::sandbox_help(dir)
         )));
     }
-    if !output.status.success() {
+    if !status.success() {
+        let sandboxed = match place {
+            BuildIn::Sandbox(_) => format!("\n{}", crate::SANDBOXED),
+            BuildIn::Host => String::new(),
+        };
         return Err(Error::build(format!(
-            "building the node crate {} failed (cargo's messages are above)",
+            "building the node crate {} failed (cargo's messages are above){sandboxed}",
             dir.display()
         )));
     }
