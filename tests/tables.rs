@@ -584,6 +584,53 @@ fn the_analysis_example_gives_the_same_figures_in_rust_and_in_rhai() {
 }
 
 #[test]
+fn a_scanned_file_crosses_between_workers_as_a_scan_only_to_a_node_that_may_read_it() {
+    // `sales` only reads the file: in worker processes its table crosses as
+    // the file, and `totals` scans it again, fused with its own work (its plan
+    // scans the CSV). A node not granted the folder gets the rows instead.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let mut rows = String::from("region,revenue\n");
+    for i in 0..1000 {
+        rows.push_str(&format!("r{},{}\n", i % 4, i));
+    }
+    std::fs::write(dir.path().join("data/sales.csv"), rows).unwrap();
+    std::fs::write(
+        dir.path().join("s.rhai"),
+        "fn sales(path) { read_table(path) }\n\
+         fn totals(sales) { sales.group_by(\"region\", #{ t: \"sum(revenue)\" }).sort(\"region\") }\n\
+         fn plan(sales) { sales.explain() }\n\
+         fn grand(totals) { totals.column(\"t\").reduce(|a, b| a + b, 0) }\n",
+    )
+    .unwrap();
+    let run = |policy: &str| {
+        std::fs::write(
+            dir.path().join("weavelet.toml"),
+            format!(
+                "[pipeline]\noutputs = [\"plan\", \"grand\"]\n[[scripts]]\npath = \"s.rhai\"\n\
+                 [params]\npath = \"data/sales.csv\"\n{policy}"
+            ),
+        )
+        .unwrap();
+        let out = weavelet_cmd().arg("run").arg(dir.path()).arg("-q").assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_lowercase()
+    };
+    let granted = run("[policy]\nread = [\"data\"]\n");
+    assert!(granted.contains("grand: 499500"), "{granted}");
+    assert!(
+        granted.contains("csv") && !granted.contains("ipc"),
+        "the consumer scans the CSV itself:\n{granted}"
+    );
+    // Only `sales` may read the folder: `plan` and `totals` get its rows.
+    let producer_only = run("[policy.nodes.sales]\nread = [\"data\"]\n");
+    assert!(producer_only.contains("grand: 499500"), "{producer_only}");
+    assert!(
+        producer_only.contains("ipc") && !producer_only.contains("csv"),
+        "a node without the grant must not be handed the file:\n{producer_only}"
+    );
+}
+
+#[test]
 fn a_failed_output_leaves_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("data")).unwrap();

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use weavelet_core::{
     Call, FailureKind, Isolation, NodeFailure, NodeImpl, Policy, Value, human_bytes, key::Digest,
 };
-use weavelet_data::Table;
+use weavelet_data::{ReadLog, Table};
 
 use crate::confine::HOST_SLACK;
 use crate::wire::{
@@ -242,7 +242,13 @@ impl Supervisor {
         let mut body = Vec::new();
         let wires = wire::put_values(&inputs, &mut body, &mut |table: &Table| {
             if let Some(path) = table.exchange_file().filter(|p| p.starts_with(&dir.path)) {
-                return Ok(path.to_path_buf());
+                return Ok(ValueWire::Table(path.to_path_buf()));
+            }
+            // A scan of a file this node may read itself: its worker scans it again.
+            if let Some(file) =
+                table.scanned_file().filter(|f| policy.grants.files.read.iter().any(|d| f.starts_with(d)))
+            {
+                return Ok(ValueWire::Scan(file.to_path_buf()));
             }
             let path = dir
                 .path
@@ -250,7 +256,7 @@ impl Supervisor {
                 .join(format!("in-{}.arrow", self.files.fetch_add(1, Ordering::Relaxed)));
             weavelet_data::table::io::write_exchange(table, &path).map_err(|e| e.to_string())?;
             written.push(path.clone());
-            Ok(path)
+            Ok(ValueWire::Table(path))
         });
         let remove_written = |written: &[PathBuf]| written.iter().for_each(|p| drop(std::fs::remove_file(p)));
         let wires = match wires {
@@ -354,7 +360,22 @@ impl Supervisor {
         inputs: &[ValueWire],
     ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
         let dir = self.exchange_dir().map_err(|e| call.fail(FailureKind::Host, e))?;
-        let value = wire::take_value(wire, body, &mut |path: &PathBuf| {
+        let value = wire::take_value(wire, body, &mut |table: &ValueWire| {
+            let path = match table {
+                ValueWire::Table(path) => path,
+                // A scan of a file: opened here beneath the node's own read grants,
+                // so a worker can name no file its node could not read.
+                ValueWire::Scan(file) => {
+                    let shown = file.to_string_lossy();
+                    return weavelet_data::table::io::read(
+                        &call.policy().grants.files,
+                        &ReadLog::new(),
+                        &shown,
+                    )
+                    .map_err(|e| e.to_string());
+                }
+                ValueWire::Inline { .. } => return Err("not a table".into()),
+            };
             // An input handed back unchanged is the same file; anything else must be
             // a file the worker wrote in its own scratch folder, never a path it chose.
             if inputs.iter().any(|i| matches!(i, ValueWire::Table(p) if p == path)) {

@@ -191,18 +191,22 @@ pub(crate) enum ValueWire {
     Inline { offset: u64, len: u64 },
     /// A table in an Arrow IPC file.
     Table(PathBuf),
+    /// A table that is a lazy scan of this table file (a CSV, Parquet, IPC or
+    /// JSON-lines file a node was granted to read), scanned again by the side
+    /// that takes it, beneath its own read grants.
+    Scan(PathBuf),
 }
 
-/// Values as wire descriptions and one body; `table_file` turns a table into a file path.
+/// Values as wire descriptions and one body; `table_wire` says how a table goes.
 pub(crate) fn put_values(
     values: &[Value],
     body: &mut Vec<u8>,
-    table_file: &mut dyn FnMut(&weavelet_data::Table) -> Result<PathBuf, String>,
+    table_wire: &mut dyn FnMut(&weavelet_data::Table) -> Result<ValueWire, String>,
 ) -> Result<Vec<ValueWire>, String> {
     values
         .iter()
         .map(|value| match value {
-            Value::Table(table) => table_file(table).map(ValueWire::Table),
+            Value::Table(table) => table_wire(table),
             other => {
                 let bytes = codec::encode(other)?;
                 let offset = body.len() as u64;
@@ -213,14 +217,15 @@ pub(crate) fn put_values(
         .collect()
 }
 
-/// The value a wire description stands for; `open_table` opens an exchange file.
+/// The value a wire description stands for; `open_table` opens an exchange
+/// file or a scanned file.
 pub(crate) fn take_value(
     wire: &ValueWire,
     body: &[u8],
-    open_table: &mut dyn FnMut(&PathBuf) -> Result<weavelet_data::Table, String>,
+    open_table: &mut dyn FnMut(&ValueWire) -> Result<weavelet_data::Table, String>,
 ) -> Result<Value, String> {
     match wire {
-        ValueWire::Table(path) => open_table(path).map(Value::Table),
+        ValueWire::Table(_) | ValueWire::Scan(_) => open_table(wire).map(Value::Table),
         ValueWire::Inline { offset, len } => {
             let start = usize::try_from(*offset).map_err(|_| "an offset that does not fit")?;
             let end = start.checked_add(usize::try_from(*len).map_err(|_| "a length that does not fit")?);

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use weavelet_core::{
     Call, Event, EventSink, FailureKind, NodeDecl, NodeFailure, NodeImpl, Policy, Value, WORKER_STACK,
 };
+use weavelet_data::ReadLog;
 use weavelet_rhai::Script;
 use weavelet_wasm::{ComponentModule, EngineConfig, WasmEngine};
 
@@ -239,14 +240,23 @@ fn invoke(
         .iter()
         .filter_map(|w| match w {
             ValueWire::Table(p) => Some(p.clone()),
-            ValueWire::Inline { .. } => None,
+            ValueWire::Inline { .. } | ValueWire::Scan(_) => None,
         })
         .collect();
     let values: Result<Vec<Value>, String> = inputs
         .iter()
         .map(|w| {
-            wire::take_value(w, body, &mut |path| {
-                weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string())
+            wire::take_value(w, body, &mut |table| match table {
+                ValueWire::Scan(path) => {
+                    // Scanned again here, beneath this node's own read grants.
+                    let shown = path.to_string_lossy();
+                    weavelet_data::table::io::read(&policy.grants.files, &ReadLog::new(), &shown)
+                        .map_err(|e| e.to_string())
+                }
+                ValueWire::Table(path) => {
+                    weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string())
+                }
+                ValueWire::Inline { .. } => Err("not a table".into()),
             })
         })
         .collect();
@@ -271,6 +281,12 @@ fn invoke(
         Value::Table(table) => {
             if let Some(same) = table.exchange_file().filter(|p| input_files.iter().any(|i| i == p)) {
                 return Ok(ValueWire::Table(same.to_path_buf()));
+            }
+            // A table that is only a scan of a granted file is handed on as the
+            // file: the node that takes it scans it again, lazily, fused with its
+            // own work, instead of this worker computing every row of it now.
+            if let Some(file) = table.scanned_file() {
+                return Ok(ValueWire::Scan(file.to_path_buf()));
             }
             let path = scratch.join(format!("out-{}.arrow", outputs.fetch_add(1, Ordering::Relaxed)));
             weavelet_data::table::io::write_exchange(&table, &path).map(|_| ValueWire::Table(path)).map_err(

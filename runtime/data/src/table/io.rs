@@ -83,7 +83,11 @@ pub fn read(grants: &ReadGrants, log: &ReadLog, path: &str) -> Result<Table, Tab
             .map(DataFrame::lazy),
     })
     .map_err(|e| TableError::new(format!("reading `{path}`: {e}")))?;
-    Table::from_lazy(lf).validated().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
+    let table = match format {
+        Format::Json => Table::from_lazy(lf),
+        Format::Csv | Format::Parquet | Format::Ipc | Format::JsonLines => Table::over_scan(lf, real),
+    };
+    table.validated().map_err(|e| TableError::new(format!("reading `{path}`: {e}")))
 }
 
 /// Compute `table` and write it to a new file at `path` as Arrow IPC, the

@@ -124,6 +124,9 @@ struct Inner {
     /// The Arrow IPC file the table is exactly, when it was opened from one
     /// that passes tables between processes, and what keeps that file alive.
     exchange: Option<Exchange>,
+    /// The file (its real path) this table is exactly a lazy scan of, when it
+    /// was read with [`io::read`] and nothing was done to it since.
+    scanned: Option<std::path::PathBuf>,
 }
 
 /// A table's IPC file, and the owner that removes it when the last table over it is gone.
@@ -238,6 +241,7 @@ impl Table {
                 schema: OnceLock::new(),
                 shape: Shape::LEAF,
                 exchange: None,
+                scanned: None,
             }),
         }
     }
@@ -254,7 +258,14 @@ impl Table {
             let _ = known.set(schema);
         }
         Table {
-            inner: Arc::new(Inner { plan, collected: OnceLock::new(), schema: known, shape, exchange: None }),
+            inner: Arc::new(Inner {
+                plan,
+                collected: OnceLock::new(),
+                schema: known,
+                shape,
+                exchange: None,
+                scanned: None,
+            }),
         }
     }
 
@@ -314,8 +325,31 @@ impl Table {
                 schema: OnceLock::new(),
                 shape: Shape::LEAF,
                 exchange: Some(exchange),
+                scanned: None,
             }),
         }
+    }
+
+    /// A table that is a lazy scan of the file `real` (see [`Table::scanned_file`]).
+    pub(crate) fn over_scan(plan: LazyFrame, real: std::path::PathBuf) -> Table {
+        Table {
+            inner: Arc::new(Inner {
+                plan,
+                collected: OnceLock::new(),
+                schema: OnceLock::new(),
+                shape: Shape::LEAF,
+                exchange: None,
+                scanned: Some(real),
+            }),
+        }
+    }
+
+    /// The file (its real path) this table is exactly a lazy scan of, if it
+    /// was read with [`io::read`] from a format read lazily and nothing was
+    /// done to it since. Worker processes hand such a table on as its path,
+    /// for a node that may read the file to scan again.
+    pub fn scanned_file(&self) -> Option<&std::path::Path> {
+        self.inner.scanned.as_deref()
     }
 
     /// The Arrow IPC file this table is exactly, if it was opened with
