@@ -666,25 +666,34 @@ fn case_42_outputs_and_write_grants_never_go_through_planted_links() {
     assert!(stderr.contains("which holds the result cache"), "{stderr}");
 }
 
+/// A Rust node folder `name` in `dir` (a crate of its own, with no
+/// dependencies) whose build script is `build_rs`.
+fn crate_with_build_script(dir: &Path, name: &str, build_rs: &str) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(folder.join("src")).unwrap();
+    std::fs::write(
+        folder.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
+    std::fs::write(folder.join("build.rs"), build_rs).unwrap();
+    folder
+}
+
 #[test]
 fn case_43_inspect_never_builds_a_node_folder() {
     // A node folder whose build script would run on the host: inspecting it,
     // the review step before granting anything, must not build it.
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("community_node");
-    std::fs::create_dir_all(folder.join("src")).unwrap();
-    std::fs::write(
-        folder.join("Cargo.toml"),
-        "[package]\nname = \"community_node\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n",
-    )
-    .unwrap();
     let marker = dir.path().join("build-script-ran");
-    std::fs::write(
-        folder.join("build.rs"),
-        format!("fn main() {{ std::fs::write({:?}, \"host\").unwrap(); }}\n", marker.display().to_string()),
-    )
-    .unwrap();
-    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
+    let folder = crate_with_build_script(
+        dir.path(),
+        "community_node",
+        &format!("fn main() {{ std::fs::write({:?}, \"host\").unwrap(); }}\n", marker.display().to_string()),
+    );
     let out = weavelet_cmd().arg("inspect").arg(&folder).timeout(Duration::from_secs(60)).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
@@ -697,14 +706,6 @@ fn case_43_inspect_never_builds_a_node_folder() {
 /// pipeline (`trusted`: its source runs in process, so its build is trusted).
 fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("community_node");
-    std::fs::create_dir_all(folder.join("src")).unwrap();
-    std::fs::write(
-        folder.join("Cargo.toml"),
-        "[package]\nname = \"community_node\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
     // Another process of this user, with a secret in its environment.
     let mut victim =
         std::process::Command::new("sleep").arg("60").env("WEAVELET_TEST_SECRET", "hunter2").spawn().unwrap();
@@ -714,9 +715,10 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
     let outside = dir.path().join("planted-outside");
     let canary = dir.path().join("secret.txt");
     std::fs::write(&canary, "canary").unwrap();
-    std::fs::write(
-        folder.join("build.rs"),
-        format!(
+    let folder = crate_with_build_script(
+        dir.path(),
+        "community_node",
+        &format!(
             r#"fn main() {{
     let seen = [
         format!("secret={{}}", std::env::var("WEAVELET_TEST_SECRET").is_ok()),
@@ -737,8 +739,7 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
             victim = victim.id(),
             canary = canary.display().to_string(),
         ),
-    )
-    .unwrap();
+    );
     let trust =
         if trusted { "[policy.sources.\"community_node\"]\nisolation = \"in-process\"\n" } else { "" };
     manifest(dir.path(), &format!("[[components]]\nrust = \"community_node\"\n{trust}"));
@@ -790,19 +791,11 @@ fn a_build_that_never_ends_is_stopped_with_everything_it_started() {
     // A build script that starts a child and spins: the build deadline kills
     // the build, and its sandbox's PID namespace takes every process with it.
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("spinner");
-    std::fs::create_dir_all(folder.join("src")).unwrap();
-    std::fs::write(
-        folder.join("Cargo.toml"),
-        "[package]\nname = \"spinner\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\ncrate-type = [\"cdylib\"]\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(folder.join("src/lib.rs"), "").unwrap();
-    std::fs::write(
-        folder.join("build.rs"),
+    crate_with_build_script(
+        dir.path(),
+        "spinner",
         "fn main() { let _child = std::process::Command::new(\"sleep\").arg(\"7777\").spawn(); loop { std::hint::spin_loop(); } }\n",
-    )
-    .unwrap();
+    );
     let started = Instant::now();
     let out = weavelet_cmd()
         .current_dir(dir.path())

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::FromRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
@@ -72,38 +72,87 @@ pub(crate) fn confine(rules: &Confinement) -> Result<String, String> {
 }
 
 fn landlock(rules: &Confinement) -> Result<String, String> {
-    let abi = ABI::V5;
-    let err = |e: landlock::RulesetError| format!("landlock: {e}");
-    let existing = |paths: &[std::path::PathBuf]| -> Vec<std::path::PathBuf> {
-        paths.iter().filter(|p| p.exists()).cloned().collect()
-    };
-    let status = Ruleset::default()
-        .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(abi))
-        .map_err(err)?
-        .create()
-        .map_err(err)?
-        .add_rules(path_beneath_rules(existing(&rules.read), AccessFs::from_read(abi)))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(existing(&rules.write), AccessFs::from_all(abi)))
-        .map_err(err)?
-        .restrict_self()
-        .map_err(err)?;
-    Ok(match status.ruleset {
+    Ok(match restrict_files(&rules.read, &rules.write)? {
         RulesetStatus::FullyEnforced => "Landlock (files beneath its grants only)".into(),
         RulesetStatus::PartiallyEnforced => "Landlock, partly (this kernel lacks some access rights)".into(),
         RulesetStatus::NotEnforced => "no Landlock (this kernel does not support it)".into(),
     })
 }
 
+/// Landlock for good: reading only beneath `read`, reading and writing only
+/// beneath `write` (files or folders; those that do not exist are left out).
+/// Rules are requested at ABI 5, best effort; the status says what held.
+pub(crate) fn restrict_files(read: &[PathBuf], write: &[PathBuf]) -> Result<RulesetStatus, String> {
+    let abi = ABI::V5;
+    let err = |e: landlock::RulesetError| format!("landlock: {e}");
+    let existing =
+        |paths: &[PathBuf]| -> Vec<PathBuf> { paths.iter().filter(|p| p.exists()).cloned().collect() };
+    let status = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(err)?
+        .create()
+        .map_err(err)?
+        .add_rules(path_beneath_rules(existing(read), AccessFs::from_read(abi)))
+        .map_err(err)?
+        .add_rules(path_beneath_rules(existing(write), AccessFs::from_all(abi)))
+        .map_err(err)?
+        .restrict_self()
+        .map_err(err)?;
+    Ok(status.ruleset)
+}
+
+/// System calls neither a worker nor a build ever needs: other processes'
+/// memory, mounts and namespaces, BPF, perf, keyrings, io_uring,
+/// userfaultfd, kernel modules.
+pub(crate) const KERNEL_SURFACE: &[i64] = &[
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_pivot_root,
+    libc::SYS_chroot,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+    libc::SYS_bpf,
+    libc::SYS_perf_event_open,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_io_uring_setup,
+    libc::SYS_userfaultfd,
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_kexec_load,
+];
+
+/// The seccomp target of this machine, if filters are written for it.
+pub(crate) fn seccomp_arch() -> Result<TargetArch, String> {
+    match std::env::consts::ARCH {
+        "x86_64" => Ok(TargetArch::x86_64),
+        "aarch64" => Ok(TargetArch::aarch64),
+        other => Err(format!("no seccomp filter written for {other}")),
+    }
+}
+
+/// Apply a filter that makes each of `denied` (with its conditions; none:
+/// always) fail with `errno`, allowing everything else.
+pub(crate) fn deny(denied: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<(), String> {
+    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
+    let filter =
+        SeccompFilter::new(denied, SeccompAction::Allow, SeccompAction::Errno(errno as u32), seccomp_arch()?)
+            .map_err(err)?;
+    let program: BpfProgram = filter.try_into().map_err(err)?;
+    seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))
+}
+
 /// System calls a worker never needs: the network, running programs, new
 /// processes (threads stay allowed), and the kernel's larger attack surfaces.
 fn seccomp() -> Result<String, String> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => TargetArch::x86_64,
-        "aarch64" => TargetArch::aarch64,
-        other => return Ok(format!("no seccomp filter (not written for {other})")),
-    };
+    if let Err(why) = seccomp_arch() {
+        return Ok(format!("no seccomp filter ({why})"));
+    }
     let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> = [
         libc::SYS_socket,
@@ -115,27 +164,9 @@ fn seccomp() -> Result<String, String> {
         libc::SYS_accept4,
         libc::SYS_execve,
         libc::SYS_execveat,
-        libc::SYS_ptrace,
-        libc::SYS_process_vm_readv,
-        libc::SYS_process_vm_writev,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-        libc::SYS_pivot_root,
-        libc::SYS_chroot,
-        libc::SYS_unshare,
-        libc::SYS_setns,
-        libc::SYS_bpf,
-        libc::SYS_perf_event_open,
-        libc::SYS_keyctl,
-        libc::SYS_add_key,
-        libc::SYS_request_key,
-        libc::SYS_io_uring_setup,
-        libc::SYS_userfaultfd,
-        libc::SYS_init_module,
-        libc::SYS_finit_module,
-        libc::SYS_kexec_load,
     ]
     .into_iter()
+    .chain(KERNEL_SURFACE.iter().copied())
     .map(|call| (call, Vec::new()))
     .collect();
     #[cfg(target_arch = "x86_64")]
@@ -151,19 +182,10 @@ fn seccomp() -> Result<String, String> {
     )
     .map_err(err)?;
     denied.insert(libc::SYS_clone, vec![SeccompRule::new(vec![new_process]).map_err(err)?]);
-    let refuse =
-        SeccompFilter::new(denied, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
-            .map_err(err)?;
     // clone3's flags are behind a pointer a filter cannot read: "not implemented"
     // makes the C library fall back to clone, which the rule above checks.
-    let clone3: BTreeMap<i64, Vec<SeccompRule>> = [(libc::SYS_clone3, Vec::new())].into_iter().collect();
-    let clone3 =
-        SeccompFilter::new(clone3, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), arch)
-            .map_err(err)?;
-    for filter in [clone3, refuse] {
-        let program: BpfProgram = filter.try_into().map_err(err)?;
-        seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))?;
-    }
+    deny([(libc::SYS_clone3, Vec::new())].into_iter().collect(), libc::ENOSYS)?;
+    deny(denied, libc::EPERM)?;
     Ok("seccomp (no network, exec or new processes)".into())
 }
 

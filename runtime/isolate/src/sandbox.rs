@@ -29,11 +29,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use landlock::{
-    ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
-    path_beneath_rules,
-};
-use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
+use landlock::RulesetStatus;
+use seccompiler::SeccompRule;
 use serde::{Deserialize, Serialize};
 
 /// The environment variable that makes this program a sandbox launcher; its
@@ -179,9 +176,10 @@ fn reads_beneath(folder: &Path, prefix: &str, reads: &mut Vec<PathBuf>) {
 
 /// Where the toolchains are, as the environment says: rustup's toolchains,
 /// cargo's programs, registry and settings (not its credentials), each
-/// folder on `PATH` (a virtualenv's whole folder when it is one), and the
-/// folder the program run (and the tools named by `CC`, `WIT_BINDGEN`,
-/// `COMPONENTIZE_PY`, `JCO`) are installed in. Not the rest of the user's home.
+/// folder on `PATH` (a virtualenv's whole folder when it is one, with the
+/// Python it was made from), and the folders of the program run and of the
+/// tools named by `CARGO`, `RUSTC`, `CC`, `WIT_BINDGEN`, `COMPONENTIZE_PY`
+/// and `JCO` (a `node_modules` whole). Not the rest of the user's home.
 pub fn toolchain_reads(program: &std::ffi::OsStr) -> Vec<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let var = |name: &str, default: &str| {
@@ -225,9 +223,16 @@ pub fn toolchain_reads(program: &std::ffi::OsStr) -> Vec<PathBuf> {
         } else {
             std::env::split_paths(&path).map(|d| d.join(&program)).find(|p| p.is_file())
         };
-        // `…/bin/tool` is installed in `…`, and so is what it links to.
+        // The folder a tool is in, and the one the file it links to is in; the
+        // folder above only for a package folder (`node_modules/.bin/jco`) or a
+        // virtualenv, never a whole home or `~/.local`.
         for file in found.into_iter().flat_map(|f| [f.canonicalize().ok(), Some(f)]).flatten() {
-            if let Some(root) = file.parent().and_then(Path::parent).filter(|r| r.parent().is_some()) {
+            let Some(folder) = file.parent() else { continue };
+            reads.push(folder.to_path_buf());
+            if let Some(root) = folder.parent()
+                && (root.file_name().is_some_and(|n| n == "node_modules")
+                    || root.join("pyvenv.cfg").is_file())
+            {
                 reads.push(root.to_path_buf());
             }
         }
@@ -321,68 +326,21 @@ fn confine_build(readable: &[PathBuf], writable: &[PathBuf]) -> Result<(), Strin
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
     }
-    let abi = ABI::V5;
-    let err = |e: landlock::RulesetError| format!("landlock: {e}");
-    let existing =
-        |paths: &[PathBuf]| -> Vec<PathBuf> { paths.iter().filter(|p| p.exists()).cloned().collect() };
-    let (readable, writable) = (existing(readable), existing(writable));
-    let status = Ruleset::default()
-        .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(abi))
-        .map_err(err)?
-        .create()
-        .map_err(err)?
-        .add_rules(path_beneath_rules(readable, AccessFs::from_read(abi)))
-        .map_err(err)?
-        .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))
-        .map_err(err)?
-        // Tools write what they discard to /dev/null.
-        .add_rules(path_beneath_rules(["/dev/null"], AccessFs::from_all(abi)))
-        .map_err(err)?
-        .restrict_self()
-        .map_err(err)?;
-    if status.ruleset == RulesetStatus::NotEnforced {
+    let mut writable = writable.to_vec();
+    // Tools write what they discard to /dev/null.
+    writable.push(PathBuf::from("/dev/null"));
+    if crate::confine::restrict_files(readable, &writable)? == RulesetStatus::NotEnforced {
         return Err("this kernel has no Landlock, so the build could write anywhere the user can".into());
     }
     seccomp()
 }
 
-/// System calls a build never needs.
+/// System calls a build never needs: `connect` (a Unix socket by path is as
+/// good as the network) and the kernel's larger attack surfaces.
 fn seccomp() -> Result<(), String> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => TargetArch::x86_64,
-        "aarch64" => TargetArch::aarch64,
-        other => return Err(format!("no seccomp filter written for {other}")),
-    };
-    let err = |e: seccompiler::BackendError| format!("seccomp: {e}");
-    let denied: BTreeMap<i64, Vec<SeccompRule>> = [
-        libc::SYS_connect,
-        libc::SYS_ptrace,
-        libc::SYS_process_vm_readv,
-        libc::SYS_process_vm_writev,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-        libc::SYS_pivot_root,
-        libc::SYS_chroot,
-        libc::SYS_unshare,
-        libc::SYS_setns,
-        libc::SYS_bpf,
-        libc::SYS_perf_event_open,
-        libc::SYS_keyctl,
-        libc::SYS_add_key,
-        libc::SYS_request_key,
-        libc::SYS_io_uring_setup,
-        libc::SYS_userfaultfd,
-        libc::SYS_init_module,
-        libc::SYS_finit_module,
-        libc::SYS_kexec_load,
-    ]
-    .into_iter()
-    .map(|call| (call, Vec::new()))
-    .collect();
-    let filter =
-        SeccompFilter::new(denied, SeccompAction::Allow, SeccompAction::Errno(libc::EACCES as u32), arch)
-            .map_err(err)?;
-    let program: BpfProgram = filter.try_into().map_err(err)?;
-    seccompiler::apply_filter(&program).map_err(|e| format!("seccomp: {e}"))
+    let denied: BTreeMap<i64, Vec<SeccompRule>> = std::iter::once(libc::SYS_connect)
+        .chain(crate::confine::KERNEL_SURFACE.iter().copied())
+        .map(|call| (call, Vec::new()))
+        .collect();
+    crate::confine::deny(denied, libc::EACCES)
 }

@@ -318,28 +318,23 @@ impl Table {
     /// A table over the Arrow IPC file `path`, memory-mapped and read lazily;
     /// `keep` lives as long as any table over it (it may remove the file).
     pub(crate) fn over_exchange(plan: LazyFrame, exchange: Exchange) -> Table {
-        Table {
-            inner: Arc::new(Inner {
-                plan,
-                collected: OnceLock::new(),
-                schema: OnceLock::new(),
-                shape: Shape::LEAF,
-                exchange: Some(exchange),
-                scanned: None,
-            }),
-        }
+        Table::leaf(plan, Some(exchange), None)
     }
 
     /// A table that is a lazy scan of the file `real` (see [`Table::scanned_file`]).
     pub(crate) fn over_scan(plan: LazyFrame, real: std::path::PathBuf) -> Table {
+        Table::leaf(plan, None, Some(real))
+    }
+
+    fn leaf(plan: LazyFrame, exchange: Option<Exchange>, scanned: Option<std::path::PathBuf>) -> Table {
         Table {
             inner: Arc::new(Inner {
                 plan,
                 collected: OnceLock::new(),
                 schema: OnceLock::new(),
                 shape: Shape::LEAF,
-                exchange: None,
-                scanned: Some(real),
+                exchange,
+                scanned,
             }),
         }
     }
