@@ -2,7 +2,7 @@
 //! stdin and a duplicate of its stdout.
 //!
 //! A frame is a little-endian `u32` header length, a `u64` body length, a
-//! JSON header and a body of bytes (the values). Every length is checked
+//! bincode header and a body of bytes (the values). Every length is checked
 //! before anything is allocated: the supervisor reads what a worker that may
 //! have been taken over writes.
 
@@ -23,14 +23,20 @@ const MAX_HEADER: u32 = 16 << 20;
 /// files, not here); the supervisor bounds a worker's by the node's output budget.
 pub(crate) const MAX_BODY: u64 = 4 << 30;
 
-/// One frame: a JSON header and the bytes of the values it describes.
+/// Headers are bincode (serde, standard configuration), decoded within the
+/// header's checked length.
+fn header_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ MAX_HEADER as usize }>()
+}
+
+/// One frame: a header and the bytes of the values it describes.
 pub(crate) struct Frame<H> {
     pub(crate) header: H,
     pub(crate) body: Vec<u8>,
 }
 
 pub(crate) fn write_frame<H: Serialize>(out: &mut impl Write, header: &H, body: &[u8]) -> io::Result<()> {
-    let header = serde_json::to_vec(header).map_err(io::Error::other)?;
+    let header = bincode::serde::encode_to_vec(header, header_config()).map_err(io::Error::other)?;
     let mut head = Vec::with_capacity(12 + header.len());
     head.extend_from_slice(&u32::try_from(header.len()).map_err(io::Error::other)?.to_le_bytes());
     head.extend_from_slice(&(body.len() as u64).to_le_bytes());
@@ -66,7 +72,8 @@ pub(crate) fn read_frame<H: for<'de> Deserialize<'de>>(
     if body.len() as u64 != body_len {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    let header = serde_json::from_slice(&header).map_err(io::Error::other)?;
+    let (header, _) =
+        bincode::serde::decode_from_slice(&header, header_config()).map_err(io::Error::other)?;
     Ok(Some(Frame { header, body }))
 }
 

@@ -27,7 +27,7 @@ pub(crate) const WORKER_ENV: &str = "WEAVELET_WORKER";
 /// The supervisor's pid, so a worker whose supervisor is gone exits.
 pub(crate) const PARENT_ENV: &str = "WEAVELET_WORKER_PARENT";
 /// The protocol version; a worker of another version refuses to start.
-pub(crate) const PROTOCOL: &str = "1";
+pub(crate) const PROTOCOL: &str = "2";
 
 /// Where a worker's frames go: shared by the node's thread (events) and the loop (replies).
 type Out = Arc<Mutex<BufWriter<File>>>;
