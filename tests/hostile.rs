@@ -702,9 +702,19 @@ fn case_43_inspect_never_builds_a_node_folder() {
     assert!(!marker.exists(), "the folder's build script ran on the host");
 }
 
-/// What a node folder's build script saw, building the folder through a
-/// pipeline (`trusted`: its source runs in process, so its build is trusted).
-fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
+/// How a test builds a node folder.
+#[derive(Clone, Copy, PartialEq)]
+enum BuiltBy {
+    /// `weavelet run` of a pipeline listing it (untrusted).
+    Run,
+    /// The same, its source trusted with `isolation = "in-process"`.
+    TrustedSource,
+    /// `weavelet build --trusted FOLDER`.
+    TrustedFlag,
+}
+
+/// What a node folder's build script saw, built as `how` says.
+fn what_a_build_script_sees(how: BuiltBy) -> (String, bool) {
     let dir = tempfile::tempdir().unwrap();
     // Another process of this user, with a secret in its environment.
     let mut victim =
@@ -740,14 +750,21 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
             canary = canary.display().to_string(),
         ),
     );
-    let trust =
-        if trusted { "[policy.sources.\"community_node\"]\nisolation = \"in-process\"\n" } else { "" };
+    let trust = if how == BuiltBy::TrustedSource {
+        "[policy.sources.\"community_node\"]\nisolation = \"in-process\"\n"
+    } else {
+        ""
+    };
     manifest(dir.path(), &format!("[[components]]\nrust = \"community_node\"\n{trust}"));
+    let args: &[&str] = match how {
+        BuiltBy::Run | BuiltBy::TrustedSource => &["run", "weavelet.toml"],
+        BuiltBy::TrustedFlag => &["build", "--trusted", "community_node"],
+    };
     let out = weavelet_cmd()
         .current_dir(dir.path())
         .env("WEAVELET_CACHE_DIR", dir.path().join("cache"))
         .env("WEAVELET_TEST_SECRET", "hunter2")
-        .args(["run", "weavelet.toml"])
+        .args(args)
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
@@ -766,7 +783,7 @@ fn what_a_build_script_sees(trusted: bool) -> (String, bool) {
 fn a_node_folder_s_build_runs_in_the_build_sandbox() {
     // The build script of an untrusted folder: no secrets, network, other
     // processes, files beside its folder, or writes outside its build's own folders.
-    let (seen, planted) = what_a_build_script_sees(false);
+    let (seen, planted) = what_a_build_script_sees(BuiltBy::Run);
     assert_eq!(
         seen,
         "secret=false host=weavelet-build wrote_outside=false wrote_folder=false tcp=false unix=false environ=false \
@@ -775,15 +792,17 @@ fn a_node_folder_s_build_runs_in_the_build_sandbox() {
     assert!(!planted, "the build script wrote outside its build folders");
     // The same folder, trusted by the operator, builds on this machine as before:
     // what the sandbox takes away is really there to take.
-    let (seen, planted) = what_a_build_script_sees(true);
-    assert!(seen.starts_with("secret=true host=") && !seen.contains("weavelet-build"), "{seen}");
-    assert!(
-        seen.ends_with(
-            "wrote_outside=true wrote_folder=true tcp=true unix=true environ=true read_outside=true"
-        ),
-        "{seen}"
-    );
-    assert!(planted);
+    for how in [BuiltBy::TrustedSource, BuiltBy::TrustedFlag] {
+        let (seen, planted) = what_a_build_script_sees(how);
+        assert!(seen.starts_with("secret=true host=") && !seen.contains("weavelet-build"), "{seen}");
+        assert!(
+            seen.ends_with(
+                "wrote_outside=true wrote_folder=true tcp=true unix=true environ=true read_outside=true"
+            ),
+            "{seen}"
+        );
+        assert!(planted);
+    }
 }
 
 #[test]

@@ -33,7 +33,8 @@ pub struct RunArgs {
     #[arg(long = "allow-read", value_name = "DIR")]
     allow_read: Vec<PathBuf>,
     /// Where nodes without an `isolation` policy run: `process` (a confined
-    /// worker process, the default) or `in-process` (trusted sources only).
+    /// worker process, the default) or `in-process` (trusted sources only:
+    /// their node folders are then also built outside the build sandbox).
     #[arg(long, value_name = "LEVEL", value_parser = parse_isolation)]
     isolation: Option<weavelet::Isolation>,
 
