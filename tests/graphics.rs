@@ -611,6 +611,29 @@ fn case_36_filters_masks_and_patterns_are_costed_before_drawing() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
 }
 
+#[test]
+fn case_36_a_chart_of_a_huge_table_is_refused_before_the_table_is_computed() {
+    // A chart draws one mark per row, so it computes at most one row more than
+    // it may draw. The file's last row does not parse: computing the whole
+    // table would fail on it; the chart must refuse long before reading it.
+    let (dir, rt) = granted();
+    let mut rows = String::from("region,revenue\n");
+    for i in 0..60_000 {
+        rows.push_str(&format!("r{i},{i}\n"));
+    }
+    rows.push_str("last,not-a-number\n");
+    std::fs::write(dir.path().join("data/huge.csv"), rows).unwrap();
+    let script = r#"
+fn bars() { bar_chart(read_table("data/huge.csv"), #{ x: "region", y: "revenue" }) }
+fn points() { line_chart(read_table("data/huge.csv").head(1000), #{ x: "revenue", y: "revenue" }).width }
+"#;
+    let out = run_rhai(dir.path(), &rt, script, &["bars", "points"]);
+    let e = out[0].as_ref().unwrap_err();
+    assert!(e.contains("bar chart: the table has more than 20000 rows"), "{e}");
+    // A table within the limit is drawn as before.
+    assert!(matches!(out[1], Ok(Value::Float(w)) if w == 640.0), "{:?}", out[1]);
+}
+
 /// The share of pixels of `a` that differ visibly from `b` (any channel by more than 32).
 fn differing_share(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
     let differing = a

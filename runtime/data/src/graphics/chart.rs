@@ -61,6 +61,11 @@ impl ChartKind {
         ("metric", ChartKind::Metric),
     ];
 
+    /// The name users write for it.
+    pub fn name(self) -> &'static str {
+        Self::NAMES.iter().find(|(_, k)| *k == self).map_or("chart", |(n, _)| *n)
+    }
+
     /// The kind a name denotes (`bar`, `horizontal-bar` or `hbar`, `line`,
     /// `scatter`, `histogram`, `metric`).
     pub fn from_name(name: &str) -> Result<ChartKind, GraphicsError> {
@@ -144,7 +149,30 @@ pub fn chart(table: &Table, spec: &ChartSpec) -> Result<Svg, GraphicsError> {
     // Compute the input table itself, so the result is kept for every other
     // node and output that reads it (selecting first would run its plan again
     // for them: a second scan of the CSV behind it), then keep the columns drawn.
-    table.collect().map_err(|e| GraphicsError::new(format!("chart: {e}")))?;
+    // A chart that draws a mark per row computes at most one row more than it
+    // may draw, so a huge table is refused before it is in memory.
+    let series = spec.y.len().max(1);
+    let most_rows = match spec.kind {
+        ChartKind::Bar | ChartKind::HorizontalBar => Some((MAX_BARS / series, "bars", MAX_BARS)),
+        ChartKind::Line | ChartKind::Scatter => Some((MAX_POINTS / series, "points", MAX_POINTS)),
+        ChartKind::Histogram | ChartKind::Metric => None,
+    };
+    match most_rows {
+        Some((rows, marks, most)) => {
+            let found =
+                table.collect_at_most(rows as u64).map_err(|e| GraphicsError::new(format!("chart: {e}")))?;
+            if found.is_none() {
+                return Err(GraphicsError::new(format!(
+                    "{} chart: the table has more than {rows} rows: more {marks} than the {most} a chart draws \
+                     ({series} per row); aggregate or head() first",
+                    spec.kind.name()
+                )));
+            }
+        }
+        None => {
+            table.collect().map_err(|e| GraphicsError::new(format!("chart: {e}")))?;
+        }
+    }
     let mut columns = vec![spec.x.clone()];
     columns.extend(spec.y.iter().filter(|c| **c != spec.x).cloned());
     let quoted: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();

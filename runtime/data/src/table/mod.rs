@@ -373,6 +373,21 @@ impl Table {
         Ok(self.inner.collected.get_or_init(|| df).clone())
     }
 
+    /// The table's data if it has at most `rows` rows, else `None` — found
+    /// without computing more than `rows + 1` of them (a scan stops early).
+    /// Data found complete is kept, as [`Table::collect`] keeps it.
+    pub fn collect_at_most(&self, rows: u64) -> Result<Option<DataFrame>, TableError> {
+        let _op = crate::activity::enter("table.collect");
+        if let Some(df) = self.inner.collected.get() {
+            return Ok((df.height() as u64 <= rows).then(|| df.clone()));
+        }
+        let df = run(self.inner.plan.clone().limit(idx(rows.saturating_add(1))))?;
+        if df.height() as u64 > rows {
+            return Ok(None);
+        }
+        Ok(Some(self.inner.collected.get_or_init(|| df).clone()))
+    }
+
     /// The optimised plan polars would run, as text (what a scan reads, what is pushed down).
     pub fn explain(&self) -> Result<String, TableError> {
         guarded(|| self.lazy().explain(true))
