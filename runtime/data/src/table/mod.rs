@@ -51,13 +51,14 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, Table
     crate::caught("polars", f).map_err(TableError::new)?.map_err(TableError::from)
 }
 
-/// How many rows joining `left` and `right` on these keys makes: per key,
+/// How many rows joining `left` and `right` (`None`: `left` itself, on the
+/// same keys) on these keys makes: per key,
 /// left rows × right rows, plus the unmatched rows a left (left side) or outer
 /// (both sides) join keeps. Computed from the key counts of each side, which
 /// are as large as its distinct keys; each side's plan runs once.
 fn join_rows(
     left: LazyFrame,
-    right: LazyFrame,
+    right: Option<LazyFrame>,
     left_on: &[String],
     right_on: &[String],
     how: JoinKind,
@@ -68,7 +69,16 @@ fn join_rows(
         let keys: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
         run(plan.group_by(keys).agg([len().cast(DataType::Float64).alias(name)]))
     };
-    let (lc, rc) = (counts(left, left_on, L)?, counts(right, right_on, R)?);
+    let lc = counts(left, left_on, L)?;
+    // A table joined with itself on the same keys: its counts are counted once.
+    let rc = match right {
+        None => guarded(|| {
+            let mut rc = lc.clone();
+            rc.rename(L, R.into())?;
+            Ok(rc)
+        })?,
+        Some(right) => counts(right, right_on, R)?,
+    };
     let sum = |df: &DataFrame, name: &str| -> Result<f64, TableError> {
         guarded(|| df.column(name)?.as_materialized_series().sum::<f64>())
     };
@@ -153,6 +163,10 @@ pub const MAX_PLAN_NODES: u64 = 5_000;
 /// trillions of rows; the result's size is computed from the key counts
 /// before the join is made.
 pub const MAX_JOIN_VALUES: u64 = 300_000_000;
+
+/// Plan steps (as expanded) past which a join's input is computed and kept
+/// before the join counts its keys.
+const JOIN_COMPUTES_PAST: u64 = 64;
 
 /// How deep a table's plan is and how many steps it expands to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -526,8 +540,18 @@ impl Table {
         };
         let join = |l: LazyFrame, r: LazyFrame| l.join(r, left.clone(), right.clone(), args.clone());
         let schema = guarded(|| join(self.probe()?, other.probe()?).collect_schema())?;
+        // Counting runs each side's plan. A side whose plan expands to many steps
+        // (joins of joins) is computed once and kept, and the join builds on its
+        // data: counting at every join of a chain must not run the chain again.
+        for side in [self, other] {
+            if side.inner.shape.nodes > JOIN_COMPUTES_PAST && !side.is_collected() {
+                side.collect()?;
+            }
+        }
         let ((left_plan, left_shape), (right_plan, right_shape)) = (self.base()?, other.base()?);
-        let rows = join_rows(left_plan.clone(), right_plan.clone(), left_on, right_on, how)?;
+        let itself = Table::same(self, other) && left_on == right_on;
+        let rows =
+            join_rows(left_plan.clone(), (!itself).then(|| right_plan.clone()), left_on, right_on, how)?;
         let values = rows.saturating_mul(schema.len().max(1) as u64);
         if values > MAX_JOIN_VALUES {
             return Err(TableError::new(format!(
@@ -867,12 +891,19 @@ mod tests {
         let keys = (vec!["k".to_string()], vec!["key".to_string()]);
         for how in [JoinKind::Inner, JoinKind::Left, JoinKind::Outer] {
             let joined = left.join(&right, &keys.0, &keys.1, how).unwrap();
-            let predicted = join_rows(left.lazy(), right.lazy(), &keys.0, &keys.1, how).unwrap();
+            let predicted = join_rows(left.lazy(), Some(right.lazy()), &keys.0, &keys.1, how).unwrap();
             assert_eq!(predicted, joined.height().unwrap(), "{how:?}");
         }
         // 2 * 3 + 1 * 1 matches; a left join keeps 3 and the null; an outer join also 4 and the null.
-        assert_eq!(join_rows(left.lazy(), right.lazy(), &keys.0, &keys.1, JoinKind::Inner).unwrap(), 7);
-        assert_eq!(join_rows(left.lazy(), right.lazy(), &keys.0, &keys.1, JoinKind::Outer).unwrap(), 11);
+        assert_eq!(join_rows(left.lazy(), Some(right.lazy()), &keys.0, &keys.1, JoinKind::Inner).unwrap(), 7);
+        assert_eq!(
+            join_rows(left.lazy(), Some(right.lazy()), &keys.0, &keys.1, JoinKind::Outer).unwrap(),
+            11
+        );
+        // Joined with itself: counted once, the same answer as counting both sides.
+        let itself = left.join(&left, &keys.0, &keys.0, JoinKind::Inner).unwrap().height().unwrap();
+        assert_eq!(join_rows(left.lazy(), None, &keys.0, &keys.0, JoinKind::Inner).unwrap(), itself);
+        assert_eq!(itself, 2 * 2 + 1 + 1);
     }
 
     #[test]
