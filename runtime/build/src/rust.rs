@@ -34,9 +34,11 @@ fn fetch(cargo: &std::ffi::OsStr, dir: &Path) -> Result<(), Error> {
     }
 }
 
-/// The folder of every package crate `dir` is built from (after [`fetch`]):
-/// what its build may read besides the toolchain and cargo's registry.
-fn package_dirs(cargo: &std::ffi::OsStr, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// The root of the cargo workspace crate `dir` belongs to, and the folder of
+/// every package it is built from (after [`fetch`]): what its build may read
+/// besides the toolchain and cargo's registry. Asked of cargo from a neutral
+/// folder, as [`fetch`] does.
+fn workspace_and_packages(cargo: &std::ffi::OsStr, dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), Error> {
     let output = Command::new(cargo)
         .current_dir(std::env::temp_dir())
         .args([
@@ -53,7 +55,10 @@ fn package_dirs(cargo: &std::ffi::OsStr, dir: &Path) -> Result<Vec<PathBuf>, Err
         .output()
         .map_err(|e| Error::build(format!("cannot run cargo to read {}: {e}", dir.display())))?;
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
-    let Some(packages) = metadata["packages"].as_array().filter(|_| output.status.success()) else {
+    let root = metadata["workspace_root"].as_str().map(PathBuf::from);
+    let (Some(packages), Some(root)) =
+        (metadata["packages"].as_array().filter(|_| output.status.success()), root)
+    else {
         return Err(Error::build(format!(
             "cargo cannot list the packages of {}: {}",
             dir.display(),
@@ -74,9 +79,10 @@ fn package_dirs(cargo: &std::ffi::OsStr, dir: &Path) -> Result<Vec<PathBuf>, Err
         .map(Path::to_path_buf)
         .collect();
     dirs.extend(roots);
+    dirs.push(root.clone());
     dirs.sort();
     dirs.dedup();
-    Ok(dirs)
+    Ok((root, dirs))
 }
 
 /// The target Rust node crates are built for.
@@ -161,27 +167,6 @@ fn sandboxed_target_dir(dir: &Path, root: &Path, cache_dir: Option<&Path>) -> Pa
     }
 }
 
-/// The root folder of the cargo workspace crate `dir` belongs to, asked of
-/// cargo from a neutral folder (see [`fetch`]).
-fn workspace_root(cargo: &std::ffi::OsStr, dir: &Path) -> Result<PathBuf, Error> {
-    let output = Command::new(cargo)
-        .current_dir(std::env::temp_dir())
-        .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::build(format!("cannot run cargo to read {}: {e}", dir.display())))?;
-    let manifest = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    match manifest.parent() {
-        Some(root) if output.status.success() && !root.as_os_str().is_empty() => Ok(root.to_path_buf()),
-        _ => Err(Error::build(format!(
-            "{} is not a crate cargo can read: {}",
-            dir.display(),
-            weavelet_core::sanitize(String::from_utf8_lossy(&output.stderr).trim())
-        ))),
-    }
-}
-
 /// Build a Rust node crate as a component and return the `.wasm` file.
 pub fn build(
     dir: &Path,
@@ -202,15 +187,13 @@ pub fn build(
     let (target_dir, readable) = match place {
         BuildIn::Host => (target_dir(dir, cache_dir), Vec::new()),
         BuildIn::Sandbox(_) => {
-            let root = workspace_root(&cargo, dir)?;
-            let target = sandboxed_target_dir(dir, &root, cache_dir);
-            std::fs::create_dir_all(target.join("tmp"))
-                .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
             fetch(&cargo, dir)?;
             // Everything was fetched above: the build has no network.
             command.arg("--frozen");
-            let mut readable = package_dirs(&cargo, dir)?;
-            readable.push(root);
+            let (root, readable) = workspace_and_packages(&cargo, dir)?;
+            let target = sandboxed_target_dir(dir, &root, cache_dir);
+            std::fs::create_dir_all(target.join("tmp"))
+                .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
             (target, readable)
         }
     };

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use weavelet_core::{
     Call, FailureKind, Isolation, NodeFailure, NodeImpl, Policy, Value, human_bytes, key::Digest,
 };
-use weavelet_data::{ReadLog, Table};
+use weavelet_data::Table;
 
 use crate::confine::HOST_SLACK;
 use crate::wire::{
@@ -365,15 +365,7 @@ impl Supervisor {
                 ValueWire::Table(path) => path,
                 // A scan of a file: opened here beneath the node's own read grants,
                 // so a worker can name no file its node could not read.
-                ValueWire::Scan(file) => {
-                    let shown = file.to_string_lossy();
-                    return weavelet_data::table::io::read(
-                        &call.policy().grants.files,
-                        &ReadLog::new(),
-                        &shown,
-                    )
-                    .map_err(|e| e.to_string());
-                }
+                ValueWire::Scan(file) => return wire::open_scan(file, &call.policy().grants.files),
                 ValueWire::Inline { .. } => return Err("not a table".into()),
             };
             // An input handed back unchanged is the same file; anything else must be

@@ -7,7 +7,7 @@
 //! have been taken over writes.
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -222,6 +222,16 @@ pub(crate) fn put_values(
             }
         })
         .collect()
+}
+
+/// The table a [`ValueWire::Scan`] names, scanned again beneath `grants`
+/// (the taking node's own), so a path names nothing that node could not read.
+pub(crate) fn open_scan(
+    file: &Path,
+    grants: &weavelet_data::ReadGrants,
+) -> Result<weavelet_data::Table, String> {
+    weavelet_data::table::io::read(grants, &weavelet_data::ReadLog::new(), &file.to_string_lossy())
+        .map_err(|e| e.to_string())
 }
 
 /// The value a wire description stands for; `open_table` opens an exchange

@@ -13,7 +13,6 @@ use parking_lot::Mutex;
 use weavelet_core::{
     Call, Event, EventSink, FailureKind, NodeDecl, NodeFailure, NodeImpl, Policy, Value, WORKER_STACK,
 };
-use weavelet_data::ReadLog;
 use weavelet_rhai::Script;
 use weavelet_wasm::{ComponentModule, EngineConfig, WasmEngine};
 
@@ -247,12 +246,7 @@ fn invoke(
         .iter()
         .map(|w| {
             wire::take_value(w, body, &mut |table| match table {
-                ValueWire::Scan(path) => {
-                    // Scanned again here, beneath this node's own read grants.
-                    let shown = path.to_string_lossy();
-                    weavelet_data::table::io::read(&policy.grants.files, &ReadLog::new(), &shown)
-                        .map_err(|e| e.to_string())
-                }
+                ValueWire::Scan(path) => wire::open_scan(path, &policy.grants.files),
                 ValueWire::Table(path) => {
                     weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string())
                 }
