@@ -421,3 +421,143 @@ fn declarations_carry_names_docs_types_and_optionality() {
     );
     assert_eq!(report.output, weavelet::ValueType::Text);
 }
+
+/// A script of `n` chained functions (`n{i}` reads `n{i-1}`, `n0` reads
+/// `start`), with `extra` appended, in a temporary folder.
+fn chain_script(n: usize, extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = String::new();
+    for i in 0..n {
+        let input = if i == 0 { "start".to_string() } else { format!("n{}", i - 1) };
+        let say = if i == 5 { "print(`at five`);" } else { "" };
+        src.push_str(&format!("fn n{i}({input}) {{ {say} {input} + 1 }}\n"));
+    }
+    src.push_str(extra);
+    let path = dir.path().join("chain.rhai");
+    std::fs::write(&path, src).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_chain_of_nodes_runs_in_one_worker_in_one_round_trip() {
+    // Forty nodes, each the only reader of the one before: the worker runs
+    // each as soon as the one before it ends, and the supervisor takes each
+    // result when the node's turn comes, without a round trip per node.
+    let (_dir, script) = chain_script(40, "");
+    let rt = Runtime::new(config().cache_dir(None)).unwrap();
+    let mut p = Pipeline::new();
+    p.add_nodes(rt.script_nodes(&script).unwrap());
+    p.set_param("start", Value::Int(0));
+    let plan = p.plan(&["n39", "n20"]).unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let seen = logs.clone();
+    let events: weavelet::EventSink = Arc::new(move |event: &weavelet::Event| {
+        if let EventKind::Log { message, .. } = &event.kind {
+            seen.lock().unwrap().push((event.node.to_string(), message.clone()));
+        }
+    });
+    let report = rt.run(&plan, RunOptions::new().events(events)).unwrap();
+    report.check().unwrap();
+    assert_eq!(report.output("n39"), Some(&Value::Int(40)));
+    assert_eq!(report.output("n20"), Some(&Value::Int(21)), "a requested node inside the chain");
+    assert_eq!(report.nodes_run, 40);
+    let counts = rt.workers().counts();
+    assert_eq!(counts.started, 1, "{counts:?}");
+    assert_eq!(counts.requests, 1, "one invocation for the whole chain: {counts:?}");
+    // A node of the chain still reports as itself.
+    assert_eq!(*logs.lock().unwrap(), vec![("n5".to_string(), "at five".to_string())]);
+
+    // Again: the same worker, one more round trip.
+    rt.run(&plan, RunOptions::new()).unwrap().check().unwrap();
+    assert_eq!(rt.workers().counts(), weavelet::isolate::WorkerCounts { started: 1, requests: 2 });
+}
+
+#[test]
+fn a_node_of_a_chain_past_its_deadline_fails_alone_and_those_before_it_keep_their_results() {
+    // The third node of a chain is inside one host call past its budget:
+    // its worker is killed at its own deadline (timed from its own start in
+    // the worker), the nodes before it keep their results, the one after is
+    // skipped, and the next run gets a fresh worker.
+    let (_dir, script) = chain_script(
+        2,
+        "fn stuck(n1) {
+            let parts = [];
+            for i in 0..50 { parts.push(sql(\"SELECT 1 AS k\", #{})); }
+            let a = concat(parts);
+            sql(\"SELECT x.k FROM a x JOIN a b ON x.k = b.k JOIN a c ON x.k = c.k JOIN a d ON x.k = d.k \
+                 JOIN a e ON x.k = e.k JOIN a f ON x.k = f.k JOIN a g ON x.k = g.k\", #{a: a}).height()
+        }
+        fn after(stuck) { stuck + 1 }
+        fn failing(n1) { throw `no` }
+        fn never(failing) { 1 }\n",
+    );
+    let mut policy = Policy::default();
+    policy.budgets.timeout = Duration::from_secs(1);
+    policy.budgets.memory = 8 << 30;
+    let rt = Runtime::new(config().cache_dir(None).policy(policy)).unwrap();
+    let mut p = Pipeline::new();
+    p.add_nodes(rt.script_nodes(&script).unwrap());
+    p.set_param("start", Value::Int(0));
+    let plan = p.plan(&["n1", "after"]).unwrap();
+    let started = std::time::Instant::now();
+    let report = rt.run(&plan, RunOptions::new()).unwrap();
+    let took = started.elapsed();
+    assert_eq!(report.output("n1"), Some(&Value::Int(2)));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert_eq!(&*failure.node, "stuck");
+    assert!(matches!(failure.kind, FailureKind::Timeout(_)), "{failure}");
+    assert!(failure.message.contains("exceeded inside `table.height`"), "{failure}");
+    assert!(failure.message.contains("its worker process was killed"), "{failure}");
+    assert_eq!(report.skipped, vec![("after".to_string(), "stuck".to_string())]);
+    assert!(took < Duration::from_millis(2500), "the run took {took:?}");
+    assert_eq!(rt.workers().counts().requests, 1, "the chain was sent whole");
+
+    // A node of a chain that fails stops the chain; its worker serves on.
+    let plan = p.plan(&["never"]).unwrap();
+    let report = rt.run(&plan, RunOptions::new()).unwrap();
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(&*report.failures[0].node, "failing");
+    assert!(report.failures[0].message.contains("no"), "{}", report.failures[0]);
+    assert_eq!(report.skipped, vec![("never".to_string(), "failing".to_string())]);
+    assert_eq!(rt.workers().counts().started, 2, "one fresh worker after the kill");
+}
+
+#[test]
+fn a_chain_started_early_gives_way_to_results_the_cache_holds() {
+    // `n0` is never cached, so it runs every time, and the nodes below it
+    // are decided only once its value is known; while the scheduler decides,
+    // the worker has already started them. When `n0` computes the same value
+    // again, the cache holds `n1` and `n2`: the supervisor abandons what the
+    // worker started (killing it) and the stored results are used. When the
+    // value changes, they run, from the chain.
+    let cache = tempfile::tempdir().unwrap();
+    let (dir, script) = chain_script(3, "");
+    let src = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, format!("/// @cache false\n{src}")).unwrap();
+    let run = |start: i64| {
+        let rt = Runtime::new(config().cache_dir(Some(cache.path().to_path_buf()))).unwrap();
+        let mut p = Pipeline::new();
+        p.add_nodes(rt.script_nodes(&script).unwrap());
+        p.set_param("start", Value::Int(start));
+        let report = rt.run(&p.plan(&["n2"]).unwrap(), RunOptions::new()).unwrap();
+        report.check().unwrap();
+        (report, rt.workers().counts())
+    };
+    let (report, _) = run(0);
+    assert_eq!(report.output("n2"), Some(&Value::Int(3)));
+    assert_eq!(report.nodes_run, 3);
+
+    let (report, counts) = run(0);
+    assert_eq!(report.output("n2"), Some(&Value::Int(3)));
+    assert_eq!(report.nodes_run, 1, "only the uncached node ran");
+    assert_eq!(report.cached, vec!["n1".to_string(), "n2".to_string()]);
+    assert_eq!(counts.requests, 1, "the chain below it was sent with it: {counts:?}");
+
+    let (report, counts) = run(4);
+    assert_eq!(report.output("n2"), Some(&Value::Int(7)));
+    assert_eq!(report.nodes_run, 3);
+    assert!(report.cached.is_empty(), "{:?}", report.cached);
+    assert_eq!(counts.requests, 1, "{counts:?}");
+    drop(dir);
+}

@@ -52,7 +52,7 @@ pub use cache::{NodeRecord, ResultCache, RunId};
 pub use decl::{Capability, InputDecl, NodeDecl, is_name};
 pub use error::{Diagnostic, Error, FailureKind, Fix, NodeFailure, NodeRole, names, snippet};
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
-pub use node::{BuiltinFn, Call, NodeImpl, Usage};
+pub use node::{Ahead, BuiltinFn, Call, Early, NodeImpl, Usage};
 pub use pipeline::{Node, Pipeline};
 pub use plan::Plan;
 pub use policy::{

@@ -7,7 +7,8 @@
 //! know (the node's name, declaration and policy) and takes everything it
 //! reports (events, files read, memory and fuel used).
 
-use std::cell::Cell;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use weavelet_data::ReadLog;
@@ -20,7 +21,7 @@ use crate::policy::{Isolation, Policy};
 use crate::value::Value;
 
 /// A node's code, as a backend runs it.
-pub trait NodeImpl: Send + Sync {
+pub trait NodeImpl: std::any::Any + Send + Sync {
     /// Run the node once. `inputs` are in declaration order, each already
     /// widened to its declared type. Every failure names the node (use
     /// [`Call::fail`]); a panic is caught by the scheduler, but should not happen.
@@ -49,6 +50,41 @@ pub struct Call<'a> {
     reads: ReadLog,
     peak_memory: Cell<u64>,
     fuel: Cell<Option<u64>>,
+    ahead: &'a [Ahead<'a>],
+    started: RefCell<Vec<Box<dyn Early>>>,
+}
+
+/// A node the scheduler will run right after the invoked one unless
+/// something intervenes, with every input known but the output of the node
+/// before it in [`Call::ahead`] (the invoked node, for the first): the rest
+/// of a chain. A backend whose nodes run in another process may start them
+/// there at once instead of paying a round trip per node, and hand back an
+/// [`Early`] for each through [`Call::started_ahead`].
+///
+/// The scheduler still decides each node's turn (the cache may hold its
+/// result, its input may fail a column check); an [`Early`] it drops without
+/// finishing is abandoned, and every later one of the chain with it.
+pub struct Ahead<'a> {
+    /// The node's name in the pipeline.
+    pub node: &'a Arc<str>,
+    /// Where it comes from, for messages.
+    pub source: &'a Arc<str>,
+    /// Its declaration.
+    pub decl: &'a NodeDecl,
+    /// Its code.
+    pub code: &'a Arc<dyn NodeImpl>,
+    /// The policy it will run under.
+    pub policy: Cow<'a, Policy>,
+    /// Its inputs in declaration order, widened to their declared types;
+    /// `None` where the previous node's output goes.
+    pub inputs: Vec<Option<Value>>,
+}
+
+/// A node started ahead of its turn (see [`Ahead`]).
+pub trait Early: Send {
+    /// Its result, now that the scheduler runs it with `call`; `None` if it
+    /// was not kept after all (the scheduler then invokes the node itself).
+    fn finish(self: Box<Self>, call: &Call<'_>) -> Option<Result<Value, NodeFailure>>;
 }
 
 /// What one invocation reported about itself: what it read and used.
@@ -80,7 +116,33 @@ impl<'a> Call<'a> {
             reads: ReadLog::new(),
             peak_memory: Cell::new(0),
             fuel: Cell::new(None),
+            ahead: &[],
+            started: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The same invocation, followed (unless something intervenes) by `ahead`.
+    pub fn with_ahead(mut self, ahead: &'a [Ahead<'a>]) -> Call<'a> {
+        self.ahead = ahead;
+        self
+    }
+
+    /// The nodes that will run right after this one, each reading the
+    /// previous one's output (see [`Ahead`]); empty unless the backend may
+    /// start them early.
+    pub fn ahead(&self) -> &[Ahead<'a>] {
+        self.ahead
+    }
+
+    /// The backend started the first `early.len()` nodes of [`Call::ahead`]
+    /// already, in order.
+    pub fn started_ahead(&self, early: Vec<Box<dyn Early>>) {
+        *self.started.borrow_mut() = early;
+    }
+
+    /// What [`Call::started_ahead`] was given.
+    pub fn take_started(&self) -> Vec<Box<dyn Early>> {
+        std::mem::take(&mut *self.started.borrow_mut())
     }
 
     /// The node's name in the pipeline.

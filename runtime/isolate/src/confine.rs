@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use landlock::{
     ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
@@ -199,10 +199,11 @@ impl DataSize {
     }
 
     pub(crate) fn bytes(&mut self) -> u64 {
-        let mut text = String::new();
-        if self.0.seek(SeekFrom::Start(0)).is_err() || self.0.read_to_string(&mut text).is_err() {
-            return 0;
-        }
+        use std::os::unix::fs::FileExt;
+        // One read at offset 0 (no seek): this runs before every node.
+        let mut text = [0u8; 256];
+        let Ok(n) = self.0.read_at(&mut text, 0) else { return 0 };
+        let text = std::str::from_utf8(&text[..n]).unwrap_or("");
         // size resident shared text lib data dt, in pages.
         let pages = text.split_whitespace().nth(5).and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
         pages.saturating_mul(page_size())
@@ -217,15 +218,17 @@ fn page_size() -> u64 {
 
 /// Set the soft `RLIMIT_DATA` to `bytes` (`None`: back to the hard limit).
 pub(crate) fn limit_data(bytes: Option<u64>) {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit and setrlimit read and write the one struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_DATA, &mut limit) != 0 {
-            return;
-        }
-        limit.rlim_cur = bytes.map_or(limit.rlim_max, |b| b.min(limit.rlim_max));
-        libc::setrlimit(libc::RLIMIT_DATA, &limit);
-    }
+    // The hard limit, read once: an unprivileged process can only lower it, and this one never does.
+    static HARD: std::sync::OnceLock<Option<libc::rlim_t>> = std::sync::OnceLock::new();
+    let hard = HARD.get_or_init(|| {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes the one struct passed.
+        (unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut limit) } == 0).then_some(limit.rlim_max)
+    });
+    let Some(hard) = *hard else { return };
+    let limit = libc::rlimit { rlim_cur: bytes.map_or(hard, |b| b.min(hard)), rlim_max: hard };
+    // SAFETY: setrlimit reads the one struct passed.
+    unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
 }
 
 /// The shared page a worker writes the operation it is inside to, so its
@@ -235,6 +238,62 @@ pub(crate) fn map_slot(path: &Path) -> std::io::Result<memmap2::MmapMut> {
     // SAFETY: the file is the supervisor's slot for this worker alone; its size
     // is fixed by the supervisor before the worker starts and never shrinks.
     unsafe { memmap2::MmapMut::map_mut(&file) }
+}
+
+/// Where in a worker's slot (after the operation's name) it marks each node
+/// it starts: the node's number (`u64`) and its start on the monotonic clock
+/// (`u64` nanoseconds), so the supervisor times a node started ahead of its
+/// turn from its real start.
+pub(crate) const NODE_MARK: usize = 64;
+/// The size of a worker's slot.
+pub(crate) const SLOT: usize = NODE_MARK + 16;
+
+fn mark_words(slot: &[u8]) -> Option<(&AtomicU64, &AtomicU64)> {
+    let words = slot.get(NODE_MARK..NODE_MARK + 16)?;
+    let ptr = words.as_ptr();
+    if !(ptr as usize).is_multiple_of(8) {
+        return None;
+    }
+    // SAFETY: the 16 bytes are in bounds and 8-aligned (checked above), live
+    // as long as `slot`, and are only ever accessed atomically, by this
+    // process and the other one sharing the page.
+    unsafe {
+        Some((
+            AtomicU64::from_ptr(ptr.cast::<u64>().cast_mut()),
+            AtomicU64::from_ptr(ptr.add(8).cast::<u64>().cast_mut()),
+        ))
+    }
+}
+
+/// Mark node number `seq` as started now (the worker's side).
+pub(crate) fn mark_node(slot: &[u8], seq: u64) {
+    if let Some((number, at)) = mark_words(slot) {
+        at.store(monotonic_ns(), Ordering::Relaxed);
+        number.store(seq, Ordering::Release);
+    }
+}
+
+/// The number of the node the worker started last, and when (monotonic ns).
+pub(crate) fn node_mark(slot: &[u8]) -> Option<(u64, u64)> {
+    let (number, at) = mark_words(slot)?;
+    loop {
+        let seq = number.load(Ordering::Acquire);
+        let ns = at.load(Ordering::Relaxed);
+        if number.load(Ordering::Acquire) == seq {
+            return Some((seq, ns));
+        }
+    }
+}
+
+/// The monotonic clock, in nanoseconds: the same clock in every process.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the one timespec passed.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    u64::try_from(now.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0))
 }
 
 /// Whether `fd` becomes readable (or reaches its end) within `timeout`.

@@ -26,7 +26,7 @@ mod worker;
 
 pub use confine::HOST_SLACK;
 pub use sandbox::{BUILD_HOST_NAME, BuildSandbox, SANDBOX_ENV, SANDBOX_FAILED};
-pub use supervisor::{Probed, Supervisor, WorkerSettings};
+pub use supervisor::{Probed, Supervisor, WorkerCounts, WorkerSettings};
 pub use wire::Origin;
 
 /// If this process was started as a worker (or as the launcher of a build

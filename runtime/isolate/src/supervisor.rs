@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use weavelet_core::{
-    Call, FailureKind, Isolation, NodeFailure, NodeImpl, Policy, Value, human_bytes, key::Digest,
+    Ahead, Call, Early, FailureKind, Isolation, NodeFailure, NodeImpl, Policy, Value, human_bytes,
+    key::Digest,
 };
 use weavelet_data::Table;
 
-use crate::confine::HOST_SLACK;
+use crate::confine::{HOST_SLACK, SLOT};
 use crate::wire::{
     self, Confinement, EngineWire, Frame, Invocation, Origin, PolicyWire, Reply, Request, ValueWire,
 };
@@ -28,10 +29,12 @@ use crate::worker::{PARENT_ENV, PROTOCOL, WORKER_ENV};
 const GRACE: Duration = Duration::from_millis(500);
 /// How long a new worker may take to start, set up and confine itself.
 const START: Duration = Duration::from_secs(30);
+/// How long a read of a worker's reply looks for it before sleeping.
+const SPIN: Duration = Duration::from_micros(50);
+/// Threads looking for a reply without sleeping (see [`SPIN`]).
+static SPINNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// Bytes of a worker's stderr kept to explain its death.
 const STDERR_TAIL: usize = 8 << 10;
-/// Bytes of the slot a worker names its current operation in.
-const SLOT: usize = 64;
 
 /// Whether this program answers as a worker (it called [`crate::serve_if_asked`]).
 pub(crate) static CAN_SERVE: OnceLock<()> = OnceLock::new();
@@ -63,6 +66,17 @@ pub struct Supervisor {
     dir: OnceLock<Result<ExchangeDir, String>>,
     idle: Mutex<HashMap<WorkerKind, Vec<Worker>>>,
     files: AtomicU64,
+    started: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// What a supervisor has done so far (for benchmarks, tests and the curious).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerCounts {
+    /// Worker processes started.
+    pub started: u64,
+    /// Round trips: invocations sent, each of one node or of a chain of them.
+    pub requests: u64,
 }
 
 /// Workers are interchangeable when they load the same source under the same confinement.
@@ -81,6 +95,16 @@ impl Supervisor {
             dir: OnceLock::new(),
             idle: Mutex::new(HashMap::new()),
             files: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// How many workers it started and invocations it sent so far.
+    pub fn counts(&self) -> WorkerCounts {
+        WorkerCounts {
+            started: self.started.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
         }
     }
 
@@ -145,6 +169,8 @@ impl Supervisor {
         std::fs::create_dir(&scratch).map_err(|e| format!("creating {}: {e}", scratch.display()))?;
         let slot = dir.path.join(format!("slot-{n}"));
         std::fs::write(&slot, [0u8; SLOT]).map_err(|e| format!("creating {}: {e}", slot.display()))?;
+        let marks =
+            crate::confine::map_slot(&slot).map_err(|e| format!("mapping {}: {e}", slot.display()))?;
         let mut command = Command::new(&program);
         command
             .env_clear()
@@ -159,6 +185,7 @@ impl Supervisor {
                 command.env(key, value);
             }
         }
+        self.started.fetch_add(1, Ordering::Relaxed);
         let mut child =
             command.spawn().map_err(|e| format!("starting a worker ({}): {e}", program.display()))?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -191,10 +218,12 @@ impl Supervisor {
         let mut worker = Worker {
             child,
             stdin: BufWriter::new(stdin),
-            stdout: BufReader::new(Deadline { inner: stdout, until: Instant::now() }),
+            stdout: BufReader::new(Deadline { inner: stdout, until: Instant::now(), spin: false }),
             max_body: 1 << 20,
             tail,
             slot,
+            marks,
+            sent: 0,
             scratch,
             confinement: String::new(),
         };
@@ -227,8 +256,41 @@ impl Supervisor {
         }
     }
 
-    /// Run `call`'s node (from `origin`) in a worker.
-    fn invoke(&self, call: &Call<'_>, origin: &Origin, inputs: Vec<Value>) -> Result<Value, NodeFailure> {
+    /// How a table goes to a worker whose node runs under `policy`: a file
+    /// already in the exchange folder as itself, a scan of a file the node may
+    /// read itself as that file, anything else written to a new file (added to `written`).
+    fn table_wire(
+        &self,
+        dir: &ExchangeDir,
+        table: &Table,
+        policy: &Policy,
+        written: &mut Vec<PathBuf>,
+    ) -> Result<ValueWire, String> {
+        if let Some(path) = table.exchange_file().filter(|p| p.starts_with(&dir.path)) {
+            return Ok(ValueWire::Table(path.to_path_buf()));
+        }
+        // A scan of a file this node may read itself: its worker scans it again.
+        if let Some(file) =
+            table.scanned_file().filter(|f| policy.grants.files.read.iter().any(|d| f.starts_with(d)))
+        {
+            return Ok(ValueWire::Scan(file.to_path_buf()));
+        }
+        let path =
+            dir.path.join("tables").join(format!("in-{}.arrow", self.files.fetch_add(1, Ordering::Relaxed)));
+        weavelet_data::table::io::write_exchange(table, &path).map_err(|e| e.to_string())?;
+        written.push(path.clone());
+        Ok(ValueWire::Table(path))
+    }
+
+    /// Run `call`'s node (from `origin`) in a worker, with as much of the
+    /// chain below it ([`Call::ahead`]) as the same worker may run: those
+    /// nodes start as soon as it finishes, each finished when its turn comes.
+    fn invoke(
+        self: &Arc<Self>,
+        call: &Call<'_>,
+        origin: &Origin,
+        inputs: Vec<Value>,
+    ) -> Result<Value, NodeFailure> {
         let host = |message: String| call.fail(FailureKind::Host, message);
         let dir = self.exchange_dir().map_err(host)?;
         let policy = call.policy();
@@ -240,35 +302,27 @@ impl Supervisor {
         // Tables go as files in the exchange folder; a table already in one is not written again.
         let mut written: Vec<PathBuf> = Vec::new();
         let mut body = Vec::new();
-        let wires = wire::put_values(&inputs, &mut body, &mut |table: &Table| {
-            if let Some(path) = table.exchange_file().filter(|p| p.starts_with(&dir.path)) {
-                return Ok(ValueWire::Table(path.to_path_buf()));
-            }
-            // A scan of a file this node may read itself: its worker scans it again.
-            if let Some(file) =
-                table.scanned_file().filter(|f| policy.grants.files.read.iter().any(|d| f.starts_with(d)))
-            {
-                return Ok(ValueWire::Scan(file.to_path_buf()));
-            }
-            let path = dir
-                .path
-                .join("tables")
-                .join(format!("in-{}.arrow", self.files.fetch_add(1, Ordering::Relaxed)));
-            weavelet_data::table::io::write_exchange(table, &path).map_err(|e| e.to_string())?;
-            written.push(path.clone());
-            Ok(ValueWire::Table(path))
+        let wires = wire::put_values(&inputs, &mut body, &mut |table| {
+            self.table_wire(dir, table, policy, &mut written)
         });
-        let remove_written = |written: &[PathBuf]| written.iter().for_each(|p| drop(std::fs::remove_file(p)));
         let wires = match wires {
             Ok(w) => w,
             Err(e) => {
-                remove_written(&written);
+                remove_files(&written);
                 return Err(call.fail(
                     FailureKind::Error { kind: "failed".into(), input: None },
                     format!("its inputs could not be handed to its worker: {e}"),
                 ));
             }
         };
+        let mut then = Vec::new();
+        for ahead in call.ahead() {
+            match self.chained(ahead, origin, &kind, dir, call.events().is_some(), &mut body, &mut written) {
+                Some(invocation) => then.push(invocation),
+                None => break,
+            }
+        }
+        let chained = then.len();
         let request = Request::Invoke(Invocation {
             origin: origin.clone(),
             node: call.node().to_string(),
@@ -276,38 +330,148 @@ impl Supervisor {
             policy: PolicyWire::of(policy),
             events: call.events().is_some(),
             inputs: wires.clone(),
+            then,
         });
-        let outcome = self.exchange(&mut worker, call, &request, &body, &wires);
-        remove_written(&written);
-        match outcome {
-            Ok(value) => {
-                self.give_back(kind, worker);
-                value
-            }
-            Err(failure) => Err(failure),
+        let first_seq = worker.sent + 1;
+        let sent = Instant::now();
+        // An inline output (tables travel as files) is at most the node's output budget.
+        worker.max_body = (policy.budgets.output_bytes as u64).saturating_add(1 << 20);
+        if let Err(e) = worker.send(&request, &body) {
+            remove_files(&written);
+            return Err(self.died(&mut worker, call, &format!("it could not be sent the node: {e}")));
         }
+        worker.sent += 1 + chained as u64;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut tables: Vec<ValueWire> = wires;
+        tables.extend(written.iter().cloned().map(ValueWire::Table));
+        let outcome = self.await_done(&mut worker, call, Start::Sent(sent), &tables, None);
+        let (value, path) = match outcome {
+            Ok(Ok(output)) => output,
+            Ok(Err(failure)) => {
+                // The worker stopped there: it is free again.
+                remove_files(&written);
+                self.give_back(kind, worker);
+                return Err(failure);
+            }
+            Err(failure) => {
+                remove_files(&written);
+                return Err(failure);
+            }
+        };
+        if chained == 0 {
+            remove_files(&written);
+            self.give_back(kind, worker);
+            return Ok(value);
+        }
+        let chain = Arc::new(Mutex::new(Chain {
+            supervisor: self.clone(),
+            kind,
+            worker: Some(worker),
+            next: 1,
+            left: chained,
+            first_seq,
+            last_read: Instant::now(),
+            written,
+            tables,
+            previous: path.map(|p| (p, value.clone())),
+        }));
+        call.started_ahead(
+            (1..=chained)
+                .map(|index| {
+                    Box::new(ChainNode { chain: chain.clone(), index, done: false }) as Box<dyn Early>
+                })
+                .collect(),
+        );
+        Ok(value)
     }
 
-    /// Send one invocation and wait for its end, its deadline or its worker's death.
-    fn exchange(
+    /// The invocation of a node of the chain below, if the worker of the node
+    /// above may run it: a node of the same source in the same kind of
+    /// worker, and one that may not write files (it runs before its turn is
+    /// certain, and may be abandoned).
+    #[allow(clippy::too_many_arguments)]
+    fn chained(
+        self: &Arc<Self>,
+        ahead: &Ahead<'_>,
+        origin: &Origin,
+        kind: &WorkerKind,
+        dir: &ExchangeDir,
+        events: bool,
+        body: &mut Vec<u8>,
+        written: &mut Vec<PathBuf>,
+    ) -> Option<Invocation> {
+        let code: &dyn std::any::Any = &**ahead.code;
+        let isolated = code.downcast_ref::<Isolated>()?;
+        let policy = &*ahead.policy;
+        let same = Arc::ptr_eq(&isolated.supervisor, self)
+            && isolated.origin.path() == origin.path()
+            && isolated.origin.digest() == origin.digest();
+        if !same || policy.isolation != Isolation::Process || !policy.grants.write.is_empty() {
+            return None;
+        }
+        if self.kind(&isolated.origin, policy, dir) != *kind {
+            return None;
+        }
+        let mut inputs = Vec::with_capacity(ahead.inputs.len());
+        for input in &ahead.inputs {
+            match input {
+                None => inputs.push(ValueWire::Previous),
+                Some(value) => inputs.extend(
+                    wire::put_values(std::slice::from_ref(value), body, &mut |table| {
+                        self.table_wire(dir, table, policy, written)
+                    })
+                    .ok()?,
+                ),
+            }
+        }
+        Some(Invocation {
+            origin: isolated.origin.clone(),
+            node: ahead.node.to_string(),
+            source: ahead.source.to_string(),
+            policy: PolicyWire::of(policy),
+            events,
+            inputs,
+            then: Vec::new(),
+        })
+    }
+
+    /// Wait for the end of `call`'s node in `worker`, its deadline or its
+    /// worker's death; on success, its output and (when it came as a table
+    /// file) the file the worker named. `tables` are the table files the
+    /// node was handed; `previous` the output of the node before it in a chain.
+    fn await_done(
         &self,
         worker: &mut Worker,
         call: &Call<'_>,
-        request: &Request,
-        body: &[u8],
-        inputs: &[ValueWire],
-    ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
+        start: Start,
+        tables: &[ValueWire],
+        previous: Option<&(PathBuf, Value)>,
+    ) -> Result<Result<(Value, Option<PathBuf>), NodeFailure>, NodeFailure> {
         let budgets = &call.policy().budgets;
-        let started = Instant::now();
-        let deadline = started + budgets.timeout + GRACE;
-        // An inline output (tables travel as files) is at most the node's output budget.
+        let timeout = budgets.timeout;
         worker.max_body = (budgets.output_bytes as u64).saturating_add(1 << 20);
-        if let Err(e) = worker.send(request, body) {
-            return Err(self.died(worker, call, &format!("it could not be sent the node: {e}")));
-        }
         loop {
+            let (deadline, started, last) = match start {
+                Start::Sent(at) => (at + timeout + GRACE, at, true),
+                Start::Chained { seq, after } => {
+                    // Timed from when the worker says it started the node, but
+                    // never from later than the reply before it was read (plus
+                    // the grace): a worker cannot buy its node more time.
+                    let latest = after + GRACE;
+                    match worker.node_mark() {
+                        Some((s, ns)) if s == seq => {
+                            let began = instant_of(ns).min(latest);
+                            (began + timeout + GRACE, began, true)
+                        }
+                        Some((s, _)) if s > seq => (after + timeout + GRACE, after, true),
+                        _ if Instant::now() >= latest => (latest + timeout + GRACE, latest, true),
+                        // Not started yet: look again in a moment.
+                        _ => ((Instant::now() + Duration::from_millis(5)).min(latest), after, false),
+                    }
+                }
+            };
             let left = deadline.saturating_duration_since(Instant::now());
-            match worker.recv(left) {
+            match worker.recv_spinning(left, matches!(start, Start::Chained { .. })) {
                 Ok(Ok(Frame { header: Reply::Event(event), .. })) => call.emit(event.into_kind()),
                 Ok(Ok(Frame { header: Reply::Done { result, usage }, body })) => {
                     usage.files.iter().for_each(|p| call.reads().opened(p));
@@ -317,25 +481,31 @@ impl Supervisor {
                     if let Some(fuel) = usage.fuel {
                         call.observe_fuel(fuel);
                     }
-                    let result = match result {
-                        Ok(wire) => self.output(worker, call, &wire, &body, inputs),
+                    return match result {
+                        Ok(wire) => {
+                            let path = match &wire {
+                                ValueWire::Table(path) => Some(path.clone()),
+                                _ => None,
+                            };
+                            self.output(worker, call, &wire, &body, tables, previous)
+                                .map(|value| value.map(|v| (v, path)))
+                        }
                         Err(failure) => {
                             let source = failure.source.clone();
                             let (kind, message) = failure.into_kind();
                             Ok(Err(NodeFailure::new(call.node(), &source, kind, message)))
                         }
                     };
-                    return result;
                 }
                 Ok(Ok(_)) => return Err(self.died(worker, call, "it answered out of turn")),
                 Ok(Err(e)) => return Err(self.died(worker, call, &e)),
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(self.died(worker, call, "it closed its output"));
                 }
+                Err(RecvTimeoutError::Timeout) if !last => {}
                 Err(RecvTimeoutError::Timeout) => {
                     let inside = worker.operation();
                     worker.kill();
-                    let timeout = budgets.timeout;
                     let place =
                         inside.map_or_else(|| "while it ran".to_string(), |op| format!("inside `{op}`"));
                     return Err(call.fail(
@@ -357,20 +527,27 @@ impl Supervisor {
         call: &Call<'_>,
         wire: &ValueWire,
         body: &[u8],
-        inputs: &[ValueWire],
+        tables: &[ValueWire],
+        previous: Option<&(PathBuf, Value)>,
     ) -> Result<Result<Value, NodeFailure>, NodeFailure> {
         let dir = self.exchange_dir().map_err(|e| call.fail(FailureKind::Host, e))?;
+        // The previous node's table handed on unchanged: the value already taken.
+        if let (ValueWire::Table(path), Some((file, value))) = (wire, previous)
+            && path == file
+        {
+            return Ok(Ok(value.clone()));
+        }
         let value = wire::take_value(wire, body, &mut |table: &ValueWire| {
             let path = match table {
                 ValueWire::Table(path) => path,
                 // A scan of a file: opened here beneath the node's own read grants,
                 // so a worker can name no file its node could not read.
                 ValueWire::Scan(file) => return wire::open_scan(file, &call.policy().grants.files),
-                ValueWire::Inline { .. } => return Err("not a table".into()),
+                ValueWire::Inline { .. } | ValueWire::Previous => return Err("not a table".into()),
             };
             // An input handed back unchanged is the same file; anything else must be
             // a file the worker wrote in its own scratch folder, never a path it chose.
-            if inputs.iter().any(|i| matches!(i, ValueWire::Table(p) if p == path)) {
+            if tables.iter().any(|i| matches!(i, ValueWire::Table(p) if p == path)) {
                 return weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string());
             }
             let name = path.file_name().filter(|_| path.parent() == Some(worker.scratch.as_path()));
@@ -458,6 +635,10 @@ struct Worker {
     max_body: u64,
     tail: Arc<Mutex<Vec<u8>>>,
     slot: PathBuf,
+    /// The slot, mapped: where the worker marks each node it starts.
+    marks: memmap2::MmapMut,
+    /// Nodes sent to it so far (it numbers the nodes it starts the same way).
+    sent: u64,
     scratch: PathBuf,
     confinement: String,
 }
@@ -466,13 +647,37 @@ struct Worker {
 struct Deadline<R> {
     inner: R,
     until: Instant,
+    /// Look for the reply a moment before sleeping (the next node of a chain).
+    spin: bool,
 }
 
 impl<R: Read + std::os::fd::AsRawFd> Read for Deadline<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let left = self.until.saturating_duration_since(Instant::now());
-        if !crate::confine::readable(self.inner.as_raw_fd(), left)? {
-            return Err(std::io::ErrorKind::TimedOut.into());
+        let fd = self.inner.as_raw_fd();
+        // The next node of a chain usually answers within microseconds, on
+        // another core: look a few times before sleeping, so neither side pays
+        // for waking the other. One thread at a time spins, so spinning never
+        // takes the cores the workers run on.
+        let spinning = self.spin && SPINNING.fetch_add(1, Ordering::AcqRel) == 0;
+        let readable = if spinning {
+            let until = (Instant::now() + SPIN).min(self.until);
+            let mut ready = crate::confine::readable(fd, Duration::ZERO);
+            while matches!(ready, Ok(false)) && Instant::now() < until {
+                std::hint::spin_loop();
+                ready = crate::confine::readable(fd, Duration::ZERO);
+            }
+            ready
+        } else {
+            Ok(false)
+        };
+        if self.spin {
+            SPINNING.fetch_sub(1, Ordering::AcqRel);
+        }
+        if !readable? {
+            let left = self.until.saturating_duration_since(Instant::now());
+            if !crate::confine::readable(fd, left)? {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            }
         }
         self.inner.read(buf)
     }
@@ -482,13 +687,29 @@ impl Worker {
     /// The worker's next frame, waiting at most `timeout` for it (a frame
     /// cut short past the deadline is a timeout too: the worker is killed then).
     fn recv(&mut self, timeout: Duration) -> Result<Result<Frame<Reply>, String>, RecvTimeoutError> {
-        self.stdout.get_mut().until = Instant::now() + timeout;
+        self.recv_spinning(timeout, false)
+    }
+
+    /// [`Worker::recv`], looking for the frame a moment before sleeping when `spin`.
+    fn recv_spinning(
+        &mut self,
+        timeout: Duration,
+        spin: bool,
+    ) -> Result<Result<Frame<Reply>, String>, RecvTimeoutError> {
+        let reader = self.stdout.get_mut();
+        reader.until = Instant::now() + timeout;
+        reader.spin = spin;
         match wire::read_frame::<Reply>(&mut self.stdout, self.max_body) {
             Ok(Some(frame)) => Ok(Ok(frame)),
             Ok(None) => Err(RecvTimeoutError::Disconnected),
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(RecvTimeoutError::Timeout),
             Err(e) => Ok(Err(format!("it sent a malformed frame: {e}"))),
         }
+    }
+
+    /// The number of the node it started last, and when (monotonic ns).
+    fn node_mark(&self) -> Option<(u64, u64)> {
+        crate::confine::node_mark(&self.marks)
     }
 
     fn send(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {
@@ -607,6 +828,132 @@ impl Drop for ExchangeDir {
     }
 }
 
+/// When a node's wait for its worker starts.
+#[derive(Clone, Copy)]
+enum Start {
+    /// Its invocation was sent then.
+    Sent(Instant),
+    /// It is node number `seq` of its worker, run after the reply before it,
+    /// which was read at `after`.
+    Chained { seq: u64, after: Instant },
+}
+
+/// An instant of this process for a monotonic-clock reading (never later than now).
+fn instant_of(ns: u64) -> Instant {
+    let now_ns = crate::confine::monotonic_ns();
+    let now = Instant::now();
+    now.checked_sub(Duration::from_nanos(now_ns.saturating_sub(ns))).unwrap_or(now)
+}
+
+fn remove_files(files: &[PathBuf]) {
+    files.iter().for_each(|p| drop(std::fs::remove_file(p)));
+}
+
+/// The nodes of a chain under way in one worker, after its first.
+struct Chain {
+    supervisor: Arc<Supervisor>,
+    kind: WorkerKind,
+    /// `None` once given back or killed.
+    worker: Option<Worker>,
+    /// The position in the chain of the node whose reply comes next (1: the first after the invoked one).
+    next: usize,
+    /// Replies still to come.
+    left: usize,
+    /// The worker's number for the invoked node.
+    first_seq: u64,
+    /// When the last reply was read.
+    last_read: Instant,
+    /// Table files written for the chain, removed when it ends.
+    written: Vec<PathBuf>,
+    /// Every table file the chain's nodes were handed.
+    tables: Vec<ValueWire>,
+    /// The last output that came as a table file: the file the worker named, and the value.
+    previous: Option<(PathBuf, Value)>,
+}
+
+impl Chain {
+    /// No more replies will come: the worker is free (or gone).
+    fn end(&mut self) {
+        self.left = 0;
+        if let Some(worker) = self.worker.take() {
+            self.supervisor.give_back(self.kind.clone(), worker);
+        }
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        if self.left > 0 {
+            // Abandoned with nodes still to come: the worker is killed, not reused.
+            self.worker = None;
+        } else {
+            self.end();
+        }
+        remove_files(&self.written);
+    }
+}
+
+/// One node of a [`Chain`], finished when the scheduler runs it.
+struct ChainNode {
+    chain: Arc<Mutex<Chain>>,
+    /// Its position in the chain.
+    index: usize,
+    done: bool,
+}
+
+impl Early for ChainNode {
+    fn finish(mut self: Box<Self>, call: &Call<'_>) -> Option<Result<Value, NodeFailure>> {
+        let chain = self.chain.clone();
+        let mut chain = chain.lock();
+        if chain.next != self.index || chain.left == 0 {
+            return None;
+        }
+        let start = Start::Chained { seq: chain.first_seq + self.index as u64, after: chain.last_read };
+        let Chain { supervisor, worker, tables, previous, .. } = &mut *chain;
+        let worker = worker.as_mut()?;
+        let outcome = supervisor.clone().await_done(worker, call, start, tables, previous.as_ref());
+        self.done = true;
+        chain.last_read = Instant::now();
+        chain.next += 1;
+        chain.left -= 1;
+        Some(match outcome {
+            Ok(Ok((value, path))) => {
+                chain.previous = path.map(|p| (p, value.clone()));
+                if chain.left == 0 {
+                    chain.end();
+                }
+                Ok(value)
+            }
+            Ok(Err(failure)) => {
+                // The worker stops a chain at its first failure.
+                chain.end();
+                Err(failure)
+            }
+            Err(failure) => {
+                chain.worker = None;
+                chain.left = 0;
+                Err(failure)
+            }
+        })
+    }
+}
+
+impl Drop for ChainNode {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut chain = self.chain.lock();
+        if chain.next == self.index && chain.left > 0 {
+            // Its turn came and it did not run (its result came from the cache,
+            // its input failed a check): the rest of the chain is abandoned and
+            // the worker, still running it, killed.
+            chain.worker = None;
+            chain.left = 0;
+        }
+    }
+}
+
 /// A node whose code runs in a worker process unless its policy says `in-process`.
 struct Isolated {
     inner: Arc<dyn NodeImpl>,
@@ -618,7 +965,7 @@ impl NodeImpl for Isolated {
     fn invoke(&self, call: &Call<'_>, inputs: Vec<Value>) -> Result<Value, NodeFailure> {
         match call.policy().isolation {
             Isolation::InProcess => self.inner.invoke(call, inputs),
-            Isolation::Process => self.supervisor.invoke(call, &self.origin, inputs),
+            Isolation::Process => Supervisor::invoke(&self.supervisor, call, &self.origin, inputs),
         }
     }
 

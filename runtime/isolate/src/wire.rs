@@ -117,6 +117,11 @@ pub(crate) struct Invocation {
     pub(crate) policy: PolicyWire,
     pub(crate) events: bool,
     pub(crate) inputs: Vec<ValueWire>,
+    /// Nodes to run right after this one, in order, each reading the
+    /// previous one's output where its inputs say [`ValueWire::Previous`]
+    /// (their other inputs are in the same body); the worker stops at the
+    /// first that fails and answers `Done` for each it ran.
+    pub(crate) then: Vec<Invocation>,
 }
 
 /// Where a node's code comes from, so a worker can load it itself.
@@ -202,6 +207,9 @@ pub(crate) enum ValueWire {
     /// JSON-lines file a node was granted to read), scanned again by the side
     /// that takes it, beneath its own read grants.
     Scan(PathBuf),
+    /// The output of the node run just before, in the same worker (in a
+    /// chain, see [`Invocation::then`]).
+    Previous,
 }
 
 /// Values as wire descriptions and one body; `table_wire` says how a table goes.
@@ -243,6 +251,7 @@ pub(crate) fn take_value(
 ) -> Result<Value, String> {
     match wire {
         ValueWire::Table(_) | ValueWire::Scan(_) => open_table(wire).map(Value::Table),
+        ValueWire::Previous => Err("the previous node's output is not in this frame".into()),
         ValueWire::Inline { offset, len } => {
             let start = usize::try_from(*offset).map_err(|_| "an offset that does not fit")?;
             let end = start.checked_add(usize::try_from(*len).map_err(|_| "a length that does not fit")?);

@@ -26,7 +26,7 @@ pub(crate) const WORKER_ENV: &str = "WEAVELET_WORKER";
 /// The supervisor's pid, so a worker whose supervisor is gone exits.
 pub(crate) const PARENT_ENV: &str = "WEAVELET_WORKER_PARENT";
 /// The protocol version; a worker of another version refuses to start.
-pub(crate) const PROTOCOL: &str = "2";
+pub(crate) const PROTOCOL: &str = "3";
 
 /// Where a worker's frames go: shared by the node's thread (events) and the loop (replies).
 type Out = Arc<Mutex<BufWriter<File>>>;
@@ -65,7 +65,7 @@ fn run(out: Out) -> Result<(), String> {
     else {
         return Err("the first frame was not a setup".into());
     };
-    watch_operations(&slot)?;
+    let marks = watch_operations(&slot)?;
     let mut data = confine::DataSize::open().map_err(|e| format!("/proc/self/statm: {e}"))?;
     let wasm = WasmEngine::new(EngineConfig {
         jobs: 1,
@@ -84,10 +84,11 @@ fn run(out: Out) -> Result<(), String> {
 
     let mut loaded = Loaded { wasm, nodes: HashMap::new() };
     let outputs = AtomicU64::new(0);
+    let mut seq = 0u64;
     while let Some(frame) =
         wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
     {
-        let invocation = match frame.header {
+        let mut invocation = match frame.header {
             Request::Invoke(invocation) => invocation,
             Request::Probe { open, create } => {
                 reply(&out, &Reply::Probed(probe(&open, &create)), &[])?;
@@ -95,16 +96,32 @@ fn run(out: Out) -> Result<(), String> {
             }
             Request::Setup { .. } => return Err("a second setup".into()),
         };
-        let budget = invocation.policy.memory;
-        // Loading the source (once per worker: compiled code, engines, the
-        // script's AST) is the host's own work, done before the limit.
-        let found = loaded.node(&invocation.origin);
-        // The data limit covers everything the node causes in this process:
-        // its own memory, the host work it asks for, and writing its output.
-        confine::limit_data(Some(data.bytes().saturating_add(budget).saturating_add(confine::HOST_SLACK)));
-        let (result, usage, body) = invoke(found, invocation, &frame.body, &out, &scratch, &outputs);
-        confine::limit_data(None);
-        reply(&out, &Reply::Done { result, usage }, &body)?;
+        // The node, then the rest of its chain while each succeeds.
+        let then = std::mem::take(&mut invocation.then);
+        let last = then.len();
+        let mut previous: Option<Value> = None;
+        for (k, invocation) in std::iter::once(invocation).chain(then).enumerate() {
+            seq += 1;
+            marks.mark(seq);
+            let budget = invocation.policy.memory;
+            // Loading the source (once per worker: compiled code, engines, the
+            // script's AST) is the host's own work, done before the limit.
+            let found = loaded.node(&invocation.origin);
+            // The data limit covers everything the node causes in this process:
+            // its own memory, the host work it asks for, and writing its output.
+            confine::limit_data(Some(
+                data.bytes().saturating_add(budget).saturating_add(confine::HOST_SLACK),
+            ));
+            let ran =
+                invoke(found, invocation, &frame.body, previous.take(), k < last, &out, &scratch, &outputs);
+            confine::limit_data(None);
+            let ok = ran.result.is_ok();
+            reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body)?;
+            if !ok {
+                break;
+            }
+            previous = ran.output;
+        }
     }
     Ok(())
 }
@@ -143,14 +160,25 @@ fn probe(open: &[PathBuf], create: &[PathBuf]) -> Vec<(String, Result<(), String
     results
 }
 
+/// The shared slot: the operation each data-plane call is inside, and the
+/// number and start of each node run.
+struct Marks(Arc<Mutex<memmap2::MmapMut>>);
+
+impl Marks {
+    fn mark(&self, seq: u64) {
+        confine::mark_node(&self.0.lock(), seq);
+    }
+}
+
 /// Write the operation each data-plane call is inside to the shared slot.
-fn watch_operations(slot: &Path) -> Result<(), String> {
+fn watch_operations(slot: &Path) -> Result<Marks, String> {
     let map = confine::map_slot(slot).map_err(|e| format!("the operation slot: {e}"))?;
-    let map = Mutex::new(map);
+    let map = Arc::new(Mutex::new(map));
+    let writer = map.clone();
     let _ = weavelet_data::activity::watch(Box::new(move |op| {
-        let mut map = map.lock();
+        let mut map = writer.lock();
         let name = op.unwrap_or("").as_bytes();
-        let n = name.len().min(map.len().saturating_sub(1)).min(255);
+        let n = name.len().min(map.len().min(confine::NODE_MARK).saturating_sub(1)).min(255);
         if map.is_empty() {
             return;
         }
@@ -158,7 +186,7 @@ fn watch_operations(slot: &Path) -> Result<(), String> {
         map[1..1 + n].copy_from_slice(&name[..n]);
         map[0] = n as u8;
     }));
-    Ok(())
+    Ok(Marks(map))
 }
 
 fn reply(out: &Out, reply: &Reply, body: &[u8]) -> Result<(), String> {
@@ -215,49 +243,78 @@ impl Loaded {
     }
 }
 
+/// What running one node gave: its reply, and (when a node of its chain
+/// follows) its output as that node reads it.
+struct Ran {
+    result: Result<ValueWire, FailureWire>,
+    usage: UsageWire,
+    body: Vec<u8>,
+    output: Option<Value>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn invoke(
     found: Result<(Arc<dyn NodeImpl>, Arc<NodeDecl>), String>,
     invocation: Invocation,
     body: &[u8],
+    previous: Option<Value>,
+    keep_output: bool,
     out: &Out,
     scratch: &Path,
     outputs: &AtomicU64,
-) -> (Result<ValueWire, FailureWire>, UsageWire, Vec<u8>) {
+) -> Ran {
     let Invocation { node, source, policy, events, inputs, .. } = invocation;
     let node: Arc<str> = node.into();
     let source: Arc<str> = source.into();
     let policy = policy.into_policy();
     let host_failure = |message: String| {
         let failure = NodeFailure::new(&node, &source, FailureKind::Host, message);
-        (Err(FailureWire::of(&failure)), UsageWire::default(), Vec::new())
+        Ran {
+            result: Err(FailureWire::of(&failure)),
+            usage: UsageWire::default(),
+            body: Vec::new(),
+            output: None,
+        }
     };
     let (code, decl) = match found {
         Ok(found) => found,
         Err(e) => return host_failure(format!("its worker could not load it: {e}")),
     };
-    let input_files: Vec<PathBuf> = inputs
+    // The table files it was handed: one handed back unchanged goes back as the same file.
+    let mut input_files: Vec<PathBuf> = inputs
         .iter()
         .filter_map(|w| match w {
             ValueWire::Table(p) => Some(p.clone()),
-            ValueWire::Inline { .. } | ValueWire::Scan(_) => None,
+            ValueWire::Inline { .. } | ValueWire::Scan(_) | ValueWire::Previous => None,
         })
         .collect();
+    if let Some(Value::Table(table)) = &previous
+        && let Some(file) = table.exchange_file()
+    {
+        input_files.push(file.to_path_buf());
+    }
     let values: Result<Vec<Value>, String> = inputs
         .iter()
-        .map(|w| {
-            wire::take_value(w, body, &mut |table| match table {
+        .zip(&decl.inputs)
+        .map(|(w, input)| match w {
+            ValueWire::Previous => {
+                previous.clone().map(|v| v.widen_to(input.ty)).ok_or_else(|| "no node ran before it".into())
+            }
+            w => wire::take_value(w, body, &mut |table| match table {
                 ValueWire::Scan(path) => wire::open_scan(path, &policy.grants.files),
                 ValueWire::Table(path) => {
                     weavelet_data::table::io::open_exchange(path, None).map_err(|e| e.to_string())
                 }
-                ValueWire::Inline { .. } => Err("not a table".into()),
-            })
+                ValueWire::Inline { .. } | ValueWire::Previous => Err("not a table".into()),
+            }),
         })
         .collect();
     let values = match values {
-        Ok(v) => v,
+        Ok(v) if v.len() == inputs.len() => v,
+        Ok(_) => return host_failure("its worker was handed the wrong number of inputs".into()),
         Err(e) => return host_failure(format!("its inputs could not be read in its worker: {e}")),
     };
+    drop(previous);
     let sink: Option<EventSink> = events.then(|| {
         let out = out.clone();
         Arc::new(move |event: &Event| {
@@ -271,31 +328,51 @@ fn invoke(
         .unwrap_or_else(|panic| Err(call.fail(FailureKind::Trap, panic)));
     // A table is computed here, under the node's limits, and handed over as a file.
     let mut out_body = Vec::new();
+    let mut output = None;
     let result = result.and_then(|value| match value {
         Value::Table(table) => {
             if let Some(same) = table.exchange_file().filter(|p| input_files.iter().any(|i| i == p)) {
-                return Ok(ValueWire::Table(same.to_path_buf()));
+                let wire = ValueWire::Table(same.to_path_buf());
+                output = keep_output.then_some(Value::Table(table));
+                return Ok(wire);
             }
             // A table that is only a scan of a granted file is handed on as the
             // file: the node that takes it scans it again, lazily, fused with its
             // own work, instead of this worker computing every row of it now.
             if let Some(file) = table.scanned_file() {
-                return Ok(ValueWire::Scan(file.to_path_buf()));
+                let wire = ValueWire::Scan(file.to_path_buf());
+                output = keep_output.then_some(Value::Table(table));
+                return Ok(wire);
             }
             let path = scratch.join(format!("out-{}.arrow", outputs.fetch_add(1, Ordering::Relaxed)));
-            weavelet_data::table::io::write_exchange(&table, &path).map(|_| ValueWire::Table(path)).map_err(
-                |e| {
-                    call.fail(
-                        FailureKind::Error { kind: "failed".into(), input: None },
-                        format!("its output table could not be computed: {e}"),
-                    )
-                },
-            )
+            let failed = |e: String| {
+                call.fail(
+                    FailureKind::Error { kind: "failed".into(), input: None },
+                    format!("its output table could not be computed: {e}"),
+                )
+            };
+            weavelet_data::table::io::write_exchange(&table, &path).map_err(|e| failed(e.to_string()))?;
+            drop(table);
+            // The next node of its chain reads the file just written (opened now:
+            // the supervisor moves it once it has the reply), not the plan again.
+            if keep_output {
+                let table = weavelet_data::table::io::open_exchange(&path, None)
+                    .map_err(|e| failed(e.to_string()))?;
+                output = Some(Value::Table(table));
+            }
+            Ok(ValueWire::Table(path))
         }
-        other => wire::put_values(&[other], &mut out_body, &mut |_| Err(String::new()))
-            .map(|mut w| w.remove(0))
-            .map_err(|e| call.fail(FailureKind::Host, format!("its output could not be handed over: {e}"))),
+        other => {
+            let wire =
+                wire::put_values(std::slice::from_ref(&other), &mut out_body, &mut |_| Err(String::new()))
+                    .map(|mut w| w.remove(0))
+                    .map_err(|e| {
+                        call.fail(FailureKind::Host, format!("its output could not be handed over: {e}"))
+                    })?;
+            output = keep_output.then_some(other);
+            Ok(wire)
+        }
     });
     let usage = UsageWire::of(call.finish());
-    (result.map_err(|f| FailureWire::of(&f)), usage, out_body)
+    Ran { result: result.map_err(|f| FailureWire::of(&f)), usage, body: out_body, output }
 }

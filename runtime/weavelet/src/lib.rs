@@ -100,8 +100,8 @@ pub use weavelet_core::error;
 /// Cache keys and value identities.
 pub use weavelet_core::key;
 pub use weavelet_core::{
-    Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Error, Event,
-    EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, Isolation, LogLevel, Node, NodeDecl,
+    Ahead, Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Early, Error,
+    Event, EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, Isolation, LogLevel, Node, NodeDecl,
     NodeFailure, NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions,
     RunReport, Value, ValueType, human_bytes, parse_duration, parse_size, sanitize,
 };

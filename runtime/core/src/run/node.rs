@@ -15,10 +15,10 @@ use super::state::RunState;
 use crate::cache::{NodeRecord, now_ms};
 use crate::error::{FailureKind, NodeFailure};
 use crate::events::EventKind;
-use crate::node::{Call, Usage};
+use crate::node::{Ahead, Call, Early, Usage};
 use crate::pipeline::Body;
 use crate::plan::Input;
-use crate::policy::Policy;
+use crate::policy::{Isolation, Policy};
 use crate::value::Value;
 
 /// Node `i`'s value: from the cache, or by running it (again, if a failure
@@ -27,6 +27,9 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     let planned = &state.plan.nodes[i as usize];
     let node = &planned.node;
     let slot = &state.slots[i as usize];
+    // Started ahead of its turn by the backend: finished when it runs,
+    // abandoned (dropped) on every path that does not run it.
+    let mut early = state.early[i as usize].lock().take();
     let started = Instant::now();
     // The wall-clock start is only for the history.
     let started_ms = if state.caching.is_some() { now_ms() } else { 0 };
@@ -116,10 +119,22 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     }
 
     state.emit(i, EventKind::Started);
+    // The rest of a chain, for a backend that may start it early (not when
+    // this node was itself started early: its chain is under way).
+    let (below, ahead) = match (&early, &node.body) {
+        (None, Body::Code(code)) if code.isolation(&policy) == Isolation::Process => chain_below(state, i),
+        _ => (Vec::new(), Vec::new()),
+    };
     let attempts = policy.attempts();
     let mut attempt = 1u32;
     let (result, usage) = loop {
-        let (result, usage) = execute(state, i, &policy, inputs.clone());
+        let ahead = if attempt == 1 { &ahead[..] } else { &[] };
+        let (result, usage, started) = execute(state, i, &policy, inputs.clone(), early.take(), ahead);
+        if result.is_ok() {
+            for (d, started) in below.iter().zip(started) {
+                *state.early[*d as usize].lock() = Some(started);
+            }
+        }
         match result {
             Err(failure) if attempt < attempts && retryable(&failure, &policy) => {
                 let delay = backoff(&policy, attempt);
@@ -259,14 +274,20 @@ fn execute(
     i: u32,
     policy: &Policy,
     inputs: Vec<Value>,
-) -> (Result<Value, NodeFailure>, Usage) {
+    early: Option<Box<dyn Early>>,
+    ahead: &[Ahead<'_>],
+) -> (Result<Value, NodeFailure>, Usage, Vec<Box<dyn Early>>) {
     let node = &state.plan.nodes[i as usize].node;
     if let Err(failure) = check_columns(state, i, &inputs) {
-        return (Err(failure), Usage::default());
+        return (Err(failure), Usage::default(), Vec::new());
     }
-    let call = Call::new(&node.name, &node.source, &node.decl, policy, state.events.as_ref());
+    let call =
+        Call::new(&node.name, &node.source, &node.decl, policy, state.events.as_ref()).with_ahead(ahead);
     let outcome = catch_unwind(AssertUnwindSafe(|| match &node.body {
-        Body::Code(code) => code.invoke(&call, inputs),
+        Body::Code(code) => match early.and_then(|early| early.finish(&call)) {
+            Some(result) => result,
+            None => code.invoke(&call, inputs),
+        },
         Body::Fixed(value) => Ok(value.clone()),
     }));
     let result = match outcome {
@@ -286,5 +307,55 @@ fn execute(
         }
         Ok(value)
     });
-    (result, call.finish())
+    let started = call.take_started();
+    (result, call.finish(), started)
+}
+
+/// The most nodes of a chain handed to a backend at once.
+const MAX_AHEAD: usize = 64;
+
+/// The rest of the chain below node `i`, as far as a backend may start it
+/// early: each node the only reader of the one before and reading no other
+/// node, run rather than found in the cache by the prepass, selected to run,
+/// and run outside this process. With the planned index of each.
+fn chain_below(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
+    let mut below = Vec::new();
+    let mut ahead = Vec::new();
+    let mut last = i;
+    while ahead.len() < MAX_AHEAD {
+        let [d] = state.plan.nodes[last as usize].dependents[..] else { break };
+        let planned = &state.plan.nodes[d as usize];
+        let Body::Code(code) = &planned.node.body else { break };
+        let others = planned.inputs.iter().any(|input| matches!(input, Input::Node(n) if *n != last));
+        let found = state.hits[d as usize].get().is_some();
+        let unselected =
+            state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
+        if others || found || unselected {
+            break;
+        }
+        let policy = effective_policy(state, d);
+        if code.isolation(&policy) != Isolation::Process {
+            break;
+        }
+        let inputs = planned
+            .inputs
+            .iter()
+            .zip(&planned.node.decl.inputs)
+            .map(|(input, decl)| match input {
+                Input::Value(v) => Some(v.clone().widen_to(decl.ty)),
+                Input::Node(_) => None,
+            })
+            .collect();
+        ahead.push(Ahead {
+            node: &planned.node.name,
+            source: &planned.node.source,
+            decl: &planned.node.decl,
+            code,
+            policy,
+            inputs,
+        });
+        below.push(d);
+        last = d;
+    }
+    (below, ahead)
 }

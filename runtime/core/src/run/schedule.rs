@@ -44,6 +44,8 @@ fn process(state: &RunState, i: u32) -> Option<u32> {
 
     let failed: Option<Arc<str>> = match slot.poisoned.get().cloned() {
         Some(upstream) => {
+            // A node started ahead of its turn is abandoned.
+            drop(state.early[i as usize].lock().take());
             state.skipped.lock().push((planned.node.name.to_string(), upstream.to_string()));
             state.emit(i, EventKind::Skipped { because: upstream.clone() });
             if let Some(c) = &state.caching {

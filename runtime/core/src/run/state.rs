@@ -15,6 +15,7 @@ use crate::cache::Stored;
 use crate::error::NodeFailure;
 use crate::events::{Event, EventKind, EventSink};
 use crate::key::Digest;
+use crate::node::Early;
 use crate::plan::{Plan, PlanInner};
 use crate::policy::Policy;
 use crate::value::Value;
@@ -56,6 +57,9 @@ pub(super) struct RunState {
     pub skipped: Mutex<Vec<(String, String)>>,
     pub nodes_run: AtomicUsize,
     pub started: Instant,
+    /// Nodes a backend started ahead of their turn (the rest of a chain),
+    /// finished when the node's turn comes, abandoned when dropped.
+    pub early: Vec<Mutex<Option<Box<dyn Early>>>>,
 }
 
 impl RunState {
@@ -101,6 +105,7 @@ impl RunState {
             skipped: Mutex::new(Vec::new()),
             nodes_run: AtomicUsize::new(0),
             started: Instant::now(),
+            early: (0..n).map(|_| Mutex::new(None)).collect(),
         }
     }
 
