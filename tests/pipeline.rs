@@ -561,3 +561,34 @@ fn a_chain_started_early_gives_way_to_results_the_cache_holds() {
     assert_eq!(counts.requests, 1, "{counts:?}");
     drop(dir);
 }
+
+#[test]
+fn ready_nodes_of_one_source_go_to_one_worker_together_and_a_failure_stops_only_itself() {
+    // Thirty independent nodes and one that fails, all ready at once, one
+    // job: the worker takes up to 16 ready nodes beside the one it runs and
+    // sends them in one request; the failing node fails alone.
+    let dir = tempfile::tempdir().unwrap();
+    let mut src = String::from("fn bad(start) { throw `bad input` }\n");
+    for i in 0..30 {
+        src.push_str(&format!("fn w{i}(start) {{ start + {i} }}\n"));
+    }
+    let script = dir.path().join("wide.rhai");
+    std::fs::write(&script, src).unwrap();
+    let rt = Runtime::new(config().cache_dir(None).jobs(1)).unwrap();
+    let mut p = Pipeline::new();
+    p.add_nodes(rt.script_nodes(&script).unwrap());
+    p.set_param("start", Value::Int(100));
+    let mut outputs: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+    outputs.insert(7, "bad".into());
+    let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    let report = rt.run(&p.plan(&names).unwrap(), RunOptions::new()).unwrap();
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(&*report.failures[0].node, "bad");
+    assert!(report.failures[0].message.contains("bad input"), "{}", report.failures[0]);
+    for i in 0..30 {
+        assert_eq!(report.output(&format!("w{i}")), Some(&Value::Int(100 + i)), "w{i}");
+    }
+    let counts = rt.workers().counts();
+    assert_eq!(counts.started, 1, "{counts:?}");
+    assert!(counts.requests <= 3, "31 nodes in at most 3 requests: {counts:?}");
+}

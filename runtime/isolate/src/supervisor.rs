@@ -323,6 +323,8 @@ impl Supervisor {
             }
         }
         let chained = then.len();
+        // Whether each node after the first reads the one before (a chain) or not (nodes beside it).
+        let reads_previous: Vec<bool> = then.iter().map(Invocation::reads_previous).collect();
         let request = Request::Invoke(Invocation {
             origin: origin.clone(),
             node: call.node().to_string(),
@@ -345,23 +347,24 @@ impl Supervisor {
         let mut tables: Vec<ValueWire> = wires;
         tables.extend(written.iter().cloned().map(ValueWire::Table));
         let outcome = self.await_done(&mut worker, call, Start::Sent(sent), &tables, None);
-        let (value, path) = match outcome {
-            Ok(Ok(output)) => output,
-            Ok(Err(failure)) => {
-                // The worker stopped there: it is free again.
-                remove_files(&written);
-                self.give_back(kind, worker);
-                return Err(failure);
+        let (result, previous) = match outcome {
+            Ok(Ok((value, path))) => {
+                let previous = path.map(|p| (p, value.clone()));
+                (Ok(value), previous)
             }
+            Ok(Err(failure)) => (Err(failure), None),
             Err(failure) => {
                 remove_files(&written);
                 return Err(failure);
             }
         };
-        if chained == 0 {
+        // The worker goes on with the rest unless there is none, or the node
+        // failed and the next reads its output.
+        let goes_on = chained > 0 && (result.is_ok() || !reads_previous[0]);
+        if !goes_on {
             remove_files(&written);
             self.give_back(kind, worker);
-            return Ok(value);
+            return result;
         }
         let chain = Arc::new(Mutex::new(Chain {
             supervisor: self.clone(),
@@ -373,7 +376,8 @@ impl Supervisor {
             last_read: Instant::now(),
             written,
             tables,
-            previous: path.map(|p| (p, value.clone())),
+            previous,
+            reads_previous,
         }));
         call.started_ahead(
             (1..=chained)
@@ -382,13 +386,13 @@ impl Supervisor {
                 })
                 .collect(),
         );
-        Ok(value)
+        result
     }
 
-    /// The invocation of a node of the chain below, if the worker of the node
-    /// above may run it: a node of the same source in the same kind of
-    /// worker, and one that may not write files (it runs before its turn is
-    /// certain, and may be abandoned).
+    /// The invocation of a node of the chain below (or a ready node beside),
+    /// if the worker of the invoked node may run it: a node of the same
+    /// source in the same kind of worker, and one that may not write files
+    /// (it runs before its turn is certain, and may be abandoned).
     #[allow(clippy::too_many_arguments)]
     fn chained(
         self: &Arc<Self>,
@@ -869,6 +873,8 @@ struct Chain {
     tables: Vec<ValueWire>,
     /// The last output that came as a table file: the file the worker named, and the value.
     previous: Option<(PathBuf, Value)>,
+    /// For each node after the first: whether it reads the output of the one before.
+    reads_previous: Vec<bool>,
 }
 
 impl Chain {
@@ -925,8 +931,11 @@ impl Early for ChainNode {
                 Ok(value)
             }
             Ok(Err(failure)) => {
-                // The worker stops a chain at its first failure.
-                chain.end();
+                // The worker stops when the next node reads the failed one's output.
+                chain.previous = None;
+                if chain.left == 0 || chain.reads_previous.get(self.index).copied().unwrap_or(false) {
+                    chain.end();
+                }
                 Err(failure)
             }
             Err(failure) => {

@@ -119,9 +119,16 @@ pub(crate) struct Invocation {
     pub(crate) inputs: Vec<ValueWire>,
     /// Nodes to run right after this one, in order, each reading the
     /// previous one's output where its inputs say [`ValueWire::Previous`]
-    /// (their other inputs are in the same body); the worker stops at the
-    /// first that fails and answers `Done` for each it ran.
+    /// (their other inputs are in the same body); the worker answers `Done`
+    /// for each it runs, and stops when a node fails and the next reads it.
     pub(crate) then: Vec<Invocation>,
+}
+
+impl Invocation {
+    /// Whether it reads the output of the node run before it.
+    pub(crate) fn reads_previous(&self) -> bool {
+        self.inputs.iter().any(|i| matches!(i, ValueWire::Previous))
+    }
 }
 
 /// Where a node's code comes from, so a worker can load it itself.

@@ -28,6 +28,10 @@ pub(crate) const PARENT_ENV: &str = "WEAVELET_WORKER_PARENT";
 /// The protocol version; a worker of another version refuses to start.
 pub(crate) const PROTOCOL: &str = "3";
 
+/// A node of a request that ran at least this long has the worker's data
+/// size measured again before the next.
+const REMEASURE: Duration = Duration::from_micros(100);
+
 /// Where a worker's frames go: shared by the node's thread (events) and the loop (replies).
 type Out = Arc<Mutex<BufWriter<File>>>;
 
@@ -96,28 +100,40 @@ fn run(out: Out) -> Result<(), String> {
             }
             Request::Setup { .. } => return Err("a second setup".into()),
         };
-        // The node, then the rest of its chain while each succeeds.
+        // The node, then the rest of its chain while each succeeds (a node
+        // that does not read the one before runs whatever became of it).
         let then = std::mem::take(&mut invocation.then);
-        let last = then.len();
+        let reads_previous: Vec<bool> = then.iter().map(Invocation::reads_previous).collect();
         let mut previous: Option<Value> = None;
+        let mut measured = 0;
+        let mut last_took = Duration::ZERO;
         for (k, invocation) in std::iter::once(invocation).chain(then).enumerate() {
             seq += 1;
             marks.mark(seq);
+            // Whether the node after it reads its output.
+            let next_reads = reads_previous.get(k).copied().unwrap_or(false);
             let budget = invocation.policy.memory;
             // Loading the source (once per worker: compiled code, engines, the
             // script's AST) is the host's own work, done before the limit.
             let found = loaded.node(&invocation.origin);
             // The data limit covers everything the node causes in this process:
             // its own memory, the host work it asks for, and writing its output.
-            confine::limit_data(Some(
-                data.bytes().saturating_add(budget).saturating_add(confine::HOST_SLACK),
-            ));
+            // The data size is measured again unless the node before it in this
+            // request ran for less than `REMEASURE` (reading it costs about as
+            // much as a trivial node): the worker's data then stays within its
+            // size at that measure plus this node's budget and the slack.
+            if k == 0 || last_took >= REMEASURE {
+                measured = data.bytes();
+            }
+            confine::limit_data(Some(measured.saturating_add(budget).saturating_add(confine::HOST_SLACK)));
+            let began = std::time::Instant::now();
             let ran =
-                invoke(found, invocation, &frame.body, previous.take(), k < last, &out, &scratch, &outputs);
+                invoke(found, invocation, &frame.body, previous.take(), next_reads, &out, &scratch, &outputs);
             confine::limit_data(None);
+            last_took = began.elapsed();
             let ok = ran.result.is_ok();
             reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body)?;
-            if !ok {
+            if !ok && next_reads {
                 break;
             }
             previous = ran.output;

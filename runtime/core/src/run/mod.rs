@@ -296,6 +296,7 @@ impl Scheduler {
             cached::prepass(&state);
             state.mark_needed();
         }
+        state.jobs = self.jobs.min(state.plan.nodes.len()).max(1);
         let state = Arc::new(state);
         if let Some(events) = &state.events {
             for i in state.queue.lock().iter() {

@@ -2,7 +2,9 @@
 //! while its failure may be transient), its output's identity set and its
 //! result stored, one line of history either way.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -23,7 +25,7 @@ use crate::value::Value;
 
 /// Node `i`'s value: from the cache, or by running it (again, if a failure
 /// may be transient), storing the result.
-pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
+pub(super) fn compute(state: &RunState, i: u32, claimed: &mut VecDeque<u32>) -> Result<(), NodeFailure> {
     let planned = &state.plan.nodes[i as usize];
     let node = &planned.node;
     let slot = &state.slots[i as usize];
@@ -121,8 +123,19 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     state.emit(i, EventKind::Started);
     // The rest of a chain, for a backend that may start it early (not when
     // this node was itself started early: its chain is under way).
+    // Else ready nodes of the same source beside it, which this worker then
+    // finishes itself.
     let (below, ahead) = match (&early, &node.body) {
-        (None, Body::Code(code)) if code.isolation(&policy) == Isolation::Process => chain_below(state, i),
+        (None, Body::Code(code)) if code.isolation(&policy) == Isolation::Process => {
+            let chain = chain_below(state, i);
+            if chain.0.is_empty() {
+                let beside = ready_beside(state, i);
+                claimed.extend(beside.0.iter().copied());
+                beside
+            } else {
+                chain
+            }
+        }
         _ => (Vec::new(), Vec::new()),
     };
     let attempts = policy.attempts();
@@ -130,10 +143,9 @@ pub(super) fn compute(state: &RunState, i: u32) -> Result<(), NodeFailure> {
     let (result, usage) = loop {
         let ahead = if attempt == 1 { &ahead[..] } else { &[] };
         let (result, usage, started) = execute(state, i, &policy, inputs.clone(), early.take(), ahead);
-        if result.is_ok() {
-            for (d, started) in below.iter().zip(started) {
-                *state.early[*d as usize].lock() = Some(started);
-            }
+        // The backend says which it started (none of a chain below a failed node).
+        for (d, started) in below.iter().zip(started) {
+            *state.early[*d as usize].lock() = Some(started);
         }
         match result {
             Err(failure) if attempt < attempts && retryable(&failure, &policy) => {
@@ -358,4 +370,67 @@ fn chain_below(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
         last = d;
     }
     (below, ahead)
+}
+
+/// The most ready nodes handed to a backend beside the one it runs.
+const MAX_BESIDE: usize = 16;
+
+/// Ready nodes of the same source as node `i` that a backend may start
+/// right after it (and that the calling worker takes from the queue, to
+/// finish them itself): its share of the queue (so the other workers keep
+/// theirs), at most [`MAX_BESIDE`], each run outside this process, not found
+/// in the cache beforehand, not failed upstream, with every input in memory.
+fn ready_beside(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
+    let mut queue = state.queue.lock();
+    let share = (queue.len() / state.jobs.max(1)).min(MAX_BESIDE);
+    let source = &state.plan.nodes[i as usize].node.source;
+    let mut beside = Vec::new();
+    let mut ahead = Vec::new();
+    let mut k = 0;
+    while k < queue.len() && ahead.len() < share {
+        let d = queue[k];
+        match beside_node(state, d, source) {
+            Some(node) => {
+                queue.remove(k);
+                beside.push(d);
+                ahead.push(node);
+            }
+            None => k += 1,
+        }
+    }
+    (beside, ahead)
+}
+
+/// Node `d` (ready) as a node to start beside one from `source`, if it may be.
+fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahead<'s>> {
+    let planned = &state.plan.nodes[d as usize];
+    let Body::Code(code) = &planned.node.body else { return None };
+    let found = state.hits[d as usize].get().is_some();
+    let unselected =
+        state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
+    let poisoned = state.slots[d as usize].poisoned.get().is_some();
+    if planned.node.source != *source || found || unselected || poisoned {
+        return None;
+    }
+    let policy = effective_policy(state, d);
+    if code.isolation(&policy) != Isolation::Process {
+        return None;
+    }
+    let mut inputs = Vec::with_capacity(planned.inputs.len());
+    for (input, decl) in planned.inputs.iter().zip(&planned.node.decl.inputs) {
+        let value = match input {
+            Input::Value(v) => v.clone(),
+            // A value the cache left on disk is loaded only at the node's turn.
+            Input::Node(n) => state.slots[*n as usize].value.lock().clone()?,
+        };
+        inputs.push(Some(value.widen_to(decl.ty)));
+    }
+    Some(Ahead {
+        node: &planned.node.name,
+        source: &planned.node.source,
+        decl: &planned.node.decl,
+        code,
+        policy,
+        inputs,
+    })
 }

@@ -2,6 +2,7 @@
 //! dependency counters, poisoning of a failed node's downstream, and release
 //! of values nobody will read again.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -17,8 +18,11 @@ use crate::value::Value;
 /// ready), process it, until no node is outstanding.
 pub(super) fn worker(state: &RunState) {
     let mut next: Option<u32> = None;
+    // Ready nodes this worker took from the queue to hand to a backend with
+    // the node it ran (see `compute`): it finishes them itself, in order.
+    let mut claimed: VecDeque<u32> = VecDeque::new();
     loop {
-        let i = match next.take() {
+        let i = match claimed.pop_front().or_else(|| next.take()) {
             Some(i) => i,
             None => {
                 let mut queue = state.queue.lock();
@@ -33,12 +37,18 @@ pub(super) fn worker(state: &RunState) {
                 }
             }
         };
-        next = process(state, i);
+        if let Some(kept) = next.take() {
+            // The claimed nodes come first: the node kept for later goes to
+            // the queue, where another worker may take it.
+            state.queue.lock().push_back(kept);
+            state.ready.notify_one();
+        }
+        next = process(state, i, &mut claimed);
     }
 }
 
 /// Run (or skip) node `i`, publish its result, and return one newly ready node.
-fn process(state: &RunState, i: u32) -> Option<u32> {
+fn process(state: &RunState, i: u32, claimed: &mut VecDeque<u32>) -> Option<u32> {
     let planned = &state.plan.nodes[i as usize];
     let slot = &state.slots[i as usize];
 
@@ -59,7 +69,7 @@ fn process(state: &RunState, i: u32) -> Option<u32> {
             }
             Some(upstream)
         }
-        None => match compute(state, i) {
+        None => match compute(state, i, claimed) {
             Ok(()) => None,
             Err(failure) => {
                 state.emit(i, EventKind::Failed { failure: failure.clone() });

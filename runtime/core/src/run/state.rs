@@ -60,6 +60,8 @@ pub(super) struct RunState {
     /// Nodes a backend started ahead of their turn (the rest of a chain),
     /// finished when the node's turn comes, abandoned when dropped.
     pub early: Vec<Mutex<Option<Box<dyn Early>>>>,
+    /// Workers taking nodes from the queue in this run.
+    pub jobs: usize,
 }
 
 impl RunState {
@@ -106,6 +108,7 @@ impl RunState {
             nodes_run: AtomicUsize::new(0),
             started: Instant::now(),
             early: (0..n).map(|_| Mutex::new(None)).collect(),
+            jobs: 1,
         }
     }
 
