@@ -41,16 +41,19 @@ done
 # median of a column of numbers
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-measure() { # label, command...
-    local label="$1"; shift
-    local times=() rss=()
-    for _ in $(seq "$runs"); do
-        /usr/bin/time -v "$@" >/dev/null 2>/tmp/weavelet-bench-time
-        times+=("$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' /tmp/weavelet-bench-time)")
-        rss+=("$(awk -F': ' '/Maximum resident/ { print $2 / 1024 }' /tmp/weavelet-bench-time)")
-    done
-    printf '| %-44s | %6.2f s | %7.0f MiB |\n' "$label" \
-        "$(printf '%s\n' "${times[@]}" | median)" "$(printf '%s\n' "${rss[@]}" | median)"
+# One run of a command: its wall time and peak RSS (MiB) appended to $out/<key>.
+once() { # key, command...
+    local key="$1"; shift
+    /usr/bin/time -v "$@" >/dev/null 2>/tmp/weavelet-bench-time
+    printf '%s %s\n' \
+        "$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' /tmp/weavelet-bench-time)" \
+        "$(awk -F': ' '/Maximum resident/ { print $2 / 1024 }' /tmp/weavelet-bench-time)" >>"$out/$key"
+}
+
+# The medians of a key's runs.
+report() { # key, label
+    printf '| %-44s | %6.2f s | %7.0f MiB |\n' "$2" \
+        "$(cut -d' ' -f1 "$out/$1" | median)" "$(cut -d' ' -f2 "$out/$1" | median)"
 }
 
 # Whether two CSV outputs hold the same groups and counts, and sums equal up to
@@ -76,17 +79,26 @@ trap 'rm -rf "$out"' EXIT
 echo "| workload ($runs runs, medians; $profile profile) | time | peak RSS |"
 echo "|---|---|---|"
 for size in 1m 10m; do
-    # Nodes in worker processes (the default), then in the weavelet process itself.
-    for isolation in process in-process; do
-        measure "weavelet run benches/sales, $size rows, $isolation" \
-            "$bin/weavelet" run benches/sales -q --no-cache --isolation "$isolation" --param "path=data/sales-$size.csv" \
-            --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" --cache-dir "$out/cache"
+    # The contenders take turns, run after run, so a change in the machine's
+    # state (other work, frequency, page cache) falls on all of them alike.
+    for _ in $(seq "$runs"); do
+        # Nodes in worker processes (the default), then in the weavelet process itself.
+        for isolation in process in-process; do
+            once "$size-$isolation" \
+                "$bin/weavelet" run benches/sales -q --no-cache --isolation "$isolation" --param "path=data/sales-$size.csv" \
+                --save "by_region=$out/w.csv" --save "chart=$out/chart.svg" --cache-dir "$out/cache"
+        done
+        once "$size-plain" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
+        if [ -n "$hamilton" ]; then
+            once "$size-hamilton" \
+                "$hamilton" benches/sales/hamilton_sales.py "$data/sales-$size.csv" "$out/h.csv" "$out/h.svg"
+        fi
     done
-    measure "plain Rust polars, $size rows" "$bin/examples/plain_polars" "$data/sales-$size.csv" "$out/p.csv"
-    if [ -n "$hamilton" ]; then
-        measure "Hamilton + Python polars, $size rows" \
-            "$hamilton" benches/sales/hamilton_sales.py "$data/sales-$size.csv" "$out/h.csv" "$out/h.svg"
-    fi
+    for isolation in process in-process; do
+        report "$size-$isolation" "weavelet run benches/sales, $size rows, $isolation"
+    done
+    report "$size-plain" "plain Rust polars, $size rows"
+    if [ -n "$hamilton" ]; then report "$size-hamilton" "Hamilton + Python polars, $size rows"; fi
     # Same groups and counts; sums equal up to float summation order.
     agree "$out/w.csv" "$out/p.csv" "plain polars" "$size"
     if [ -n "$hamilton" ]; then agree "$out/w.csv" "$out/h.csv" "Hamilton" "$size"; fi
