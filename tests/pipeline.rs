@@ -592,3 +592,30 @@ fn ready_nodes_of_one_source_go_to_one_worker_together_and_a_failure_stops_only_
     assert_eq!(counts.started, 1, "{counts:?}");
     assert!(counts.requests <= 3, "31 nodes in at most 3 requests: {counts:?}");
 }
+
+#[test]
+fn a_node_sent_beside_another_may_hand_back_the_table_it_was_given() {
+    // `u1` and `u2` go to one worker together, then `b2` with `b1` beside it;
+    // `b1` hands back the table it was given (a table the node it went beside
+    // was not given): its rows reach the run's output.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tee.rhai");
+    std::fs::write(
+        &script,
+        "fn u1(start) { sql(\"SELECT 1 AS k UNION ALL SELECT 2 AS k\", #{}) }\n\
+         fn u2(start) { sql(\"SELECT 3 AS k\", #{}) }\n\
+         fn b1(u1) { u1 }\n\
+         fn b2(u2) { u2.height() }\n",
+    )
+    .unwrap();
+    let rt = Runtime::new(config().cache_dir(None).jobs(1)).unwrap();
+    let mut p = Pipeline::new();
+    p.add_nodes(rt.script_nodes(&script).unwrap());
+    p.set_param("start", Value::Int(0));
+    let report = rt.run(&p.plan(&["b1", "b2"]).unwrap(), RunOptions::new()).unwrap();
+    report.check().unwrap();
+    assert_eq!(report.output("b2"), Some(&Value::Int(1)));
+    let Some(Value::Table(table)) = report.output("b1") else { panic!("{:?}", report.output("b1")) };
+    assert_eq!(table.height().unwrap(), 2);
+    assert_eq!(rt.workers().counts().requests, 2, "`u1` with `u2`, then `b2` with `b1`");
+}

@@ -242,32 +242,40 @@ pub(crate) fn map_slot(path: &Path) -> std::io::Result<memmap2::MmapMut> {
 
 /// Where in a worker's slot (after the operation's name) it marks each node
 /// it starts: the node's number (`u64`) and its start on the monotonic clock
-/// (`u64` nanoseconds), so the supervisor times a node started ahead of its
-/// turn from its real start.
+/// (`u64` nanoseconds), then the number of the last node it ended (`u64`), so
+/// the supervisor times a node started ahead of its turn from its real start,
+/// and knows a reply it reads late is not a node still running.
 pub(crate) const NODE_MARK: usize = 64;
 /// The size of a worker's slot.
-pub(crate) const SLOT: usize = NODE_MARK + 16;
+pub(crate) const SLOT: usize = NODE_MARK + 24;
 
-fn mark_words(slot: &[u8]) -> Option<(&AtomicU64, &AtomicU64)> {
-    let words = slot.get(NODE_MARK..NODE_MARK + 16)?;
+fn mark_words(slot: &[u8]) -> Option<[&AtomicU64; 3]> {
+    let words = slot.get(NODE_MARK..NODE_MARK + 24)?;
     let ptr = words.as_ptr();
     if !(ptr as usize).is_multiple_of(8) {
         return None;
     }
-    // SAFETY: the 16 bytes are in bounds and 8-aligned (checked above), live
+    // SAFETY: the 24 bytes are in bounds and 8-aligned (checked above), live
     // as long as `slot`, and are only ever accessed atomically, by this
     // process and the other one sharing the page.
-    unsafe {
-        Some((
-            AtomicU64::from_ptr(ptr.cast::<u64>().cast_mut()),
-            AtomicU64::from_ptr(ptr.add(8).cast::<u64>().cast_mut()),
-        ))
+    unsafe { Some([0, 8, 16].map(|at| AtomicU64::from_ptr(ptr.add(at).cast::<u64>().cast_mut()))) }
+}
+
+/// Mark node number `seq` as ended (the worker's side, before it replies).
+pub(crate) fn mark_ended(slot: &[u8], seq: u64) {
+    if let Some([_, _, ended]) = mark_words(slot) {
+        ended.store(seq, Ordering::Release);
     }
+}
+
+/// The number of the last node the worker ended.
+pub(crate) fn node_ended(slot: &[u8]) -> u64 {
+    mark_words(slot).map_or(0, |[_, _, ended]| ended.load(Ordering::Acquire))
 }
 
 /// Mark node number `seq` as started now (the worker's side).
 pub(crate) fn mark_node(slot: &[u8], seq: u64) {
-    if let Some((number, at)) = mark_words(slot) {
+    if let Some([number, at, _]) = mark_words(slot) {
         at.store(monotonic_ns(), Ordering::Relaxed);
         number.store(seq, Ordering::Release);
     }
@@ -275,7 +283,7 @@ pub(crate) fn mark_node(slot: &[u8], seq: u64) {
 
 /// The number of the node the worker started last, and when (monotonic ns).
 pub(crate) fn node_mark(slot: &[u8]) -> Option<(u64, u64)> {
-    let (number, at) = mark_words(slot)?;
+    let [number, at, _] = mark_words(slot)?;
     loop {
         let seq = number.load(Ordering::Acquire);
         let ns = at.load(Ordering::Relaxed);

@@ -325,16 +325,29 @@ impl Supervisor {
         let chained = then.len();
         // Whether each node after the first reads the one before (a chain) or not (nodes beside it).
         let reads_previous: Vec<bool> = then.iter().map(Invocation::reads_previous).collect();
-        let request = Request::Invoke(Invocation {
+        // Every node is numbered, so the worker's marks name it whatever the worker ran before.
+        let first_seq = worker.sent + 1;
+        for (k, invocation) in then.iter_mut().enumerate() {
+            invocation.seq = first_seq + 1 + k as u64;
+        }
+        // Every table file any of them is handed: one handed back unchanged is taken as itself.
+        let mut tables: Vec<ValueWire> = wires.clone();
+        tables.extend(written.iter().cloned().map(ValueWire::Table));
+        for input in then.iter().flat_map(|invocation| &invocation.inputs) {
+            if matches!(input, ValueWire::Table(_)) {
+                tables.push(input.clone());
+            }
+        }
+        let request = Request::Invoke(Box::new(Invocation {
             origin: origin.clone(),
             node: call.node().to_string(),
             source: call.source().to_string(),
             policy: PolicyWire::of(policy),
             events: call.events().is_some(),
-            inputs: wires.clone(),
+            inputs: wires,
+            seq: first_seq,
             then,
-        });
-        let first_seq = worker.sent + 1;
+        }));
         let sent = Instant::now();
         // An inline output (tables travel as files) is at most the node's output budget.
         worker.max_body = (policy.budgets.output_bytes as u64).saturating_add(1 << 20);
@@ -342,10 +355,8 @@ impl Supervisor {
             remove_files(&written);
             return Err(self.died(&mut worker, call, &format!("it could not be sent the node: {e}")));
         }
-        worker.sent += 1 + chained as u64;
+        worker.sent = first_seq + chained as u64;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut tables: Vec<ValueWire> = wires;
-        tables.extend(written.iter().cloned().map(ValueWire::Table));
         let outcome = self.await_done(&mut worker, call, Start::Sent(sent), &tables, None);
         let (result, previous) = match outcome {
             Ok(Ok((value, path))) => {
@@ -435,6 +446,7 @@ impl Supervisor {
             policy: PolicyWire::of(policy),
             events,
             inputs,
+            seq: 0,
             then: Vec::new(),
         })
     }
@@ -454,13 +466,15 @@ impl Supervisor {
         let budgets = &call.policy().budgets;
         let timeout = budgets.timeout;
         worker.max_body = (budgets.output_bytes as u64).saturating_add(1 << 20);
+        // When the worker was first seen to have ended the node (its reply read late).
+        let mut ended_at: Option<Instant> = None;
         loop {
-            let (deadline, started, last) = match start {
+            let (mut deadline, started, last) = match start {
                 Start::Sent(at) => (at + timeout + GRACE, at, true),
                 Start::Chained { seq, after } => {
                     // Timed from when the worker says it started the node, but
                     // never from later than the reply before it was read (plus
-                    // the grace): a worker cannot buy its node more time.
+                    // the grace): a worker gains at most the grace by lying.
                     let latest = after + GRACE;
                     match worker.node_mark() {
                         Some((s, ns)) if s == seq => {
@@ -474,6 +488,23 @@ impl Supervisor {
                     }
                 }
             };
+            if let Start::Chained { seq, after } = start {
+                // A node the worker has ended, whose reply is read only now (its
+                // turn came late): what is left is the reply's transfer, which
+                // gets the grace from when that was first seen, not the node's clock.
+                if worker.node_ended() >= seq {
+                    deadline = deadline.max(*ended_at.get_or_insert_with(Instant::now) + GRACE);
+                }
+                // Not started yet: wait for a frame to begin, never reading part of
+                // one against this short wait; a frame that begins is read whole
+                // under the latest deadline the node can have.
+                if !last {
+                    if !worker.has_data(deadline.saturating_duration_since(Instant::now())) {
+                        continue;
+                    }
+                    deadline = after + GRACE + timeout + GRACE;
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match worker.recv_spinning(left, matches!(start, Start::Chained { .. })) {
                 Ok(Ok(Frame { header: Reply::Event(event), .. })) => call.emit(event.into_kind()),
@@ -506,7 +537,6 @@ impl Supervisor {
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(self.died(worker, call, "it closed its output"));
                 }
-                Err(RecvTimeoutError::Timeout) if !last => {}
                 Err(RecvTimeoutError::Timeout) => {
                     let inside = worker.operation();
                     worker.kill();
@@ -714,6 +744,20 @@ impl Worker {
     /// The number of the node it started last, and when (monotonic ns).
     fn node_mark(&self) -> Option<(u64, u64)> {
         crate::confine::node_mark(&self.marks)
+    }
+
+    /// The number of the node it ended last.
+    fn node_ended(&self) -> u64 {
+        crate::confine::node_ended(&self.marks)
+    }
+
+    /// Whether a frame has begun to arrive, waiting at most `timeout`.
+    fn has_data(&mut self, timeout: Duration) -> bool {
+        if !self.stdout.buffer().is_empty() {
+            return true;
+        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.stdout.get_ref().inner);
+        crate::confine::readable(fd, timeout).unwrap_or(true)
     }
 
     fn send(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {

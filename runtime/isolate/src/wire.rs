@@ -102,7 +102,7 @@ pub(crate) enum Request {
     /// The first frame: set up, confine yourself, answer `Ready`.
     Setup { engine: EngineWire, confine: Confinement, scratch: PathBuf, slot: PathBuf },
     /// Run one node; the body holds its inputs.
-    Invoke(Invocation),
+    Invoke(Box<Invocation>),
     /// Try what a confined worker must not be able to do (and open `open`),
     /// and say what happened: how tests and operators check the confinement.
     Probe { open: Vec<PathBuf>, create: Vec<PathBuf> },
@@ -117,6 +117,9 @@ pub(crate) struct Invocation {
     pub(crate) policy: PolicyWire,
     pub(crate) events: bool,
     pub(crate) inputs: Vec<ValueWire>,
+    /// Its number among the nodes sent to this worker, which the worker marks
+    /// in the shared slot when it starts and ends it.
+    pub(crate) seq: u64,
     /// Nodes to run right after this one, in order, each reading the
     /// previous one's output where its inputs say [`ValueWire::Previous`]
     /// (their other inputs are in the same body); the worker answers `Done`

@@ -88,12 +88,11 @@ fn run(out: Out) -> Result<(), String> {
 
     let mut loaded = Loaded { wasm, nodes: HashMap::new() };
     let outputs = AtomicU64::new(0);
-    let mut seq = 0u64;
     while let Some(frame) =
         wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
     {
         let mut invocation = match frame.header {
-            Request::Invoke(invocation) => invocation,
+            Request::Invoke(invocation) => *invocation,
             Request::Probe { open, create } => {
                 reply(&out, &Reply::Probed(probe(&open, &create)), &[])?;
                 continue;
@@ -108,7 +107,7 @@ fn run(out: Out) -> Result<(), String> {
         let mut measured = 0;
         let mut last_took = Duration::ZERO;
         for (k, invocation) in std::iter::once(invocation).chain(then).enumerate() {
-            seq += 1;
+            let seq = invocation.seq;
             marks.mark(seq);
             // Whether the node after it reads its output.
             let next_reads = reads_previous.get(k).copied().unwrap_or(false);
@@ -130,6 +129,7 @@ fn run(out: Out) -> Result<(), String> {
             let ran =
                 invoke(found, invocation, &frame.body, previous.take(), next_reads, &out, &scratch, &outputs);
             confine::limit_data(None);
+            marks.ended(seq);
             last_took = began.elapsed();
             let ok = ran.result.is_ok();
             reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body)?;
@@ -183,6 +183,10 @@ struct Marks(Arc<Mutex<memmap2::MmapMut>>);
 impl Marks {
     fn mark(&self, seq: u64) {
         confine::mark_node(&self.0.lock(), seq);
+    }
+
+    fn ended(&self, seq: u64) {
+        confine::mark_ended(&self.0.lock(), seq);
     }
 }
 

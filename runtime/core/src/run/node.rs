@@ -125,18 +125,18 @@ pub(super) fn compute(state: &RunState, i: u32, claimed: &mut VecDeque<u32>) -> 
     // this node was itself started early: its chain is under way).
     // Else ready nodes of the same source beside it, which this worker then
     // finishes itself.
-    let (below, ahead) = match (&early, &node.body) {
+    let (below, ahead, beside) = match (&early, &node.body) {
         (None, Body::Code(code)) if code.isolation(&policy) == Isolation::Process => {
             let chain = chain_below(state, i);
             if chain.0.is_empty() {
-                let beside = ready_beside(state, i);
-                claimed.extend(beside.0.iter().copied());
-                beside
+                let (below, ahead) = ready_beside(state, i);
+                claimed.extend(below.iter().copied());
+                (below, ahead, true)
             } else {
-                chain
+                (chain.0, chain.1, false)
             }
         }
-        _ => (Vec::new(), Vec::new()),
+        _ => (Vec::new(), Vec::new(), false),
     };
     let attempts = policy.attempts();
     let mut attempt = 1u32;
@@ -144,8 +144,17 @@ pub(super) fn compute(state: &RunState, i: u32, claimed: &mut VecDeque<u32>) -> 
         let ahead = if attempt == 1 { &ahead[..] } else { &[] };
         let (result, usage, started) = execute(state, i, &policy, inputs.clone(), early.take(), ahead);
         // The backend says which it started (none of a chain below a failed node).
+        let taken = started.len();
         for (d, started) in below.iter().zip(started) {
             *state.early[*d as usize].lock() = Some(started);
+        }
+        // Ready nodes it took from the queue that the backend did not start go
+        // back, for any worker to take.
+        if beside && attempt == 1 && taken < below.len() {
+            let back = &below[taken..];
+            claimed.retain(|d| !back.contains(d));
+            state.queue.lock().extend(back.iter().copied());
+            state.ready.notify_all();
         }
         match result {
             Err(failure) if attempt < attempts && retryable(&failure, &policy) => {
@@ -409,7 +418,9 @@ fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahe
     let unselected =
         state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
     let poisoned = state.slots[d as usize].poisoned.get().is_some();
-    if planned.node.source != *source || found || unselected || poisoned {
+    // A node started already (the next of a chain under way) is that chain's.
+    let started = state.early[d as usize].lock().is_some();
+    if planned.node.source != *source || found || unselected || poisoned || started {
         return None;
     }
     let policy = effective_policy(state, d);
