@@ -346,16 +346,14 @@ fn chain_below(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
     while ahead.len() < MAX_AHEAD {
         let [d] = state.plan.nodes[last as usize].dependents[..] else { break };
         let planned = &state.plan.nodes[d as usize];
-        let Body::Code(code) = &planned.node.body else { break };
+        if !matches!(planned.node.body, Body::Code(_)) {
+            break;
+        }
         let others = planned.inputs.iter().any(|input| matches!(input, Input::Node(n) if *n != last));
         let found = state.hits[d as usize].get().is_some();
         let unselected =
             state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
         if others || found || unselected {
-            break;
-        }
-        let policy = effective_policy(state, d);
-        if code.isolation(&policy) != Isolation::Process {
             break;
         }
         let inputs = planned
@@ -367,14 +365,8 @@ fn chain_below(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
                 Input::Node(_) => None,
             })
             .collect();
-        ahead.push(Ahead {
-            node: &planned.node.name,
-            source: &planned.node.source,
-            decl: &planned.node.decl,
-            code,
-            policy,
-            inputs,
-        });
+        let Some(node) = ahead_of(state, d, inputs) else { break };
+        ahead.push(node);
         below.push(d);
         last = d;
     }
@@ -413,7 +405,9 @@ fn ready_beside(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
 /// Node `d` (ready) as a node to start beside one from `source`, if it may be.
 fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahead<'s>> {
     let planned = &state.plan.nodes[d as usize];
-    let Body::Code(code) = &planned.node.body else { return None };
+    if !matches!(planned.node.body, Body::Code(_)) {
+        return None;
+    }
     let found = state.hits[d as usize].get().is_some();
     let unselected =
         state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
@@ -421,10 +415,6 @@ fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahe
     // A node started already (the next of a chain under way) is that chain's.
     let started = state.early[d as usize].lock().is_some();
     if planned.node.source != *source || found || unselected || poisoned || started {
-        return None;
-    }
-    let policy = effective_policy(state, d);
-    if code.isolation(&policy) != Isolation::Process {
         return None;
     }
     let mut inputs = Vec::with_capacity(planned.inputs.len());
@@ -436,10 +426,19 @@ fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahe
         };
         inputs.push(Some(value.widen_to(decl.ty)));
     }
-    Some(Ahead {
-        node: &planned.node.name,
-        source: &planned.node.source,
-        decl: &planned.node.decl,
+    ahead_of(state, d, inputs)
+}
+
+/// Planned node `d` with `inputs`, as a node a backend may start early, if
+/// its code runs outside this process under its policy.
+fn ahead_of(state: &RunState, d: u32, inputs: Vec<Option<Value>>) -> Option<Ahead<'_>> {
+    let node = &state.plan.nodes[d as usize].node;
+    let Body::Code(code) = &node.body else { return None };
+    let policy = effective_policy(state, d);
+    (code.isolation(&policy) == Isolation::Process).then(|| Ahead {
+        node: &node.name,
+        source: &node.source,
+        decl: &node.decl,
         code,
         policy,
         inputs,
