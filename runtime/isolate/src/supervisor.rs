@@ -330,14 +330,14 @@ impl Supervisor {
         for (k, invocation) in then.iter_mut().enumerate() {
             invocation.seq = first_seq + 1 + k as u64;
         }
-        // Every table file any of them is handed: one handed back unchanged is taken as itself.
-        let mut tables: Vec<ValueWire> = wires.clone();
-        tables.extend(written.iter().cloned().map(ValueWire::Table));
-        for input in then.iter().flat_map(|invocation| &invocation.inputs) {
-            if matches!(input, ValueWire::Table(_)) {
-                tables.push(input.clone());
-            }
-        }
+        // Every table file any of them is handed (those written for them too):
+        // one handed back unchanged is taken as itself.
+        let tables: Vec<ValueWire> = wires
+            .iter()
+            .chain(then.iter().flat_map(|invocation| &invocation.inputs))
+            .filter(|input| matches!(input, ValueWire::Table(_)))
+            .cloned()
+            .collect();
         let request = Request::Invoke(Box::new(Invocation {
             origin: origin.clone(),
             node: call.node().to_string(),

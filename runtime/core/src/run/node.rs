@@ -346,14 +346,8 @@ fn chain_below(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
     while ahead.len() < MAX_AHEAD {
         let [d] = state.plan.nodes[last as usize].dependents[..] else { break };
         let planned = &state.plan.nodes[d as usize];
-        if !matches!(planned.node.body, Body::Code(_)) {
-            break;
-        }
         let others = planned.inputs.iter().any(|input| matches!(input, Input::Node(n) if *n != last));
-        let found = state.hits[d as usize].get().is_some();
-        let unselected =
-            state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
-        if others || found || unselected {
+        if others || !runs_code(state, d) {
             break;
         }
         let inputs = planned
@@ -387,17 +381,24 @@ fn ready_beside(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
     let source = &state.plan.nodes[i as usize].node.source;
     let mut beside = Vec::new();
     let mut ahead = Vec::new();
-    let mut k = 0;
-    while k < queue.len() && ahead.len() < share {
-        let d = queue[k];
-        match beside_node(state, d, source) {
+    if share == 0 {
+        return (beside, ahead);
+    }
+    // Only the front of the queue is looked at, so a long queue of other
+    // nodes costs every node no more than this.
+    let window = queue.len().min(4 * MAX_BESIDE);
+    let mut left = Vec::with_capacity(window);
+    for d in queue.drain(..window) {
+        match (ahead.len() < share).then(|| beside_node(state, d, source)).flatten() {
             Some(node) => {
-                queue.remove(k);
                 beside.push(d);
                 ahead.push(node);
             }
-            None => k += 1,
+            None => left.push(d),
         }
+    }
+    for d in left.into_iter().rev() {
+        queue.push_front(d);
     }
     (beside, ahead)
 }
@@ -405,16 +406,12 @@ fn ready_beside(state: &RunState, i: u32) -> (Vec<u32>, Vec<Ahead<'_>>) {
 /// Node `d` (ready) as a node to start beside one from `source`, if it may be.
 fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahead<'s>> {
     let planned = &state.plan.nodes[d as usize];
-    if !matches!(planned.node.body, Body::Code(_)) {
+    let poisoned = state.slots[d as usize].poisoned.get().is_some();
+    if planned.node.source != *source || poisoned || !runs_code(state, d) {
         return None;
     }
-    let found = state.hits[d as usize].get().is_some();
-    let unselected =
-        state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
-    let poisoned = state.slots[d as usize].poisoned.get().is_some();
     // A node started already (the next of a chain under way) is that chain's.
-    let started = state.early[d as usize].lock().is_some();
-    if planned.node.source != *source || found || unselected || poisoned || started {
+    if state.early[d as usize].lock().is_some() {
         return None;
     }
     let mut inputs = Vec::with_capacity(planned.inputs.len());
@@ -427,6 +424,16 @@ fn beside_node<'s>(state: &'s RunState, d: u32, source: &Arc<str>) -> Option<Ahe
         inputs.push(Some(value.widen_to(decl.ty)));
     }
     ahead_of(state, d, inputs)
+}
+
+/// Whether planned node `d` is code that will run at its turn, as far as is
+/// known before it: not found in the cache by the prepass, selected to run.
+fn runs_code(state: &RunState, d: u32) -> bool {
+    let code = matches!(state.plan.nodes[d as usize].node.body, Body::Code(_));
+    let found = state.hits[d as usize].get().is_some();
+    let unselected =
+        state.caching.as_ref().and_then(|c| c.only.as_ref()).is_some_and(|only| !only[d as usize]);
+    code && !found && !unselected
 }
 
 /// Planned node `d` with `inputs`, as a node a backend may start early, if

@@ -24,23 +24,23 @@ pub(super) fn worker(state: &RunState) {
     loop {
         // The next node of a chain under way in a worker goes first (that worker
         // waits for its turn); then the nodes this worker claimed, in order.
-        let chained = next.filter(|&d| state.early[d as usize].lock().is_some());
-        let i =
-            match chained.and_then(|_| next.take()).or_else(|| claimed.pop_front()).or_else(|| next.take()) {
-                Some(i) => i,
-                None => {
-                    let mut queue = state.queue.lock();
-                    loop {
-                        if let Some(i) = queue.pop_front() {
-                            break i;
-                        }
-                        if state.outstanding.load(Ordering::Acquire) == 0 {
-                            return;
-                        }
-                        state.ready.wait(&mut queue);
+        let chained = next.is_some_and(|d| state.early[d as usize].lock().is_some());
+        let first = if chained { next.take() } else { claimed.pop_front() };
+        let i = match first.or_else(|| next.take()) {
+            Some(i) => i,
+            None => {
+                let mut queue = state.queue.lock();
+                loop {
+                    if let Some(i) = queue.pop_front() {
+                        break i;
                     }
+                    if state.outstanding.load(Ordering::Acquire) == 0 {
+                        return;
+                    }
+                    state.ready.wait(&mut queue);
                 }
-            };
+            }
+        };
         if let Some(kept) = next.take() {
             // The claimed nodes come first: the node kept for later goes to
             // the queue, where another worker may take it.
