@@ -524,6 +524,54 @@ fn a_node_of_a_chain_past_its_deadline_fails_alone_and_those_before_it_keep_thei
 }
 
 #[test]
+fn each_node_of_a_chain_runs_under_its_own_policy_in_the_shared_worker() {
+    // A chain in one worker whose fourth node has a memory budget of its
+    // own: a node's policy is sent only where it differs from the one before,
+    // and each node is held to its own. The fourth fails on its 64 MiB
+    // budget inside the host's join (the worker's data limit); in another
+    // run the same join, under the pipeline's budget, succeeds.
+    let (_dir, script) = chain_script(
+        2,
+        "fn many(n1) {
+            let parts = [];
+            for i in 0..80 { parts.push(sql(\"SELECT 1 AS k\", #{})); }
+            concat(parts)
+        }
+        fn hoard(many) { wide(many) }
+        fn after(hoard) { hoard + 1 }
+        fn again(many) { wide(many) }
+        fn last(again) { again + 1 }
+        private fn wide(a) {
+            sql(\"SELECT x.k FROM a x JOIN a b ON x.k = b.k JOIN a c ON x.k = c.k JOIN a d ON x.k = d.k\", #{a: a}).height()
+        }\n",
+    );
+    let mut policy = Policy::default();
+    policy.budgets.memory = 4 << 30;
+    let rt = Runtime::new(config().cache_dir(None).policy(policy.clone())).unwrap();
+    let mut p = Pipeline::new();
+    let mut small = policy.clone();
+    small.budgets.memory = 64 << 20;
+    for node in rt.script_nodes(&script).unwrap() {
+        if node.name() == "hoard" {
+            p.add_node(node.with_policy(small.clone()));
+        } else {
+            p.add_node(node);
+        }
+    }
+    p.set_param("start", Value::Int(0));
+    let report = rt.run(&p.plan(&["n1", "after"]).unwrap(), RunOptions::new()).unwrap();
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(&*report.failures[0].node, "hoard");
+    assert!(matches!(report.failures[0].kind, FailureKind::Memory { .. }), "{}", report.failures[0]);
+    assert_eq!(report.output("n1"), Some(&Value::Int(2)), "the nodes before it keep their results");
+    assert_eq!(rt.workers().counts().requests, 1, "the chain was sent whole");
+
+    let report = rt.run(&p.plan(&["last"]).unwrap(), RunOptions::new()).unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.output("last"), Some(&Value::Int(80 * 80 * 80 * 80 + 1)));
+}
+
+#[test]
 fn a_chain_started_early_gives_way_to_results_the_cache_holds() {
     // `n0` is never cached, so it runs every time, and the nodes below it
     // are decided only once its value is known; while the scheduler decides,

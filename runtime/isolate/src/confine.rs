@@ -226,9 +226,18 @@ pub(crate) fn limit_data(bytes: Option<u64>) {
         (unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut limit) } == 0).then_some(limit.rlim_max)
     });
     let Some(hard) = *hard else { return };
-    let limit = libc::rlimit { rlim_cur: bytes.map_or(hard, |b| b.min(hard)), rlim_max: hard };
+    // The soft limit this process set last: setting the same again is skipped
+    // (nodes of one request mostly run under the same limit).
+    static SOFT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+    let soft = bytes.map_or(hard, |b| b.min(hard));
+    if SOFT.swap(soft, std::sync::atomic::Ordering::Relaxed) == soft {
+        return;
+    }
+    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
     // SAFETY: setrlimit reads the one struct passed.
-    unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
+    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } != 0 {
+        SOFT.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The shared page a worker writes the operation it is inside to, so its
@@ -302,6 +311,17 @@ pub(crate) fn monotonic_ns() -> u64 {
         .unwrap_or(0)
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::try_from(now.tv_nsec).unwrap_or(0))
+}
+
+/// Make reads of `fd` return `WouldBlock` instead of waiting.
+pub(crate) fn set_nonblocking(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor this process owns, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Whether `fd` becomes readable (or reaches its end) within `timeout`.

@@ -20,7 +20,7 @@ use weavelet_data::Table;
 
 use crate::confine::{HOST_SLACK, SLOT};
 use crate::wire::{
-    self, Confinement, EngineWire, Frame, Invocation, Origin, PolicyWire, Reply, Request, ValueWire,
+    self, Confinement, EngineWire, Frame, Invocation, Origin, PolicyWire, Reply, Request, Then, ValueWire,
 };
 use crate::worker::{PARENT_ENV, PROTOCOL, WORKER_ENV};
 
@@ -195,6 +195,9 @@ impl Supervisor {
             let _ = child.wait();
             return Err("a worker's pipes could not be opened".into());
         };
+        // Replies are read without blocking, each wait bounded by a poll (see `Deadline`).
+        crate::confine::set_nonblocking(std::os::fd::AsRawFd::as_raw_fd(&stdout))
+            .map_err(|e| format!("a worker's output pipe: {e}"))?;
         let tail = Arc::new(Mutex::new(Vec::new()));
         let kept = tail.clone();
         let errors = std::thread::Builder::new().name("weavelet-worker-stderr".into()).spawn(move || {
@@ -315,26 +318,26 @@ impl Supervisor {
                 ));
             }
         };
+        // Every node is numbered, so the worker's marks name it whatever the worker ran before.
+        let first_seq = worker.sent + 1;
         let mut then = Vec::new();
+        let mut before = policy;
         for ahead in call.ahead() {
-            match self.chained(ahead, origin, &kind, dir, call.events().is_some(), &mut body, &mut written) {
-                Some(invocation) => then.push(invocation),
+            let seq = first_seq + 1 + then.len() as u64;
+            match self.chained(ahead, origin, before, &kind, dir, seq, &mut body, &mut written) {
+                Some(next) => then.push(next),
                 None => break,
             }
+            before = &ahead.policy;
         }
         let chained = then.len();
         // Whether each node after the first reads the one before (a chain) or not (nodes beside it).
-        let reads_previous: Vec<bool> = then.iter().map(Invocation::reads_previous).collect();
-        // Every node is numbered, so the worker's marks name it whatever the worker ran before.
-        let first_seq = worker.sent + 1;
-        for (k, invocation) in then.iter_mut().enumerate() {
-            invocation.seq = first_seq + 1 + k as u64;
-        }
+        let reads_previous: Vec<bool> = then.iter().map(Then::reads_previous).collect();
         // Every table file any of them is handed (those written for them too):
         // one handed back unchanged is taken as itself.
         let tables: Vec<ValueWire> = wires
             .iter()
-            .chain(then.iter().flat_map(|invocation| &invocation.inputs))
+            .chain(then.iter().flat_map(|next| &next.inputs))
             .filter(|input| matches!(input, ValueWire::Table(_)))
             .cloned()
             .collect();
@@ -400,21 +403,23 @@ impl Supervisor {
         result
     }
 
-    /// The invocation of a node of the chain below (or a ready node beside),
-    /// if the worker of the invoked node may run it: a node of the same
-    /// source in the same kind of worker, and one that may not write files
-    /// (it runs before its turn is certain, and may be abandoned).
+    /// A node of the chain below (or a ready node beside) as the worker of
+    /// the invoked node runs it after the node before it (whose policy is
+    /// `before`), if that worker may: a node of the same source in the same
+    /// kind of worker, and one that may not write files (it runs before its
+    /// turn is certain, and may be abandoned).
     #[allow(clippy::too_many_arguments)]
     fn chained(
         self: &Arc<Self>,
         ahead: &Ahead<'_>,
         origin: &Origin,
+        before: &Policy,
         kind: &WorkerKind,
         dir: &ExchangeDir,
-        events: bool,
+        seq: u64,
         body: &mut Vec<u8>,
         written: &mut Vec<PathBuf>,
-    ) -> Option<Invocation> {
+    ) -> Option<Then> {
         let code: &dyn std::any::Any = &**ahead.code;
         let isolated = code.downcast_ref::<Isolated>()?;
         let policy = &*ahead.policy;
@@ -424,7 +429,9 @@ impl Supervisor {
         if !same || policy.isolation != Isolation::Process || !policy.grants.write.is_empty() {
             return None;
         }
-        if self.kind(&isolated.origin, policy, dir) != *kind {
+        // The same policy as the node before it runs in the same kind of worker.
+        let same_policy = policy == before;
+        if !same_policy && self.kind(&isolated.origin, policy, dir) != *kind {
             return None;
         }
         let mut inputs = Vec::with_capacity(ahead.inputs.len());
@@ -439,15 +446,13 @@ impl Supervisor {
                 ),
             }
         }
-        Some(Invocation {
-            origin: isolated.origin.clone(),
+        Some(Then {
+            name: isolated.origin.name().to_string(),
             node: ahead.node.to_string(),
             source: ahead.source.to_string(),
-            policy: PolicyWire::of(policy),
-            events,
+            policy: (!same_policy).then(|| PolicyWire::of(policy)),
             inputs,
-            seq: 0,
-            then: Vec::new(),
+            seq,
         })
     }
 
@@ -688,6 +693,11 @@ struct Deadline<R> {
 impl<R: Read + std::os::fd::AsRawFd> Read for Deadline<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let fd = self.inner.as_raw_fd();
+        // The pipe does not block: what has come is read at once.
+        match self.inner.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            read => return read,
+        }
         // The next node of a chain usually answers within microseconds, on
         // another core: look a few times before sleeping, so neither side pays
         // for waking the other. One thread at a time spins, so spinning never
@@ -713,7 +723,18 @@ impl<R: Read + std::os::fd::AsRawFd> Read for Deadline<R> {
                 return Err(std::io::ErrorKind::TimedOut.into());
             }
         }
-        self.inner.read(buf)
+        loop {
+            match self.inner.read(buf) {
+                // Readable, yet nothing there (another reader cannot exist: a spurious wake-up).
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let left = self.until.saturating_duration_since(Instant::now());
+                    if !crate::confine::readable(fd, left)? {
+                        return Err(std::io::ErrorKind::TimedOut.into());
+                    }
+                }
+                read => return read,
+            }
+        }
     }
 }
 

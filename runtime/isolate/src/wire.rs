@@ -124,10 +124,25 @@ pub(crate) struct Invocation {
     /// previous one's output where its inputs say [`ValueWire::Previous`]
     /// (their other inputs are in the same body); the worker answers `Done`
     /// for each it runs, and stops when a node fails and the next reads it.
-    pub(crate) then: Vec<Invocation>,
+    pub(crate) then: Vec<Then>,
 }
 
-impl Invocation {
+/// A node run after an [`Invocation`]'s, in the same worker: a node of the
+/// same source, sending its events if that one does. Only what differs from
+/// the node before it is sent (a chain of a hundred nodes is one small frame).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Then {
+    /// Its name in the source.
+    pub(crate) name: String,
+    pub(crate) node: String,
+    pub(crate) source: String,
+    /// Its policy, or `None` when it is the policy of the node before it.
+    pub(crate) policy: Option<PolicyWire>,
+    pub(crate) inputs: Vec<ValueWire>,
+    pub(crate) seq: u64,
+}
+
+impl Then {
     /// Whether it reads the output of the node run before it.
     pub(crate) fn reads_previous(&self) -> bool {
         self.inputs.iter().any(|i| matches!(i, ValueWire::Previous))
@@ -407,7 +422,7 @@ impl FailureWire {
 }
 
 /// A policy, field by field (only what a backend reads: budgets and grants).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PolicyWire {
     timeout_us: u64,
     pub(crate) memory: u64,

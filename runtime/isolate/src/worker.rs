@@ -18,7 +18,7 @@ use weavelet_wasm::{ComponentModule, EngineConfig, WasmEngine};
 
 use crate::confine;
 use crate::wire::{
-    self, EventWire, FailureWire, Frame, Invocation, Origin, Reply, Request, UsageWire, ValueWire,
+    self, EventWire, FailureWire, Frame, Invocation, Origin, Reply, Request, Then, UsageWire, ValueWire,
 };
 
 /// The environment variable that makes a program a worker; its value is the protocol version.
@@ -86,12 +86,12 @@ fn run(out: Out) -> Result<(), String> {
     let confinement = confine::confine(&rules)?;
     reply(&out, &Reply::Ready { confinement }, &[])?;
 
-    let mut loaded = Loaded { wasm, nodes: HashMap::new() };
+    let mut loaded = Loaded { wasm, sources: HashMap::new() };
     let outputs = AtomicU64::new(0);
     while let Some(frame) =
         wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
     {
-        let mut invocation = match frame.header {
+        let invocation = match frame.header {
             Request::Invoke(invocation) => *invocation,
             Request::Probe { open, create } => {
                 reply(&out, &Reply::Probed(probe(&open, &create)), &[])?;
@@ -99,45 +99,71 @@ fn run(out: Out) -> Result<(), String> {
             }
             Request::Setup { .. } => return Err("a second setup".into()),
         };
+        let Invocation { origin, node, source, policy, events, inputs, seq, then } = invocation;
+        // Whether the node after each reads its output.
+        let reads_previous: Vec<bool> = then.iter().map(Then::reads_previous).collect();
+        let head = Then { name: origin.name().to_string(), node, source, policy: Some(policy), inputs, seq };
+        // Loading the source (once per worker: compiled code, engines, the
+        // script's AST) is the host's own work, done before the limit.
+        let nodes = loaded.source(&origin);
+        let mut policy = Policy::default();
         // The node, then the rest of its chain while each succeeds (a node
         // that does not read the one before runs whatever became of it).
-        let then = std::mem::take(&mut invocation.then);
-        let reads_previous: Vec<bool> = then.iter().map(Invocation::reads_previous).collect();
         let mut previous: Option<Value> = None;
         let mut measured = 0;
         let mut last_took = Duration::ZERO;
-        for (k, invocation) in std::iter::once(invocation).chain(then).enumerate() {
-            let seq = invocation.seq;
+        for (k, next) in std::iter::once(head).chain(then).enumerate() {
+            let Then { name, node, source, policy: changed, inputs, seq } = next;
             marks.mark(seq);
-            // Whether the node after it reads its output.
+            if let Some(changed) = changed {
+                policy = changed.into_policy();
+            }
             let next_reads = reads_previous.get(k).copied().unwrap_or(false);
-            let budget = invocation.policy.memory;
-            // Loading the source (once per worker: compiled code, engines, the
-            // script's AST) is the host's own work, done before the limit.
-            let found = loaded.node(&invocation.origin);
+            let found = match &nodes {
+                Ok(nodes) => nodes
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| format!("{} has no node `{name}` any more", origin.path().display())),
+                Err(e) => Err(e.clone()),
+            };
             // The data limit covers everything the node causes in this process:
-            // its own memory, the host work it asks for, and writing its output.
-            // The data size is measured again unless the node before it in this
-            // request ran for less than `REMEASURE` (reading it costs about as
-            // much as a trivial node): the worker's data then stays within its
-            // size at that measure plus this node's budget and the slack.
+            // its own memory, the host work it asks for, and writing its output
+            // and its reply. The data size is measured again unless the node
+            // before it in this request ran for less than `REMEASURE` (reading
+            // it costs about as much as a trivial node): the worker's data then
+            // stays within its size at that measure plus this node's budget and
+            // the slack. The limit is set only where it changes, and lifted
+            // when the request ends.
             if k == 0 || last_took >= REMEASURE {
                 measured = data.bytes();
             }
+            let budget = policy.budgets.memory;
             confine::limit_data(Some(measured.saturating_add(budget).saturating_add(confine::HOST_SLACK)));
             let began = std::time::Instant::now();
-            let ran =
-                invoke(found, invocation, &frame.body, previous.take(), next_reads, &out, &scratch, &outputs);
-            confine::limit_data(None);
+            let node = Named { node: &node, source: &source, inputs: &inputs, events };
+            let ran = invoke(
+                found,
+                node,
+                &policy,
+                &frame.body,
+                previous.take(),
+                next_reads,
+                &out,
+                &scratch,
+                &outputs,
+            );
             marks.ended(seq);
             last_took = began.elapsed();
             let ok = ran.result.is_ok();
-            reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body)?;
-            if !ok && next_reads {
+            let replied = reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body);
+            if replied.is_err() || (!ok && next_reads) {
+                confine::limit_data(None);
+                replied?;
                 break;
             }
             previous = ran.output;
         }
+        confine::limit_data(None);
     }
     Ok(())
 }
@@ -213,15 +239,21 @@ fn reply(out: &Out, reply: &Reply, body: &[u8]) -> Result<(), String> {
     wire::write_frame(&mut *out.lock(), reply, body).map_err(|e| format!("writing to the supervisor: {e}"))
 }
 
+/// The nodes of one source, by name.
+type SourceNodes = HashMap<String, (Arc<dyn NodeImpl>, Arc<NodeDecl>)>;
+
 /// The sources this worker has loaded, each once.
 struct Loaded {
     wasm: WasmEngine,
-    nodes: HashMap<Origin, (Arc<dyn NodeImpl>, Arc<NodeDecl>)>,
+    /// By file and digest.
+    sources: HashMap<(PathBuf, String), Arc<SourceNodes>>,
 }
 
 impl Loaded {
-    fn node(&mut self, origin: &Origin) -> Result<(Arc<dyn NodeImpl>, Arc<NodeDecl>), String> {
-        if let Some(found) = self.nodes.get(origin) {
+    /// The nodes of `origin`'s source, loaded on first use.
+    fn source(&mut self, origin: &Origin) -> Result<Arc<SourceNodes>, String> {
+        let key = (origin.path().clone(), origin.digest().to_string());
+        if let Some(found) = self.sources.get(&key) {
             return Ok(found.clone());
         }
         let changed = |now: &str| {
@@ -250,17 +282,26 @@ impl Loaded {
                 script.nodes().collect()
             }
         };
-        for node in &nodes {
-            if let Some(code) = node.code() {
-                let key = origin.node(&node.decl().name);
-                self.nodes.insert(key, (code.clone(), Arc::new(node.decl().clone())));
-            }
-        }
-        self.nodes
-            .get(origin)
-            .cloned()
-            .ok_or_else(|| format!("{} has no node `{}` any more", origin.path().display(), origin.name()))
+        let nodes: SourceNodes = nodes
+            .iter()
+            .filter_map(|node| {
+                let code = node.code()?.clone();
+                Some((node.decl().name.to_string(), (code, Arc::new(node.decl().clone()))))
+            })
+            .collect();
+        let nodes = Arc::new(nodes);
+        self.sources.insert(key, nodes.clone());
+        Ok(nodes)
     }
+}
+
+/// A node of a request, as [`invoke`] runs it.
+struct Named<'a> {
+    node: &'a str,
+    source: &'a str,
+    inputs: &'a [ValueWire],
+    /// Whether its events are sent.
+    events: bool,
 }
 
 /// What running one node gave: its reply, and (when a node of its chain
@@ -275,7 +316,8 @@ struct Ran {
 #[allow(clippy::too_many_arguments)]
 fn invoke(
     found: Result<(Arc<dyn NodeImpl>, Arc<NodeDecl>), String>,
-    invocation: Invocation,
+    named: Named<'_>,
+    policy: &Policy,
     body: &[u8],
     previous: Option<Value>,
     keep_output: bool,
@@ -283,10 +325,9 @@ fn invoke(
     scratch: &Path,
     outputs: &AtomicU64,
 ) -> Ran {
-    let Invocation { node, source, policy, events, inputs, .. } = invocation;
+    let Named { node, source, inputs, events } = named;
     let node: Arc<str> = node.into();
     let source: Arc<str> = source.into();
-    let policy = policy.into_policy();
     let host_failure = |message: String| {
         let failure = NodeFailure::new(&node, &source, FailureKind::Host, message);
         Ran {
@@ -343,7 +384,7 @@ fn invoke(
             }
         }) as EventSink
     });
-    let call = Call::new(&node, &source, &decl, &policy, sink.as_ref());
+    let call = Call::new(&node, &source, &decl, policy, sink.as_ref());
     let result = weavelet_data::caught("the node", || code.invoke(&call, values))
         .unwrap_or_else(|panic| Err(call.fail(FailureKind::Trap, panic)));
     // A table is computed here, under the node's limits, and handed over as a file.
