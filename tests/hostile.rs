@@ -841,6 +841,49 @@ fn a_build_that_never_ends_is_stopped_with_everything_it_started() {
 }
 
 #[test]
+fn a_build_is_held_to_its_memory_limit_across_all_its_processes() {
+    // A build script that starts four copies of itself, each holding 400 MiB:
+    // every process stays under the 1 GiB limit alone, the build as a whole
+    // does not. The build's memory cgroup stops it, and the build fails
+    // saying which limit it reached and how to raise it.
+    let dir = tempfile::tempdir().unwrap();
+    crate_with_build_script(
+        dir.path(),
+        "hoarder",
+        "fn main() {
+            if std::env::var_os(\"HOARD\").is_some() {
+                let held = vec![1u8; 400 << 20];
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                std::hint::black_box(&held);
+                return;
+            }
+            let me = std::env::current_exe().unwrap();
+            let children: Vec<_> = (0..4)
+                .map(|_| std::process::Command::new(&me).env(\"HOARD\", \"1\").spawn().unwrap())
+                .collect();
+            for mut child in children {
+                assert!(child.wait().unwrap().success(), \"a hoarder was stopped\");
+            }
+        }\n",
+    );
+    let started = Instant::now();
+    let out = weavelet_cmd()
+        .current_dir(dir.path())
+        .env("WEAVELET_CACHE_DIR", dir.path().join("cache"))
+        .env("WEAVELET_BUILD_MEMORY", "1GiB")
+        .args(["build", "hoarder"])
+        .timeout(Duration::from_secs(180))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the build reached its memory limit of 1.0 GiB"), "{stderr}");
+    assert!(stderr.contains("WEAVELET_BUILD_MEMORY sets the limit"), "{stderr}");
+    // Stopped when it reached the limit, not at its children's 60 s sleep.
+    assert!(started.elapsed() < Duration::from_secs(55), "took {:?}", started.elapsed());
+}
+
+#[test]
 fn host_work_past_the_deadline_is_stopped_by_killing_its_worker() {
     // One host call that never returns on its own; a memory budget large
     // enough that only the clock stops it. The worker is killed at the

@@ -49,6 +49,17 @@ pub fn build_timeout() -> Result<Duration, Error> {
     }
 }
 
+/// How much memory one sandboxed build may use, all its processes together:
+/// `WEAVELET_BUILD_MEMORY` (`4GiB`, `512MiB`), else 8 GiB. Past it the kernel
+/// stops the build and the build fails saying so (see [`BuildSandbox`]).
+pub fn build_memory() -> Result<u64, Error> {
+    match std::env::var("WEAVELET_BUILD_MEMORY") {
+        Ok(text) if !text.trim().is_empty() => weavelet_core::parse_size(text.trim())
+            .map_err(|e| Error::build(format!("WEAVELET_BUILD_MEMORY: {e}"))),
+        _ => Ok(weavelet_isolate::BUILD_MEMORY),
+    }
+}
+
 /// What a tool run within a time limit printed, and how it ended (`None`:
 /// it was killed at the limit).
 pub(crate) struct Ran {

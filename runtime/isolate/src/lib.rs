@@ -25,7 +25,7 @@ mod wire;
 mod worker;
 
 pub use confine::HOST_SLACK;
-pub use sandbox::{BUILD_HOST_NAME, BuildSandbox, SANDBOX_ENV, SANDBOX_FAILED};
+pub use sandbox::{BUILD_HOST_NAME, BUILD_MEMORY, BuildSandbox, SANDBOX_ENV, SANDBOX_FAILED};
 pub use supervisor::{Probed, Supervisor, WorkerCounts, WorkerSettings};
 pub use wire::Origin;
 

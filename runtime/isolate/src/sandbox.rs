@@ -17,7 +17,12 @@
 //! - seccomp: no `connect` (a Unix socket by path, such as a container
 //!   engine's, is as good as the network), no `ptrace`, mounts, namespaces,
 //!   BPF, keyrings, io_uring or kernel modules;
-//! - the environment holds only what the tools need (no secrets of the user's).
+//! - the environment holds only what the tools need (no secrets of the user's);
+//! - memory: every process of the build together is held to the build's
+//!   memory limit by a memory cgroup the launcher creates for it (cgroup v1
+//!   `memory.limit_in_bytes` or v2 `memory.max`, swap included), where this
+//!   process may create one; each process is also held to it alone by
+//!   `RLIMIT_DATA` (the only bound where no cgroup can be made).
 //!
 //! Where the kernel refuses user namespaces the launcher fails with a message
 //! saying so; the build is then refused, never run unconfined.
@@ -94,19 +99,37 @@ struct Spec {
     writable: Vec<PathBuf>,
     /// The pid of the process that asked, so the launcher dies with it.
     parent: u32,
+    /// The memory the whole build may use, in bytes.
+    memory: u64,
 }
+
+/// The memory a build may use unless told otherwise: 8 GiB.
+pub const BUILD_MEMORY: u64 = 8 << 30;
 
 /// Runs build tools in the sandbox, through a launcher program.
 #[derive(Debug, Clone)]
 pub struct BuildSandbox {
     launcher: PathBuf,
+    memory: u64,
 }
 
 impl BuildSandbox {
     /// A sandbox launched by `launcher`: a program that calls
     /// [`crate::serve_if_asked`] first thing in `main` (the `weavelet` binary).
+    /// Builds in it may use [`BUILD_MEMORY`].
     pub fn new(launcher: impl Into<PathBuf>) -> BuildSandbox {
-        BuildSandbox { launcher: launcher.into() }
+        BuildSandbox { launcher: launcher.into(), memory: BUILD_MEMORY }
+    }
+
+    /// The same sandbox, holding each build to `bytes` of memory.
+    pub fn with_memory(mut self, bytes: u64) -> BuildSandbox {
+        self.memory = bytes;
+        self
+    }
+
+    /// The memory each build may use.
+    pub fn memory(&self) -> u64 {
+        self.memory
     }
 
     /// `command`, to be run in the sandbox, reading only beneath `readable`
@@ -143,7 +166,7 @@ impl BuildSandbox {
         let mut readable = readable.to_vec();
         readable.extend(system_reads());
         readable.extend(toolchain_reads(command.get_program()));
-        let spec = Spec { readable, writable, parent: std::process::id() };
+        let spec = Spec { readable, writable, parent: std::process::id(), memory: self.memory };
         wrapped.env("TMPDIR", tmp).env(SANDBOX_ENV, serde_json::to_string(&spec).unwrap_or_default());
         wrapped
     }
@@ -264,6 +287,11 @@ fn launch(spec: &OsString) -> Result<i32, String> {
     let program = args.next().ok_or("no program to run")?;
     let args: Vec<OsString> = args.collect();
     crate::confine::die_with_parent(Some(spec.parent));
+    // The cgroup is made while this process still may (before its user
+    // namespace); it holds every process the build starts, and is removed
+    // when the build ends.
+    let memory = spec.memory;
+    let cgroup = BuildCgroup::create(memory);
     enter_namespaces()?;
     // The first process of the new PID namespace: when it ends, the kernel
     // ends every process of the build with it.
@@ -275,15 +303,167 @@ fn launch(spec: &OsString) -> Result<i32, String> {
     // thread), so the child may allocate: no other thread held a lock at fork.
     unsafe {
         tool.pre_exec(move || {
+            // Each process alone, inherited by all it starts.
+            limit_data(memory);
             confine_build(&readable, &writable)
                 .map_err(|e| std::io::Error::other(format!("confining the build: {e}")))
         });
     }
-    let status = tool.status().map_err(|e| format!("running {}: {e}", program.to_string_lossy()))?;
+    let mut child = tool.spawn().map_err(|e| format!("running {}: {e}", program.to_string_lossy()))?;
+    // Once the kernel has had to stop a process of the build at its limit,
+    // the whole build is stopped (its first process ends, and the PID
+    // namespace every other): a build that lost a process is not to be trusted.
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("waiting for the build: {e}"))? {
+            break status;
+        }
+        if cgroup.as_ref().is_ok_and(BuildCgroup::ran_out) {
+            let _ = child.kill();
+            break child.wait().map_err(|e| format!("waiting for the build: {e}"))?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let limit = weavelet_core::human_bytes(memory);
+    match &cgroup {
+        Ok(cgroup) if cgroup.ran_out() => eprintln!(
+            "weavelet: the build reached its memory limit of {limit} (all its processes together) and was \
+             stopped; WEAVELET_BUILD_MEMORY sets the limit"
+        ),
+        Ok(_) => {}
+        Err(why) if !status.success() => eprintln!(
+            "weavelet: each process of this build may use {limit} of memory (WEAVELET_BUILD_MEMORY sets it); \
+             the build as a whole has no bound here, as no memory cgroup could be made ({why})"
+        ),
+        Err(_) => {}
+    }
+    drop(cgroup);
     Ok(status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
     }))
+}
+
+/// Hold this process (and what it starts) to `bytes` of data.
+fn limit_data(bytes: u64) {
+    let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+    // SAFETY: setrlimit reads the one struct passed. Lowering both limits
+    // needs no privilege; where it fails, the cgroup (if any) still holds.
+    unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
+}
+
+/// The memory cgroup a build runs in (see the module's documentation).
+struct BuildCgroup {
+    dir: PathBuf,
+    parent: PathBuf,
+    v2: bool,
+}
+
+impl BuildCgroup {
+    /// A new cgroup beneath this process's own, holding this process from
+    /// now on, its memory (and swap) limited to `bytes`.
+    fn create(bytes: u64) -> Result<BuildCgroup, String> {
+        let (parent, v2) = own_memory_cgroup().ok_or("no memory cgroup controller is mounted")?;
+        remove_stale_cgroups(&parent);
+        let dir = parent.join(format!("weavelet-build-{}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let cgroup = BuildCgroup { dir, parent, v2 };
+        let (limit, swap) = if v2 {
+            ("memory.max", "memory.swap.max")
+        } else {
+            ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
+        };
+        cgroup.write(limit, &bytes.to_string())?;
+        // Swap is held to it too where the kernel counts it (v1 counts memory + swap).
+        let _ = cgroup.write(swap, if v2 { "0".into() } else { bytes.to_string() }.as_str());
+        if v2 {
+            // The kernel stops every process of the cgroup at once at the limit.
+            let _ = cgroup.write("memory.oom.group", "1");
+        }
+        cgroup.write("cgroup.procs", &std::process::id().to_string())?;
+        Ok(cgroup)
+    }
+
+    fn write(&self, file: &str, text: &str) -> Result<(), String> {
+        let path = self.dir.join(file);
+        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+
+    /// Whether the kernel had to kill a process of the build at the limit.
+    fn ran_out(&self) -> bool {
+        let file = if self.v2 { "memory.events" } else { "memory.oom_control" };
+        let text = std::fs::read_to_string(self.dir.join(file)).unwrap_or_default();
+        let kills =
+            text.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|n| n.trim().parse::<u64>().ok());
+        match kills {
+            Some(n) => n > 0,
+            // Kernels before 4.13 do not count kills in v1: the limit was reached.
+            None => std::fs::read_to_string(self.dir.join("memory.failcnt"))
+                .ok()
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > 0),
+        }
+    }
+}
+
+impl Drop for BuildCgroup {
+    fn drop(&mut self) {
+        // Back to the cgroup it came from, so this one can go (every process
+        // of the build has ended with its PID namespace).
+        let _ = std::fs::write(self.parent.join("cgroup.procs"), std::process::id().to_string());
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// The folder of this process's memory cgroup, and whether it is cgroup v2.
+fn own_memory_cgroup() -> Option<(PathBuf, bool)> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    // v1: a `cgroup` mount whose options include `memory`; v2: the `cgroup2` mount.
+    let mount = |v2: bool| {
+        mountinfo.lines().find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fields: Vec<&str> = left.split(' ').collect();
+            let kinds: Vec<&str> = right.split(' ').collect();
+            let (root, point) = (fields.get(3)?, fields.get(4)?);
+            let wanted = if v2 {
+                kinds.first() == Some(&"cgroup2")
+            } else {
+                kinds.first() == Some(&"cgroup") && kinds.get(2)?.split(',').any(|o| o == "memory")
+            };
+            wanted.then(|| (root.to_string(), PathBuf::from(point)))
+        })
+    };
+    let path = |v2: bool| {
+        membership.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let wanted =
+                if v2 { controllers.is_empty() } else { controllers.split(',').any(|c| c == "memory") };
+            wanted.then(|| path.to_string())
+        })
+    };
+    for v2 in [false, true] {
+        if let (Some((root, point)), Some(path)) = (mount(v2), path(v2)) {
+            let inside = path.strip_prefix(root.as_str()).unwrap_or(&path).trim_start_matches('/');
+            let dir = point.join(inside);
+            if dir.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" }).exists() || v2 {
+                return Some((dir, v2));
+            }
+        }
+    }
+    None
+}
+
+/// Remove the cgroups of builds whose launcher was killed (at the build's
+/// deadline): a cgroup with a process in it cannot be removed, so only
+/// finished ones go.
+fn remove_stale_cgroups(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("weavelet-build-") {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
 }
 
 /// New user, network, UTS, IPC and PID namespaces, with this user mapped to

@@ -193,12 +193,13 @@ impl Runtime {
         let place = match isolation {
             Isolation::InProcess => BuildIn::Host,
             Isolation::Process => {
-                BuildIn::Sandbox(BuildSandbox::new(self.inner.workers.program().map_err(|e| {
+                let launcher = self.inner.workers.program().map_err(|e| {
                     Error::build(format!(
                         "building {} runs its own code, which Weavelet does in a sandbox, and {e}",
                         dir.display()
                     ))
-                })?))
+                })?;
+                BuildIn::Sandbox(BuildSandbox::new(launcher).with_memory(weavelet_build::build_memory()?))
             }
         };
         weavelet_build::build(language, dir, self.inner.config.cache_dir.as_deref(), &place, on_step)
