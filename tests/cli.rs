@@ -294,3 +294,112 @@ fn a_run_whose_stderr_is_closed_still_ends() {
     };
     assert!(status.code().is_some(), "{status:?}");
 }
+
+/// An HTTP server on 127.0.0.1 answering every request with `body` (which
+/// the test may change), counting the requests.
+struct Served {
+    base: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+fn serve(body: Vec<u8>) -> Served {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let body = std::sync::Arc::new(std::sync::Mutex::new(body));
+    let (counted, served) = (hits.clone(), body.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = served.lock().unwrap().clone();
+            let mut stream = reader.into_inner();
+            let head =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+        }
+    });
+    Served { base, hits, body }
+}
+
+#[test]
+fn a_component_by_url_is_fetched_once_checked_against_its_digest_and_kept() {
+    let wasm = std::fs::read(DIAMOND_NODES).unwrap();
+    let digest = weavelet::key::hex(&weavelet::key::sha256(&wasm));
+    let server = serve(wasm);
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = |url: &str, digest: &str| {
+        format!(
+            "[pipeline]\nname = \"fetched\"\n[[components]]\nurl = \"{url}\"\nsha256 = \"{digest}\"\n[params]\ncount = 10\n"
+        )
+    };
+    let url = format!("{}/diamond.wasm", server.base);
+    let m = manifest(dir.path(), &pinned(&url, &digest));
+    weavelet(&dir.path().join("cache"))
+        .arg("run")
+        .arg(&m)
+        .assert()
+        .success()
+        .stdout("report: total 223.01, range 20.00 .. 24.55\n")
+        .stderr(predicate::str::contains(format!("fetching {url}")));
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Kept by its digest: the next run reaches no server.
+    weavelet(&dir.path().join("cache"))
+        .arg("run")
+        .arg(&m)
+        .assert()
+        .success()
+        .stdout("report: total 223.01, range 20.00 .. 24.55\n")
+        .stderr(predicate::str::contains("fetching").not());
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1, "fetched again");
+
+    // The server now serves another component under the pinned digest: refused,
+    // both digests named, nothing kept.
+    let other = std::fs::read(FIXTURE_NODES).unwrap();
+    let other_digest = weavelet::key::hex(&weavelet::key::sha256(&other));
+    *server.body.lock().unwrap() = other;
+    let fresh = dir.path().join("fresh-cache");
+    weavelet(&fresh)
+        .arg("run")
+        .arg(&m)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(format!("its SHA-256 is {other_digest}")))
+        .stderr(predicate::str::contains(format!("the manifest's `sha256` is {digest}")));
+    let kept = std::fs::read_dir(fresh.join("downloads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(kept, 0, "a component that failed its digest was kept");
+
+    // Not pinned, or pinned with something that is not a digest: refused before any fetch.
+    let hits = server.hits.load(std::sync::atomic::Ordering::SeqCst);
+    manifest(dir.path(), &format!("[[components]]\nurl = \"{url}\"\n"));
+    weavelet(&fresh)
+        .arg("run")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("must be pinned by its digest: add `sha256"));
+    manifest(dir.path(), &pinned(&url, "abc"));
+    weavelet(&fresh)
+        .arg("run")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`sha256` is 64 hexadecimal digits"));
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), hits);
+
+    // A local file pinned by a digest it does not have is refused too.
+    manifest(dir.path(), &format!("[[components]]\npath = \"{{fixtures}}\"\nsha256 = \"{digest}\"\n"));
+    weavelet(&fresh)
+        .arg("run")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("its SHA-256 is {other_digest}, `sha256` says {digest}")));
+}

@@ -58,6 +58,10 @@ pub trait Loader {
     fn build(&mut self, language: Language, dir: &Path, isolation: Isolation) -> Result<PathBuf, Error>;
     /// The nodes of the Rhai script at `path`.
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error>;
+    /// The component file fetched from `url` whose SHA-256 is `sha256`
+    /// (64 lowercase hex digits): from the download cache, or fetched into it
+    /// and checked against the digest first.
+    fn fetch(&mut self, url: &str, sha256: &str) -> Result<PathBuf, Error>;
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +228,12 @@ struct ComponentEntry {
     python: Option<toml::Spanned<String>>,
     #[serde(default)]
     js: Option<toml::Spanned<String>>,
+    /// A component file fetched from this URL (pinned by `sha256`).
+    #[serde(default)]
+    url: Option<toml::Spanned<String>>,
+    /// The SHA-256 the component file must have (`url`: required; `path`: checked).
+    #[serde(default)]
+    sha256: Option<toml::Spanned<String>>,
 }
 
 impl ComponentEntry {
@@ -355,6 +365,52 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
     // The nodes of every component, for `[nodes.x] use = ...`.
     let mut component_nodes: Vec<Node> = Vec::new();
     for entry in &manifest.components {
+        let pinned = match &entry.sha256 {
+            Some(digest) => {
+                let text = digest.get_ref().trim().to_ascii_lowercase();
+                if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(spanned(
+                        &file,
+                        &src,
+                        Some(digest.span()),
+                        "`sha256` is 64 hexadecimal digits (the SHA-256 of the component file)".into(),
+                        Some("`sha256sum nodes.wasm` prints it".into()),
+                    ));
+                }
+                Some((text, digest.span()))
+            }
+            None => None,
+        };
+        if let Some(url) = &entry.url {
+            if !entry.given().is_empty() {
+                return Err(spanned(
+                    &file,
+                    &src,
+                    Some(url.span()),
+                    "a [[components]] entry with `url` names no other source (`path`, `rust`, `c`, `python`, `js`)"
+                        .into(),
+                    None,
+                ));
+            }
+            let Some((digest, _)) = &pinned else {
+                return Err(spanned(
+                    &file,
+                    &src,
+                    Some(url.span()),
+                    "a component fetched from a URL must be pinned by its digest: add `sha256 = \"...\"`".into(),
+                    Some(
+                        "the publisher lists it; or fetch the file once, review it (`weavelet inspect`), and pin what `sha256sum` prints"
+                            .into(),
+                    ),
+                ));
+            };
+            let wasm = loader.fetch(url.get_ref(), digest)?;
+            let nodes = loader.component(&wasm)?;
+            sources.push((url.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
+            component_nodes.extend(nodes.iter().cloned());
+            pipeline.add_nodes(nodes);
+            continue;
+        }
         let given = entry.given();
         let [(language, listed)] = given.as_slice() else {
             return Err(Error::Manifest {
@@ -401,6 +457,37 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                 loader.build(*language, &dir, isolation)?
             }
         };
+        if let (Some((_, span)), Some(_)) = (&pinned, language) {
+            return Err(spanned(
+                &file,
+                &src,
+                Some(span.clone()),
+                "`sha256` pins a component file (`path` or `url`), not a node folder that is built here"
+                    .into(),
+                None,
+            ));
+        }
+        if let Some((digest, span)) = &pinned {
+            // A pinned file must be the one pinned: checked before it is loaded.
+            let bytes =
+                std::fs::read(&wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
+            let got = weavelet_core::key::hex(&weavelet_core::key::sha256(&bytes));
+            if &got != digest {
+                return Err(spanned(
+                    &file,
+                    &src,
+                    Some(span.clone()),
+                    format!(
+                        "{} is not the component this entry pins: its SHA-256 is {got}, `sha256` says {digest}",
+                        wasm.display()
+                    ),
+                    Some(
+                        "if it changed on purpose, review it (`weavelet inspect`) and pin the new digest"
+                            .into(),
+                    ),
+                ));
+            }
+        }
         let nodes = loader.component(&wasm)?;
         sources.push((listed.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
         component_nodes.extend(nodes.iter().cloned());

@@ -78,6 +78,7 @@
 //! `weavelet-manifest` and `weavelet-build`. See ARCHITECTURE.md.
 
 mod config;
+mod fetch;
 mod output;
 mod runtime;
 

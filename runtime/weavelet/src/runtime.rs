@@ -299,4 +299,15 @@ impl Loader for RuntimeLoader<'_> {
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error> {
         self.runtime.script_nodes(path)
     }
+
+    fn fetch(&mut self, url: &str, sha256: &str) -> Result<PathBuf, Error> {
+        let config = &self.runtime.inner.config;
+        crate::fetch::component(
+            url,
+            sha256,
+            config.cache_dir.as_deref(),
+            config.max_component_size,
+            self.on_build,
+        )
+    }
 }
