@@ -340,20 +340,15 @@ fn a_component_by_url_is_fetched_once_checked_against_its_digest_and_kept() {
         )
     };
     let url = format!("{}/diamond.wasm", server.base);
-    let m = manifest(dir.path(), &pinned(&url, &digest));
-    weavelet(&dir.path().join("cache"))
-        .arg("run")
-        .arg(&m)
-        .assert()
+    manifest(dir.path(), &pinned(&url, &digest));
+    let run = |cache: &std::path::Path| weavelet(cache).arg("run").arg(dir.path()).assert();
+    run(&dir.path().join("cache"))
         .success()
         .stdout("report: total 223.01, range 20.00 .. 24.55\n")
         .stderr(predicate::str::contains(format!("fetching {url}")));
     assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
     // Kept by its digest: the next run reaches no server.
-    weavelet(&dir.path().join("cache"))
-        .arg("run")
-        .arg(&m)
-        .assert()
+    run(&dir.path().join("cache"))
         .success()
         .stdout("report: total 223.01, range 20.00 .. 24.55\n")
         .stderr(predicate::str::contains("fetching").not());
@@ -365,41 +360,22 @@ fn a_component_by_url_is_fetched_once_checked_against_its_digest_and_kept() {
     let other_digest = weavelet::key::hex(&weavelet::key::sha256(&other));
     *server.body.lock().unwrap() = other;
     let fresh = dir.path().join("fresh-cache");
-    weavelet(&fresh)
-        .arg("run")
-        .arg(&m)
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains(format!("its SHA-256 is {other_digest}")))
-        .stderr(predicate::str::contains(format!("the manifest's `sha256` is {digest}")));
+    let refused = |says: &str| {
+        run(&fresh).code(2).stdout("").stderr(predicate::str::contains(says));
+    };
+    refused(&format!("its SHA-256 is {other_digest}, the manifest's `sha256` is {digest}"));
     let kept = std::fs::read_dir(fresh.join("downloads")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(kept, 0, "a component that failed its digest was kept");
 
     // Not pinned, or pinned with something that is not a digest: refused before any fetch.
     let hits = server.hits.load(std::sync::atomic::Ordering::SeqCst);
     manifest(dir.path(), &format!("[[components]]\nurl = \"{url}\"\n"));
-    weavelet(&fresh)
-        .arg("run")
-        .arg(dir.path())
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("must be pinned by its digest: add `sha256"));
+    refused("must be pinned by its digest: add `sha256");
     manifest(dir.path(), &pinned(&url, "abc"));
-    weavelet(&fresh)
-        .arg("run")
-        .arg(dir.path())
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("`sha256` is 64 hexadecimal digits"));
+    refused("`sha256` is 64 hexadecimal digits");
     assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), hits);
 
     // A local file pinned by a digest it does not have is refused too.
     manifest(dir.path(), &format!("[[components]]\npath = \"{{fixtures}}\"\nsha256 = \"{digest}\"\n"));
-    weavelet(&fresh)
-        .arg("run")
-        .arg(dir.path())
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(format!("its SHA-256 is {other_digest}, `sha256` says {digest}")));
+    refused(&format!("its SHA-256 is {other_digest}, `sha256` says {digest}"));
 }
