@@ -379,3 +379,54 @@ fn a_component_by_url_is_fetched_once_checked_against_its_digest_and_kept() {
     manifest(dir.path(), &format!("[[components]]\npath = \"{{fixtures}}\"\nsha256 = \"{digest}\"\n"));
     refused(&format!("its SHA-256 is {other_digest}, `sha256` says {digest}"));
 }
+
+#[test]
+fn weavelet_add_shows_the_review_and_pins_only_on_confirmation() {
+    let wasm = std::fs::read(DIAMOND_NODES).unwrap();
+    let digest = weavelet::key::hex(&weavelet::key::sha256(&wasm));
+    let server = serve(wasm);
+    let url = format!("{}/diamond.wasm", server.base);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let before = "[pipeline]\nname = \"added\"\n\n[params]\ncount = 10\n";
+    let m = manifest(dir.path(), before);
+    let add = || {
+        let mut cmd = weavelet(&cache);
+        cmd.arg("add").arg(&url).arg("--to").arg(dir.path());
+        cmd
+    };
+    // Not a terminal and no --yes: the review is shown, nothing is written.
+    add()
+        .write_stdin("y\n")
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(format!("sha256  {digest}")))
+        .stdout(predicate::str::contains("node report("))
+        .stderr(predicate::str::contains("pass --yes once you have reviewed"));
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), before);
+    // A digest the publisher lists that the file does not have: refused.
+    add()
+        .args(["--yes", "--sha256", &"0".repeat(64)])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("its SHA-256 is {digest}")));
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), before);
+    // Confirmed: pinned to what was reviewed, the rest of the file as it was.
+    add()
+        .arg("--yes")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!("pinned to SHA-256 {digest}")));
+    let after = std::fs::read_to_string(&m).unwrap();
+    assert!(after.starts_with(before), "{after}");
+    assert!(after.contains(&format!("url = \"{url}\"\nsha256 = \"{digest}\"\n")), "{after}");
+    weavelet(&cache)
+        .arg("run")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout("report: total 223.01, range 20.00 .. 24.55\n");
+    // Added twice: refused, the file unchanged.
+    add().arg("--yes").assert().code(2).stderr(predicate::str::contains("already lists"));
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), after);
+}

@@ -101,7 +101,20 @@ pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    out!("component {}", args.component.display());
+    review(&runtime, &args.component, &module, size);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What an operator reviews before granting a component anything: its
+/// size, digest, where it runs, its imports and what Weavelet gives it
+/// there, its nodes and what each requests.
+pub fn review(
+    runtime: &weavelet::Runtime,
+    path: &std::path::Path,
+    module: &weavelet::ComponentModule,
+    size: u64,
+) {
+    out!("component {}", path.display());
     out!("  size    {}", weavelet::human_bytes(size));
     out!("  sha256  {}", module.content_hash());
     out!(
@@ -139,5 +152,4 @@ pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
             out!("    requests: {}", caps.join(", "));
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

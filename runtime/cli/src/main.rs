@@ -16,6 +16,7 @@ macro_rules! out {
     }};
 }
 
+mod add;
 mod build;
 mod cache;
 mod componentize;
@@ -44,6 +45,8 @@ enum Command {
     Run(run::RunArgs),
     /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
     Inspect(inspect::InspectArgs),
+    /// Fetch a published component, review it, and pin it in weavelet.toml by its SHA-256.
+    Add(add::AddArgs),
     /// List recent runs, or show one run node by node (`weavelet runs show 12`).
     Runs(runs::RunsArgs),
     /// Look after the result cache: list, collect garbage, clear, verify.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Add(args) => add::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Build(args) => build::run(args),

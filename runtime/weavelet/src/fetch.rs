@@ -16,9 +16,12 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 /// The component the manifest pins as `url` with SHA-256 `digest` (64
 /// lowercase hex digits): the cached file, fetched first if it is not in the
 /// cache. At most `max_size` bytes are fetched; `on_step` hears what is done.
+///
+/// With no `digest` (`weavelet add`, before the review that pins one) it is
+/// always fetched, and kept under the digest it turns out to have.
 pub(crate) fn component(
     url: &str,
-    digest: &str,
+    digest: Option<&str>,
     cache_dir: Option<&Path>,
     max_size: u64,
     on_step: &mut dyn FnMut(&str),
@@ -27,8 +30,11 @@ pub(crate) fn component(
         Some(cache) => cache.join("downloads"),
         None => std::env::temp_dir().join("weavelet-downloads"),
     };
-    let kept = folder.join(format!("sha256-{digest}.wasm"));
-    if let Ok(bytes) = std::fs::read(&kept) {
+    let kept_as = |digest: &str| folder.join(format!("sha256-{digest}.wasm"));
+    let kept = kept_as(digest.unwrap_or("unpinned"));
+    if let Some(digest) = digest
+        && let Ok(bytes) = std::fs::read(&kept)
+    {
         if hex(&sha256(&bytes)) == digest {
             return Ok(kept);
         }
@@ -50,6 +56,9 @@ pub(crate) fn component(
     on_step(&format!("fetching {url}"));
     let bytes = download(url, max_size).map_err(fetch_error)?;
     let got = hex(&sha256(&bytes));
+    let checked = if digest.is_some() { "as pinned".to_string() } else { got.clone() };
+    let digest = digest.unwrap_or(&got);
+    let kept = kept_as(digest);
     if got != digest {
         return Err(Error::build(format!(
             "the component fetched from {url} is not the one the manifest pins: its SHA-256 is {got}, the manifest's \
@@ -68,7 +77,7 @@ pub(crate) fn component(
         return Err(Error::io(format!("keeping the component in {}", kept.display()), e));
     }
     on_step(&format!(
-        "fetched {url} ({}), SHA-256 as pinned",
+        "fetched {url} ({}), SHA-256 {checked}",
         weavelet_core::human_bytes(bytes.len() as u64)
     ));
     Ok(kept)

@@ -126,6 +126,19 @@ impl Runtime {
         Ok(())
     }
 
+    /// The component file at `url`, from the download cache or fetched into
+    /// it (at most `max_component_size`); with `sha256`, refused unless it
+    /// has that digest. The file is named by its digest in the cache.
+    pub fn fetch_component(
+        &self,
+        url: &str,
+        sha256: Option<&str>,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<PathBuf, Error> {
+        let config = &self.inner.config;
+        crate::fetch::component(url, sha256, config.cache_dir.as_deref(), config.max_component_size, on_step)
+    }
+
     /// Load a component: compiled once per process (and cached on disk across
     /// processes), pre-instantiated, its node declarations read and checked.
     pub fn load_component(&self, path: impl AsRef<Path>) -> Result<Arc<ComponentModule>, Error> {
@@ -301,13 +314,6 @@ impl Loader for RuntimeLoader<'_> {
     }
 
     fn fetch(&mut self, url: &str, sha256: &str) -> Result<PathBuf, Error> {
-        let config = &self.runtime.inner.config;
-        crate::fetch::component(
-            url,
-            sha256,
-            config.cache_dir.as_deref(),
-            config.max_component_size,
-            self.on_build,
-        )
+        self.runtime.fetch_component(url, Some(sha256), self.on_build)
     }
 }
