@@ -429,4 +429,29 @@ fn weavelet_add_shows_the_review_and_pins_only_on_confirmation() {
     // Added twice: refused, the file unchanged.
     add().arg("--yes").assert().code(2).stderr(predicate::str::contains("already lists"));
     assert_eq!(std::fs::read_to_string(&m).unwrap(), after);
+
+    // The lock holds what was reviewed: a manifest pinning another digest is refused
+    // before anything is fetched, naming both.
+    let lock = std::fs::read_to_string(dir.path().join("weavelet.lock")).unwrap();
+    assert!(lock.contains(&format!("url = \"{url}\"\nsha256 = \"{digest}\"\nrequests = []")), "{lock}");
+    let other = "ab".repeat(32);
+    std::fs::write(&m, after.replace(&digest, &other)).unwrap();
+    let hits = server.hits.load(std::sync::atomic::Ordering::SeqCst);
+    weavelet(&cache)
+        .arg("run")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the manifest and its lock disagree"))
+        .stderr(predicate::str::contains(format!("pins it to SHA-256 {digest}, the manifest to {other}")));
+    // A url component the lock does not list is refused too.
+    std::fs::write(&m, format!("{after}\n[[components]]\nurl = \"{url}?v=2\"\nsha256 = \"{digest}\"\n"))
+        .unwrap();
+    weavelet(&cache)
+        .arg("run")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("weavelet.lock does not list this component"));
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), hits);
 }

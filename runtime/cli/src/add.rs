@@ -69,6 +69,31 @@ pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
+    // The lock records what was reviewed (`weavelet run` refuses a manifest
+    // that disagrees with it); written first, so a failure leaves the manifest as it was.
+    let lock = manifest.with_file_name(weavelet::manifest::LOCK_FILE);
+    let requests: Vec<String> = module
+        .decls()
+        .flat_map(|d| d.capabilities.iter().map(move |c| toml_string(&format!("{}: {c}", d.name))))
+        .collect();
+    let mut locked = String::new();
+    if !lock.exists() {
+        locked.push_str(
+            "# Written by `weavelet add`: each component as it was reviewed. `weavelet run` refuses\n",
+        );
+        locked.push_str("# a weavelet.toml whose `url` components are not here with the same digest.\n");
+    }
+    locked.push_str(&format!(
+        "\n[[components]]\nurl = {}\nsha256 = \"{digest}\"\nrequests = [{}]\n",
+        toml_string(&args.url),
+        requests.join(", ")
+    ));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&lock)
+        .and_then(|mut f| f.write_all(locked.as_bytes()))
+        .with_context(|| format!("writing {}", lock.display()))?;
     let mut entry = String::new();
     if !text.is_empty() && !text.ends_with('\n') {
         entry.push('\n');
@@ -83,7 +108,12 @@ pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
         .open(&manifest)
         .and_then(|mut f| f.write_all(entry.as_bytes()))
         .with_context(|| format!("writing {}", manifest.display()))?;
-    eprintln!("added {} to {}, pinned to SHA-256 {digest}", args.url, manifest.display());
+    eprintln!(
+        "added {} to {} and {}, pinned to SHA-256 {digest}",
+        args.url,
+        manifest.display(),
+        lock.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

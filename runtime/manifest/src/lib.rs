@@ -252,6 +252,31 @@ impl ComponentEntry {
     }
 }
 
+/// `weavelet.lock` beside a manifest: what `weavelet add` pinned after its
+/// review. Where it exists, every `url` component of the manifest must be in
+/// it with the same digest.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lock {
+    #[serde(default)]
+    components: Vec<LockedComponent>,
+}
+
+/// One reviewed component in `weavelet.lock`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockedComponent {
+    url: String,
+    sha256: String,
+    /// The capabilities its nodes requested when it was reviewed.
+    #[serde(default)]
+    #[allow(dead_code)]
+    requests: Vec<String>,
+}
+
+/// The name of the lock file beside a manifest.
+pub const LOCK_FILE: &str = "weavelet.lock";
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScriptEntry {
@@ -362,6 +387,15 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
         sources.push((entry.path.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
         pipeline.add_nodes(nodes);
     }
+    let lock_file = base.join(LOCK_FILE);
+    let lock: Option<Lock> = match std::fs::read_to_string(&lock_file) {
+        Ok(text) => Some(toml::from_str(&text).map_err(|e| {
+            let message = e.message().trim_end_matches('\n').to_string();
+            spanned(&lock_file, &text, e.span(), message, None)
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format!("reading {}", lock_file.display()), e)),
+    };
     // The nodes of every component, for `[nodes.x] use = ...`.
     let mut component_nodes: Vec<Node> = Vec::new();
     for entry in &manifest.components {
@@ -404,6 +438,36 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                     ),
                 ));
             };
+            if let Some(lock) = &lock {
+                let locked: Vec<&str> = lock
+                    .components
+                    .iter()
+                    .filter(|c| &c.url == url.get_ref())
+                    .map(|c| c.sha256.as_str())
+                    .collect();
+                let disagree = match locked.as_slice() {
+                    [] => Some(format!("{} does not list this component", lock_file.display())),
+                    digests if !digests.iter().any(|d| d.eq_ignore_ascii_case(digest)) => Some(format!(
+                        "{} pins it to SHA-256 {}, the manifest to {digest}",
+                        lock_file.display(),
+                        digests.join(" or ")
+                    )),
+                    _ => None,
+                };
+                if let Some(why) = disagree {
+                    return Err(spanned(
+                        &file,
+                        &src,
+                        Some(url.span()),
+                        format!("the manifest and its lock disagree: {why}"),
+                        Some(format!(
+                            "the lock holds what was reviewed; put that digest back, or review {} anew \
+                             (`weavelet add` prints the review) and pin the same digest in both files",
+                            url.get_ref()
+                        )),
+                    ));
+                }
+            }
             let wasm = loader.fetch(url.get_ref(), digest)?;
             let nodes = loader.component(&wasm)?;
             sources.push((url.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
