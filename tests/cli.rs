@@ -404,6 +404,14 @@ fn weavelet_add_shows_the_review_and_pins_only_on_confirmation() {
         .stdout(predicate::str::contains("node report("))
         .stderr(predicate::str::contains("pass --yes once you have reviewed"));
     assert_eq!(std::fs::read_to_string(&m).unwrap(), before);
+    // `weavelet inspect URL` reviews it too, without touching the pipeline.
+    weavelet(&cache)
+        .args(["inspect", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("sha256  {digest}")))
+        .stdout(predicate::str::contains("node report("));
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), before);
     // A digest the publisher lists that the file does not have: refused.
     add()
         .args(["--yes", "--sha256", &"0".repeat(64)])
@@ -454,4 +462,44 @@ fn weavelet_add_shows_the_review_and_pins_only_on_confirmation() {
         .code(2)
         .stderr(predicate::str::contains("weavelet.lock does not list this component"));
     assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), hits);
+}
+
+#[test]
+fn a_download_longer_than_the_largest_component_is_stopped_while_it_arrives() {
+    use std::io::{BufRead, Write};
+    // A server that names no length and never stops sending.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/endless.wasm", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            let chunk = vec![0u8; 1 << 20];
+            if stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").is_err() {
+                continue;
+            }
+            while stream.write_all(&chunk).is_ok() {
+                counted.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    manifest(dir.path(), &format!("[[components]]\nurl = \"{url}\"\nsha256 = \"{}\"\n", "0".repeat(64)));
+    let cache = dir.path().join("cache");
+    weavelet(&cache)
+        .arg("run")
+        .arg(dir.path())
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("longer than the largest component accepted (64.0 MiB)"));
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 80 << 20, "the server sent {sent} bytes before the download stopped");
+    assert_eq!(std::fs::read_dir(cache.join("downloads")).map(|d| d.count()).unwrap_or(0), 0);
 }

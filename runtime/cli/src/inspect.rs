@@ -8,9 +8,10 @@ use weavelet::{Capability, sanitize};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// The component file (.wasm), or a node folder (Rust, C, Python or
-    /// JavaScript) already built with `weavelet build`: inspect never builds,
-    /// since building runs the folder's own code.
+    /// The component file (.wasm), its URL (https://, fetched into the
+    /// download cache), or a node folder (Rust, C, Python or JavaScript)
+    /// already built with `weavelet build`: inspect never builds, since
+    /// building runs the folder's own code.
     component: PathBuf,
     /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
     #[arg(long, value_name = "LANG")]
@@ -66,7 +67,11 @@ fn columns_json(columns: &[(String, String)]) -> serde_json::Value {
 
 pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::build::runtime(args.cache_dir.as_deref())?;
-    if args.component.is_dir() {
+    let named = args.component.to_string_lossy().into_owned();
+    if named.starts_with("https://") || named.starts_with("http://") {
+        // A published component: fetched into the download cache (named by its digest), reviewed from there.
+        args.component = runtime.fetch_component(&named, None, &mut |step| eprintln!("{step}"))?;
+    } else if args.component.is_dir() {
         args.component = super::build::built_folder(&runtime, &args.component, args.lang.as_deref())?;
     }
     let module = runtime.load_component(&args.component)?;
