@@ -41,12 +41,13 @@ pub(crate) fn component(
         // Changed in the cache since it was kept: fetched again.
         let _ = std::fs::remove_file(&kept);
     }
-    let fetch_error = |why: String| {
-        Error::build(format!(
+    let fetch_error = |why: String| match digest {
+        Some(_) => Error::build(format!(
             "cannot fetch the component {url}: {why}; it is not in the download cache ({}) either, so this run \
              needs to reach it once",
             kept.display()
-        ))
+        )),
+        None => Error::build(format!("cannot fetch the component {url}: {why}")),
     };
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(Error::build(format!(
