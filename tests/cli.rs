@@ -303,13 +303,12 @@ struct Served {
     body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
-fn serve(body: Vec<u8>) -> Served {
-    use std::io::{BufRead, Write};
+/// An HTTP server on 127.0.0.1 that reads each request's head and hands the
+/// connection to `answer`; its base URL.
+fn serve_with(answer: impl Fn(std::net::TcpStream) + Send + 'static) -> String {
+    use std::io::BufRead;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let body = std::sync::Arc::new(std::sync::Mutex::new(body));
-    let (counted, served) = (hits.clone(), body.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut reader = std::io::BufReader::new(stream);
@@ -317,13 +316,22 @@ fn serve(body: Vec<u8>) -> Served {
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                 line.clear();
             }
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let body = served.lock().unwrap().clone();
-            let mut stream = reader.into_inner();
-            let head =
-                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-            let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+            answer(reader.into_inner());
         }
+    });
+    base
+}
+
+fn serve(body: Vec<u8>) -> Served {
+    use std::io::Write;
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let body = std::sync::Arc::new(std::sync::Mutex::new(body));
+    let (counted, served) = (hits.clone(), body.clone());
+    let base = serve_with(move |mut stream| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body = served.lock().unwrap().clone();
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
     });
     Served { base, hits, body }
 }
@@ -466,29 +474,20 @@ fn weavelet_add_shows_the_review_and_pins_only_on_confirmation() {
 
 #[test]
 fn a_download_longer_than_the_largest_component_is_stopped_while_it_arrives() {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     // A server that names no length and never stops sending.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/endless.wasm", listener.local_addr().unwrap());
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = sent.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = std::io::BufReader::new(stream);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let mut stream = reader.into_inner();
-            let chunk = vec![0u8; 1 << 20];
-            if stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").is_err() {
-                continue;
-            }
-            while stream.write_all(&chunk).is_ok() {
-                counted.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
-            }
+    let base = serve_with(move |mut stream| {
+        let chunk = vec![0u8; 1 << 20];
+        if stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").is_err() {
+            return;
+        }
+        while stream.write_all(&chunk).is_ok() {
+            counted.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
         }
     });
+    let url = format!("{base}/endless.wasm");
     let dir = tempfile::tempdir().unwrap();
     manifest(dir.path(), &format!("[[components]]\nurl = \"{url}\"\nsha256 = \"{}\"\n", "0".repeat(64)));
     let cache = dir.path().join("cache");

@@ -102,11 +102,12 @@ fn run(out: Out) -> Result<(), String> {
         let Invocation { origin, node, source, policy, events, inputs, seq, then } = invocation;
         // Whether the node after each reads its output.
         let reads_previous: Vec<bool> = then.iter().map(Then::reads_previous).collect();
-        let head = Then { name: origin.name().to_string(), node, source, policy: Some(policy), inputs, seq };
+        // The first node's policy holds until a node brings another.
+        let mut policy = policy.into_policy();
+        let head = Then { name: origin.name().to_string(), node, source, policy: None, inputs, seq };
         // Loading the source (once per worker: compiled code, engines, the
         // script's AST) is the host's own work, done before the limit.
         let nodes = loaded.source(&origin);
-        let mut policy = Policy::default();
         // The node, then the rest of its chain while each succeeds (a node
         // that does not read the one before runs whatever became of it).
         let mut previous: Option<Value> = None;
@@ -155,10 +156,8 @@ fn run(out: Out) -> Result<(), String> {
             marks.ended(seq);
             last_took = began.elapsed();
             let ok = ran.result.is_ok();
-            let replied = reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body);
-            if replied.is_err() || (!ok && next_reads) {
-                confine::limit_data(None);
-                replied?;
+            reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body)?;
+            if !ok && next_reads {
                 break;
             }
             previous = ran.output;

@@ -274,6 +274,23 @@ struct LockedComponent {
     requests: Vec<String>,
 }
 
+impl Lock {
+    /// Why the lock does not hold the component at `url` with `digest`, if it does not.
+    fn disagreement(&self, lock_file: &Path, url: &str, digest: &str) -> Option<String> {
+        let locked: Vec<&str> =
+            self.components.iter().filter(|c| c.url == url).map(|c| c.sha256.as_str()).collect();
+        match locked.as_slice() {
+            [] => Some(format!("{} does not list this component", lock_file.display())),
+            digests if !digests.iter().any(|d| d.eq_ignore_ascii_case(digest)) => Some(format!(
+                "{} pins it to SHA-256 {}, the manifest to {digest}",
+                lock_file.display(),
+                digests.join(" or ")
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// The name of the lock file beside a manifest.
 pub const LOCK_FILE: &str = "weavelet.lock";
 
@@ -415,9 +432,11 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
             }
             None => None,
         };
-        if let Some(url) = &entry.url {
-            if !entry.given().is_empty() {
-                return Err(spanned(
+        // The component file, and the text that listed it.
+        let (listed, wasm) = match &entry.url {
+            Some(url) => {
+                if !entry.given().is_empty() {
+                    return Err(spanned(
                     &file,
                     &src,
                     Some(url.span()),
@@ -425,9 +444,9 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                         .into(),
                     None,
                 ));
-            }
-            let Some((digest, _)) = &pinned else {
-                return Err(spanned(
+                }
+                let Some((digest, _)) = &pinned else {
+                    return Err(spanned(
                     &file,
                     &src,
                     Some(url.span()),
@@ -437,60 +456,53 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                             .into(),
                     ),
                 ));
-            };
-            if let Some(lock) = &lock {
-                let locked: Vec<&str> = lock
-                    .components
-                    .iter()
-                    .filter(|c| &c.url == url.get_ref())
-                    .map(|c| c.sha256.as_str())
-                    .collect();
-                let disagree = match locked.as_slice() {
-                    [] => Some(format!("{} does not list this component", lock_file.display())),
-                    digests if !digests.iter().any(|d| d.eq_ignore_ascii_case(digest)) => Some(format!(
-                        "{} pins it to SHA-256 {}, the manifest to {digest}",
-                        lock_file.display(),
-                        digests.join(" or ")
-                    )),
-                    _ => None,
                 };
-                if let Some(why) = disagree {
-                    return Err(spanned(
-                        &file,
-                        &src,
-                        Some(url.span()),
-                        format!("the manifest and its lock disagree: {why}"),
-                        Some(format!(
-                            "the lock holds what was reviewed; put that digest back, or review {} anew \
+                if let Some(lock) = &lock {
+                    let disagree = lock.disagreement(&lock_file, url.get_ref(), digest);
+                    if let Some(why) = disagree {
+                        return Err(spanned(
+                            &file,
+                            &src,
+                            Some(url.span()),
+                            format!("the manifest and its lock disagree: {why}"),
+                            Some(format!(
+                                "the lock holds what was reviewed; put that digest back, or review {} anew \
                              (`weavelet add` prints the review) and pin the same digest in both files",
-                            url.get_ref()
-                        )),
-                    ));
+                                url.get_ref()
+                            )),
+                        ));
+                    }
                 }
+                (url.get_ref().clone(), loader.fetch(url.get_ref(), digest)?)
             }
-            let wasm = loader.fetch(url.get_ref(), digest)?;
-            let nodes = loader.component(&wasm)?;
-            sources.push((url.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
-            component_nodes.extend(nodes.iter().cloned());
-            pipeline.add_nodes(nodes);
-            continue;
-        }
-        let given = entry.given();
-        let [(language, listed)] = given.as_slice() else {
-            return Err(Error::Manifest {
-                path: file.clone(),
-                diagnostic: Diagnostic::new(
-                    "each [[components]] entry needs exactly one of `path` (a .wasm file) or a node folder: \
-                     `rust`, `c`, `python` or `js`",
-                ),
-            });
-        };
-        let wasm = match language {
-            None => base.join(listed.get_ref()),
-            Some(language) => {
-                let dir = base.join(listed.get_ref());
-                if !dir.join(language.entry_file()).is_file() {
+            None => {
+                let given = entry.given();
+                let [(language, listed)] = given.as_slice() else {
                     return Err(Error::Manifest {
+                        path: file.clone(),
+                        diagnostic: Diagnostic::new(
+                            "each [[components]] entry needs exactly one of `path` (a .wasm file) or a node folder: \
+                     `rust`, `c`, `python` or `js`",
+                        ),
+                    });
+                };
+                if let (Some((_, span)), Some(_)) = (&pinned, language) {
+                    // Refused before the folder is built (building runs its code).
+                    return Err(spanned(
+                &file,
+                &src,
+                Some(span.clone()),
+                "`sha256` pins a component file (`path` or `url`), not a node folder that is built here"
+                    .into(),
+                None,
+            ));
+                }
+                let wasm = match language {
+                    None => base.join(listed.get_ref()),
+                    Some(language) => {
+                        let dir = base.join(listed.get_ref());
+                        if !dir.join(language.entry_file()).is_file() {
+                            return Err(Error::Manifest {
                         path: file.clone(),
                         diagnostic: spanned_diagnostic(
                         &src,
@@ -507,37 +519,27 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                     )
                     .with_fix(Fix::NewProject { language: language.key().into() }),
                     });
-                }
-                let dir = dir.canonicalize().unwrap_or(dir);
-                // Trusted to build on this machine only when its source runs in process.
-                let isolation = match manifest.policy.sources.get(listed.get_ref()) {
-                    Some(entry) => match &entry.get_ref().isolation {
-                        Some(text) => Isolation::parse(text.get_ref())
-                            .map_err(|e| spanned(&file, &src, Some(text.span()), e, None))?,
-                        None => pipeline_policy.isolation,
-                    },
-                    None => pipeline_policy.isolation,
+                        }
+                        let dir = dir.canonicalize().unwrap_or(dir);
+                        // Trusted to build on this machine only when its source runs in process.
+                        let isolation = match manifest.policy.sources.get(listed.get_ref()) {
+                            Some(entry) => match &entry.get_ref().isolation {
+                                Some(text) => Isolation::parse(text.get_ref())
+                                    .map_err(|e| spanned(&file, &src, Some(text.span()), e, None))?,
+                                None => pipeline_policy.isolation,
+                            },
+                            None => pipeline_policy.isolation,
+                        };
+                        loader.build(*language, &dir, isolation)?
+                    }
                 };
-                loader.build(*language, &dir, isolation)?
-            }
-        };
-        if let (Some((_, span)), Some(_)) = (&pinned, language) {
-            return Err(spanned(
-                &file,
-                &src,
-                Some(span.clone()),
-                "`sha256` pins a component file (`path` or `url`), not a node folder that is built here"
-                    .into(),
-                None,
-            ));
-        }
-        if let Some((digest, span)) = &pinned {
-            // A pinned file must be the one pinned: checked before it is loaded.
-            let bytes =
-                std::fs::read(&wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
-            let got = weavelet_core::key::hex(&weavelet_core::key::sha256(&bytes));
-            if &got != digest {
-                return Err(spanned(
+                if let Some((digest, span)) = &pinned {
+                    // A pinned file must be the one pinned: checked before it is loaded.
+                    let bytes = std::fs::read(&wasm)
+                        .map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
+                    let got = weavelet_core::key::hex(&weavelet_core::key::sha256(&bytes));
+                    if &got != digest {
+                        return Err(spanned(
                     &file,
                     &src,
                     Some(span.clone()),
@@ -550,10 +552,13 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                             .into(),
                     ),
                 ));
+                    }
+                }
+                (listed.get_ref().clone(), wasm)
             }
-        }
+        };
         let nodes = loader.component(&wasm)?;
-        sources.push((listed.get_ref().clone(), nodes.iter().map(|n| n.name().to_string()).collect()));
+        sources.push((listed, nodes.iter().map(|n| n.name().to_string()).collect()));
         component_nodes.extend(nodes.iter().cloned());
         pipeline.add_nodes(nodes);
     }
