@@ -43,6 +43,15 @@ pub(super) fn build(b: &Build<'_>, on_step: StepSink<'_>) -> Result<(), Error> {
         serde_json::to_string(&sdk.to_string_lossy()).unwrap_or_default()
     );
     std::fs::write(&config, text).map_err(|e| Error::io(format!("writing {}", config.display()), e))?;
+    // Wizer (run by componentize-js with an empty environment) creates
+    // wasmtime's cache folder `~/.cache/wasmtime`, and fails the build where it
+    // cannot — in the sandbox, where the home folder is read-only. Made here
+    // (empty, as wasmtime would make it); the build still cannot write in it,
+    // which wizer takes as a cache miss. Never made writable: a build that
+    // could write compiled code there would reach every wasmtime on this machine.
+    if let Some(home) = std::env::var_os("HOME") {
+        let _ = std::fs::create_dir_all(PathBuf::from(home).join(".cache/wasmtime"));
+    }
     let mut command = Command::new(jco);
     command
         .current_dir(b.dir)
