@@ -449,7 +449,11 @@ fn weavelet_add_shows_the_review_and_pins_only_on_confirmation() {
     // The lock holds what was reviewed: a manifest pinning another digest is refused
     // before anything is fetched, naming both.
     let lock = std::fs::read_to_string(dir.path().join("weavelet.lock")).unwrap();
-    assert!(lock.contains(&format!("url = \"{url}\"\nsha256 = \"{digest}\"\nrequests = []")), "{lock}");
+    assert!(lock.contains(&format!("url = \"{url}\"\nsha256 = \"{digest}\"\n")), "{lock}");
+    assert!(
+        lock.contains("nodes = [\"readings\", \"total\", \"spread\", \"report\"]\nrequests = []"),
+        "{lock}"
+    );
     let other = "ab".repeat(32);
     std::fs::write(&m, after.replace(&digest, &other)).unwrap();
     let hits = server.hits.load(std::sync::atomic::Ordering::SeqCst);
@@ -501,4 +505,43 @@ fn a_download_longer_than_the_largest_component_is_stopped_while_it_arrives() {
     let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
     assert!(sent < 80 << 20, "the server sent {sent} bytes before the download stopped");
     assert_eq!(std::fs::read_dir(cache.join("downloads")).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+#[test]
+fn a_pipeline_that_lists_trusted_keys_runs_only_components_they_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let w = || weavelet(&cache);
+    let wasm = dir.path().join("nodes.wasm");
+    std::fs::copy(DIAMOND_NODES, &wasm).unwrap();
+    w().args(["keygen", "--name", "author", "--dir"]).arg(dir.path()).assert().success();
+    let pipeline = |keys: &str| {
+        format!(
+            "[[components]]\npath = \"nodes.wasm\"\n{keys}\n[params]\ncount = 10\n[trust]\nkeys = [\"author.pub\"]\n"
+        )
+    };
+    manifest(dir.path(), &pipeline(""));
+    let run = || w().arg("run").arg(dir.path()).assert();
+    // Unsigned: refused before it is loaded, pointing at the entry.
+    run()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "nodes.wasm is not signed by a key this pipeline trusts: it has no signature",
+        ))
+        .stderr(predicate::str::contains("path = \"nodes.wasm\""));
+    // Signed by the listed key: runs.
+    w().arg("sign").arg(&wasm).arg("--key").arg(dir.path().join("author.key")).assert().success();
+    run().success().stdout("report: total 223.01, range 20.00 .. 24.55\n");
+    // The file changed after signing: refused.
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    bytes.extend_from_slice(&[0, 3, 2, b'x', b'y']);
+    std::fs::write(&wasm, &bytes).unwrap();
+    run().code(2).stderr(predicate::str::contains("does not verify with it"));
+    // An entry's own `keys` replaces the pipeline's: a key that is not a key is a diagnostic.
+    manifest(dir.path(), &pipeline("keys = [\"RWnot-a-key\"]"));
+    run().code(2).stderr(predicate::str::contains("is neither a minisign public key"));
+    // Node folders are the operator's own source: `keys` on one is refused before it is built.
+    manifest(dir.path(), "[[components]]\nrust = \".\"\nkeys = [\"author.pub\"]\n");
+    std::fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    run().code(2).stderr(predicate::str::contains("not a node folder that is built here"));
 }

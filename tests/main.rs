@@ -13,5 +13,6 @@ mod hostile;
 mod languages;
 mod pipeline;
 mod policy;
+mod registry;
 mod rhai;
 mod tables;

@@ -1,17 +1,20 @@
-//! `weavelet add URL`: fetch a published component, show what it is and
-//! what it asks for, and only on confirmation pin it in the pipeline's
-//! `weavelet.toml` (`url` with the `sha256` of the file just reviewed).
+//! `weavelet add REFERENCE`: fetch a published component (a URL or an OCI
+//! reference), show what it is, what it asks for and who signed it, and only
+//! on confirmation pin it in the pipeline's `weavelet.toml` and record the
+//! review in `weavelet.lock`.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
+use weavelet::manifest::{Lock, LockedComponent, Remote};
 
 #[derive(clap::Args)]
 pub struct AddArgs {
-    /// Where the component file is published (https://, or http:// for a local server).
-    url: String,
+    /// Where the component is published: a URL (https://, or http:// for a
+    /// local server) or an OCI reference (`registry.example/ns/name:1.0`).
+    reference: String,
     /// The pipeline to add it to: a weavelet.toml, or a folder holding one.
     #[arg(long, default_value = ".")]
     to: PathBuf,
@@ -26,81 +29,127 @@ pub struct AddArgs {
     cache_dir: Option<PathBuf>,
 }
 
+/// A component fetched and read for review.
+pub struct Reviewed {
+    /// The file in the download cache.
+    pub file: PathBuf,
+    /// Its nodes and imports.
+    pub module: std::sync::Arc<weavelet::ComponentModule>,
+    /// Its SHA-256.
+    pub digest: String,
+    /// The trusted key that signed it (only where the pipeline lists keys).
+    pub signer: Option<String>,
+    /// What to print about its signature.
+    pub signature: String,
+}
+
+/// Fetches `remote` (refused unless it has `expected`, where given), reads it,
+/// and checks its signature against `keys` where there are any.
+pub fn fetch_for_review(
+    runtime: &weavelet::Runtime,
+    remote: &Remote,
+    expected: Option<&str>,
+    keys: &[String],
+) -> anyhow::Result<Reviewed> {
+    let file = runtime.fetch_component(remote, expected, &mut |step| eprintln!("{step}"))?;
+    let module = runtime.load_component(&file)?;
+    let digest = module.content_hash();
+    let (signer, signature) = if keys.is_empty() {
+        let signature = match runtime.component_signature(&file, Some(remote), &[]) {
+            Ok(Some(text)) => match weavelet::trust::signature_key_id(&text) {
+                Ok(id) => format!("signed by key {id} (not checked: the pipeline lists no [trust] keys)"),
+                Err(e) => format!("carries a signature that cannot be read ({e})"),
+            },
+            Ok(None) => "unsigned".to_string(),
+            Err(e) => format!("not known: {e}"),
+        };
+        (None, signature)
+    } else {
+        match runtime.verify_component(&file, Some(remote), keys) {
+            Ok(id) => (Some(id.clone()), format!("signed by key {id}, one the pipeline trusts")),
+            Err(why) => {
+                return Err(anyhow!(
+                    "{remote} is not signed by a key this pipeline trusts: {why}; nothing was changed (the \
+                     pipeline's [trust] keys list the publishers it accepts)"
+                ));
+            }
+        }
+    };
+    Ok(Reviewed { file, module, digest, signer, signature })
+}
+
+/// Each capability a component's nodes request, as `node: capability`.
+pub fn requests(module: &weavelet::ComponentModule) -> Vec<String> {
+    let mut requests: Vec<String> =
+        module.decls().flat_map(|d| d.capabilities.iter().map(move |c| format!("{}: {c}", d.name))).collect();
+    requests.sort();
+    requests
+}
+
+/// Asks `question` on the terminal; `yes` answers it. Not in a terminal and
+/// no `yes`: an error saying how to answer.
+pub fn confirm(question: &str, yes: bool, unanswered: &str) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow!("{unanswered}"));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
     let manifest = weavelet::manifest::locate(&args.to)?;
     let text =
         std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
-    let runtime = super::build::runtime(args.cache_dir.as_deref())?;
-    let expected = args.sha256.as_deref().map(str::to_ascii_lowercase);
-    let file = runtime.fetch_component(&args.url, expected.as_deref(), &mut |step| eprintln!("{step}"))?;
-    let module = runtime.load_component(&file)?;
-    let digest = module.content_hash();
-    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    let listed = text.lines().any(|line| {
-        let line = line.trim();
-        (line.starts_with("url") && line.contains(&format!("\"{}\"", args.url)))
-            || (line.starts_with("sha256") && line.contains(&digest))
-    });
-    if listed {
+    let remote = Remote::parse(&args.reference);
+    let (listed, keys) = weavelet::manifest::remotes(&manifest)?;
+    if listed.iter().any(|entry| entry.remote == remote) {
         return Err(anyhow!(
-            "{} already lists {} (or a component with SHA-256 {digest}); change its entry by hand to pin another \
-             digest",
-            manifest.display(),
-            args.url
+            "{} already lists {remote}; `weavelet update` reviews and pins a newer version",
+            manifest.display()
         ));
     }
-
-    super::inspect::review(&runtime, std::path::Path::new(&args.url), &module, size);
+    let runtime = super::build::runtime(args.cache_dir.as_deref())?;
+    let expected = args.sha256.as_deref().map(str::to_ascii_lowercase);
+    let reviewed = fetch_for_review(&runtime, &remote, expected.as_deref(), &keys)?;
+    let digest = &reviewed.digest;
+    if listed.iter().any(|entry| &entry.sha256 == digest) {
+        return Err(anyhow!("{} already lists a component with SHA-256 {digest}", manifest.display()));
+    }
+    let size = std::fs::metadata(&reviewed.file).map(|m| m.len()).unwrap_or(0);
+    super::inspect::review(&runtime, Path::new(remote.reference()), &reviewed.module, size);
     out!();
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(anyhow!(
-                "weavelet add asks before it changes {}: run it in a terminal, or pass --yes once you have reviewed \
-                 the component above",
-                manifest.display()
-            ));
-        }
-        eprint!("add it to {}, pinned to SHA-256 {digest}? [y/N] ", manifest.display());
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("not added; {} is unchanged", manifest.display());
-            return Ok(ExitCode::from(1));
-        }
+    out!("signature: {}", reviewed.signature);
+    out!();
+    let question = format!("add it to {}, pinned to SHA-256 {digest}?", manifest.display());
+    let unanswered = format!(
+        "weavelet add asks before it changes {}: run it in a terminal, or pass --yes once you have reviewed the \
+         component above",
+        manifest.display()
+    );
+    if !confirm(&question, args.yes, &unanswered)? {
+        eprintln!("not added; {} is unchanged", manifest.display());
+        return Ok(ExitCode::from(1));
     }
     // The lock records what was reviewed (`weavelet run` refuses a manifest
     // that disagrees with it); written first, so a failure leaves the manifest as it was.
-    let lock = manifest.with_file_name(weavelet::manifest::LOCK_FILE);
-    let requests: Vec<String> = module
-        .decls()
-        .flat_map(|d| d.capabilities.iter().map(move |c| toml_string(&format!("{}: {c}", d.name))))
-        .collect();
-    let mut locked = String::new();
-    if !lock.exists() {
-        locked.push_str(
-            "# Written by `weavelet add`: each component as it was reviewed. `weavelet run` refuses\n",
-        );
-        locked.push_str("# a weavelet.toml whose `url` components are not here with the same digest.\n");
-    }
-    locked.push_str(&format!(
-        "\n[[components]]\nurl = {}\nsha256 = \"{digest}\"\nrequests = [{}]\n",
-        toml_string(&args.url),
-        requests.join(", ")
-    ));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&lock)
-        .and_then(|mut f| f.write_all(locked.as_bytes()))
-        .with_context(|| format!("writing {}", lock.display()))?;
+    let lock_file = manifest.with_file_name(weavelet::manifest::LOCK_FILE);
+    let mut lock = Lock::read(&lock_file)?.unwrap_or_default();
+    lock.set(locked(&remote, &reviewed));
+    lock.write(&lock_file)?;
     let mut entry = String::new();
     if !text.is_empty() && !text.ends_with('\n') {
         entry.push('\n');
     }
     entry.push_str(&format!(
-        "\n[[components]]                    # added by `weavelet add`\nurl = {}\nsha256 = \"{digest}\"\n",
-        toml_string(&args.url)
+        "\n[[components]]                    # added by `weavelet add`\n{} = {}\nsha256 = \"{digest}\"\n",
+        remote.key(),
+        toml_string(remote.reference())
     ));
     // Appended, so the rest of the file stays as its author wrote it.
     std::fs::OpenOptions::new()
@@ -109,16 +158,31 @@ pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
         .and_then(|mut f| f.write_all(entry.as_bytes()))
         .with_context(|| format!("writing {}", manifest.display()))?;
     eprintln!(
-        "added {} to {} and {}, pinned to SHA-256 {digest}",
-        args.url,
+        "added {remote} to {} and {}, pinned to SHA-256 {digest}",
         manifest.display(),
-        lock.display()
+        lock_file.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
+/// The lock entry recording the review of `remote`.
+pub fn locked(remote: &Remote, reviewed: &Reviewed) -> LockedComponent {
+    let (url, oci) = match remote {
+        Remote::Url(url) => (Some(url.clone()), None),
+        Remote::Oci(oci) => (None, Some(oci.clone())),
+    };
+    LockedComponent {
+        url,
+        oci,
+        sha256: reviewed.digest.clone(),
+        signer: reviewed.signer.clone(),
+        nodes: reviewed.module.decls().map(|d| d.name.clone()).collect(),
+        requests: requests(&reviewed.module),
+    }
+}
+
 /// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
+pub fn toml_string(text: &str) -> String {
     let mut quoted = String::from("\"");
     for c in text.chars() {
         match c {

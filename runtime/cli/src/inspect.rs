@@ -8,8 +8,8 @@ use weavelet::{Capability, sanitize};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// The component file (.wasm), its URL (https://, fetched into the
-    /// download cache), or a node folder (Rust, C, Python or JavaScript)
+    /// The component file (.wasm), its URL (https://) or OCI reference
+    /// (oci://registry/ns/name:tag; fetched into the download cache), or a node folder (Rust, C, Python or JavaScript)
     /// already built with `weavelet build`: inspect never builds, since
     /// building runs the folder's own code.
     component: PathBuf,
@@ -68,9 +68,10 @@ fn columns_json(columns: &[(String, String)]) -> serde_json::Value {
 pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::build::runtime(args.cache_dir.as_deref())?;
     let named = args.component.to_string_lossy().into_owned();
-    if named.starts_with("https://") || named.starts_with("http://") {
+    if ["https://", "http://", "oci://"].iter().any(|scheme| named.starts_with(scheme)) {
         // A published component: fetched into the download cache (named by its digest), reviewed from there.
-        args.component = runtime.fetch_component(&named, None, &mut |step| eprintln!("{step}"))?;
+        let remote = weavelet::manifest::Remote::parse(&named);
+        args.component = runtime.fetch_component(&remote, None, &mut |step| eprintln!("{step}"))?;
     } else if args.component.is_dir() {
         args.component = super::build::built_folder(&runtime, &args.component, args.lang.as_deref())?;
     }

@@ -24,8 +24,10 @@ mod display;
 mod errors;
 mod inspect;
 mod new;
+mod publish;
 mod run;
 mod runs;
+mod update;
 
 use std::process::ExitCode;
 
@@ -45,8 +47,16 @@ enum Command {
     Run(run::RunArgs),
     /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
     Inspect(inspect::InspectArgs),
-    /// Fetch a published component, review it, and pin it in weavelet.toml by its SHA-256.
+    /// Fetch a published component (URL or OCI reference), review it, and pin it in weavelet.toml.
     Add(add::AddArgs),
+    /// Pin newer versions of fetched components; one that asks for more needs approval.
+    Update(update::UpdateArgs),
+    /// Push a component (with its signature and WIT world) to an OCI registry.
+    Publish(publish::PublishArgs),
+    /// Sign a component file with a minisign secret key (`<file>.minisig`).
+    Sign(publish::SignArgs),
+    /// Make a minisign key pair for signing components.
+    Keygen(publish::KeygenArgs),
     /// List recent runs, or show one run node by node (`weavelet runs show 12`).
     Runs(runs::RunsArgs),
     /// Look after the result cache: list, collect garbage, clear, verify.
@@ -76,6 +86,10 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Add(args) => add::run(args),
+        Command::Update(args) => update::run(args),
+        Command::Publish(args) => publish::publish(args),
+        Command::Sign(args) => publish::sign(args),
+        Command::Keygen(args) => publish::keygen(args),
         Command::Runs(args) => runs::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Build(args) => build::run(args),
@@ -104,19 +118,7 @@ fn open_store(cache_dir: Option<&std::path::Path>) -> anyhow::Result<weavelet::R
 
 /// `2026-11-24 03:12:45` (UTC) for milliseconds since the Unix epoch.
 fn timestamp(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+    weavelet::utc_timestamp(ms)
 }
 
 #[cfg(test)]

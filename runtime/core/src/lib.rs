@@ -60,7 +60,7 @@ pub use policy::{
 };
 pub use run::{CacheUse, DryRunStep, MAX_JOBS, Reason, Run, RunOptions, RunReport, Scheduler, WORKER_STACK};
 pub use value::{Value, ValueType};
-pub use weavelet_data::{caught, human_bytes, panic_message, suggest};
+pub use weavelet_data::{caught, human_bytes, panic_message, suggest, utc_timestamp};
 
 /// How a node's source file is named in messages: its file name.
 pub fn file_label(path: &std::path::Path) -> std::sync::Arc<str> {

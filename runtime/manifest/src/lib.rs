@@ -38,8 +38,12 @@
 //! [`Loader`]'s job, so it knows no backend. [`grant_syntax`] spells a
 //! capability as the `[policy]` key that grants it, for front ends.
 
+mod lock;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use lock::{LOCK_FILE, Lock, LockedComponent};
 
 use serde::Deserialize;
 pub use weavelet_build::Language;
@@ -58,10 +62,130 @@ pub trait Loader {
     fn build(&mut self, language: Language, dir: &Path, isolation: Isolation) -> Result<PathBuf, Error>;
     /// The nodes of the Rhai script at `path`.
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error>;
-    /// The component file fetched from `url` whose SHA-256 is `sha256`
+    /// The component file fetched from `remote` whose SHA-256 is `sha256`
     /// (64 lowercase hex digits): from the download cache, or fetched into it
     /// and checked against the digest first.
-    fn fetch(&mut self, url: &str, sha256: &str) -> Result<PathBuf, Error>;
+    fn fetch(&mut self, remote: &Remote, sha256: &str) -> Result<PathBuf, Error>;
+    /// The key ID of the one of `keys` (minisign public keys, base64) that
+    /// signed the component file `wasm`, fetched from `remote` (its signature
+    /// travels with it) or a local file (`None`: the signature is
+    /// `<file>.minisig` beside it); or why none did.
+    fn verify(&mut self, wasm: &Path, remote: Option<&Remote>, keys: &[String]) -> Result<String, String>;
+}
+
+/// Where a component file is fetched from: a plain URL, or an OCI reference
+/// (`registry/namespace/name:tag`, a component published as an OCI artifact).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Remote {
+    /// `url = "https://..."`.
+    Url(String),
+    /// `oci = "registry.example/ns/name:1.2"`.
+    Oci(String),
+}
+
+impl Remote {
+    /// What a user typed: `https://` or `http://` is a URL; anything else
+    /// (`oci://` optional) an OCI reference.
+    pub fn parse(text: &str) -> Remote {
+        if text.starts_with("https://") || text.starts_with("http://") {
+            Remote::Url(text.to_string())
+        } else {
+            Remote::Oci(text.strip_prefix("oci://").unwrap_or(text).to_string())
+        }
+    }
+
+    /// The manifest key that names it: `url` or `oci`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Remote::Url(_) => "url",
+            Remote::Oci(_) => "oci",
+        }
+    }
+
+    /// The URL or the reference, as written.
+    pub fn reference(&self) -> &str {
+        match self {
+            Remote::Url(text) | Remote::Oci(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reference())
+    }
+}
+
+/// A component the manifest fetches by reference, as [`remotes`] lists it.
+#[derive(Debug, Clone)]
+pub struct RemoteEntry {
+    /// Where it is fetched from.
+    pub remote: Remote,
+    /// The SHA-256 the manifest pins.
+    pub sha256: String,
+}
+
+/// The components the manifest at `path` fetches by reference, and the keys
+/// (minisign public keys, base64) its `[trust]` section lists. Nothing is
+/// fetched or built.
+pub fn remotes(path: &Path) -> Result<(Vec<RemoteEntry>, Vec<String>), Error> {
+    let file = locate(path)?;
+    let src =
+        std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+    let manifest: Manifest = toml::from_str(&src).map_err(|e| {
+        let message = e.message().trim_end_matches('\n').to_string();
+        spanned(&file, &src, e.span(), message, None)
+    })?;
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let keys = trust_keys(&manifest.trust.keys, &base, &file, &src)?;
+    let entries = manifest
+        .components
+        .iter()
+        .filter_map(|entry| {
+            let remote = entry.remote()?;
+            let sha256 =
+                entry.sha256.as_ref().map(|d| d.get_ref().trim().to_ascii_lowercase()).unwrap_or_default();
+            Some(RemoteEntry { remote, sha256 })
+        })
+        .collect();
+    Ok((entries, keys))
+}
+
+/// The public keys `listed` names (each a minisign public key, or the path of
+/// a `.pub` file relative to the manifest), as base64.
+fn trust_keys(
+    listed: &[toml::Spanned<String>],
+    base: &Path,
+    file: &Path,
+    src: &str,
+) -> Result<Vec<String>, Error> {
+    listed
+        .iter()
+        .map(|key| {
+            let text = key.get_ref().trim();
+            let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+            let inline = text.len() == 56 && text.starts_with("RW") && text.chars().all(base64) && !base.join(text).is_file();
+            if inline {
+                return Ok(text.to_string());
+            }
+            let key_file = base.join(text);
+            let content = match std::fs::metadata(&key_file) {
+                Ok(meta) if meta.len() > 4096 => Err(format!("{} is not a public key file (it is over 4 KiB)", key_file.display())),
+                Ok(_) => std::fs::read_to_string(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display())),
+                Err(e) => Err(format!(
+                    "`{text}` is neither a minisign public key (56 characters starting with RW) nor a readable key file: {}: {e}",
+                    key_file.display()
+                )),
+            }
+            .map_err(|why| spanned(file, src, Some(key.span()), why, Some("`weavelet keygen` writes a key pair; list its .pub file or the key in it".into())))?;
+            content
+                .lines()
+                .map(str::trim)
+                .rfind(|line| !line.is_empty() && !line.starts_with("untrusted comment:"))
+                .map(str::to_string)
+                .ok_or_else(|| spanned(file, src, Some(key.span()), format!("{} holds no public key", key_file.display()), None))
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +205,16 @@ struct Manifest {
     policy: PolicySection,
     #[serde(default)]
     outputs: BTreeMap<String, toml::Spanned<OutputTargets>>,
+    #[serde(default)]
+    trust: TrustSection,
+}
+
+/// `[trust]`: the keys every component file must be signed by (one of them).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustSection {
+    #[serde(default)]
+    keys: Vec<toml::Spanned<String>>,
 }
 
 /// An `[outputs]` entry: one path or several (`["out/chart.svg", "out/chart.png"]`).
@@ -231,9 +365,15 @@ struct ComponentEntry {
     /// A component file fetched from this URL (pinned by `sha256`).
     #[serde(default)]
     url: Option<toml::Spanned<String>>,
-    /// The SHA-256 the component file must have (`url`: required; `path`: checked).
+    /// A component published as an OCI artifact (pinned by `sha256`).
+    #[serde(default)]
+    oci: Option<toml::Spanned<String>>,
+    /// The SHA-256 the component file must have (`url`, `oci`: required; `path`: checked).
     #[serde(default)]
     sha256: Option<toml::Spanned<String>>,
+    /// The keys it must be signed by (one of them), in place of `[trust] keys`.
+    #[serde(default)]
+    keys: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
 }
 
 impl ComponentEntry {
@@ -250,49 +390,16 @@ impl ComponentEntry {
         .filter_map(|(lang, value)| value.as_ref().map(|v| (lang, v)))
         .collect()
     }
-}
 
-/// `weavelet.lock` beside a manifest: what `weavelet add` pinned after its
-/// review. Where it exists, every `url` component of the manifest must be in
-/// it with the same digest.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Lock {
-    #[serde(default)]
-    components: Vec<LockedComponent>,
-}
-
-/// One reviewed component in `weavelet.lock`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LockedComponent {
-    url: String,
-    sha256: String,
-    /// The capabilities its nodes requested when it was reviewed.
-    #[serde(default)]
-    #[allow(dead_code)]
-    requests: Vec<String>,
-}
-
-impl Lock {
-    /// Why the lock does not hold the component at `url` with `digest`, if it does not.
-    fn disagreement(&self, lock_file: &Path, url: &str, digest: &str) -> Option<String> {
-        let locked: Vec<&str> =
-            self.components.iter().filter(|c| c.url == url).map(|c| c.sha256.as_str()).collect();
-        match locked.as_slice() {
-            [] => Some(format!("{} does not list this component", lock_file.display())),
-            digests if !digests.iter().any(|d| d.eq_ignore_ascii_case(digest)) => Some(format!(
-                "{} pins it to SHA-256 {}, the manifest to {digest}",
-                lock_file.display(),
-                digests.join(" or ")
-            )),
-            _ => None,
+    /// Where it is fetched from, if it is (the first of `url` and `oci`).
+    fn remote(&self) -> Option<Remote> {
+        match (&self.url, &self.oci) {
+            (Some(url), _) => Some(Remote::Url(url.get_ref().clone())),
+            (None, Some(oci)) => Some(Remote::Oci(oci.get_ref().clone())),
+            (None, None) => None,
         }
     }
 }
-
-/// The name of the lock file beside a manifest.
-pub const LOCK_FILE: &str = "weavelet.lock";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -405,14 +512,8 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
         pipeline.add_nodes(nodes);
     }
     let lock_file = base.join(LOCK_FILE);
-    let lock: Option<Lock> = match std::fs::read_to_string(&lock_file) {
-        Ok(text) => Some(toml::from_str(&text).map_err(|e| {
-            let message = e.message().trim_end_matches('\n').to_string();
-            spanned(&lock_file, &text, e.span(), message, None)
-        })?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(format!("reading {}", lock_file.display()), e)),
-    };
+    let lock = Lock::read(&lock_file)?;
+    let trusted = trust_keys(&manifest.trust.keys, &base, &file, &src)?;
     // The nodes of every component, for `[nodes.x] use = ...`.
     let mut component_nodes: Vec<Node> = Vec::new();
     for entry in &manifest.components {
@@ -432,50 +533,60 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
             }
             None => None,
         };
-        // The component file, and the text that listed it.
-        let (listed, wasm) = match &entry.url {
-            Some(url) => {
-                if !entry.given().is_empty() {
+        // The keys this entry must be signed by: its own `keys`, else `[trust] keys`.
+        let keys = match &entry.keys {
+            Some(own) => trust_keys(own.get_ref(), &base, &file, &src)?,
+            None => trusted.clone(),
+        };
+        let remote_span = entry.url.as_ref().or(entry.oci.as_ref()).map(toml::Spanned::span);
+        // The component file, the text that listed it, and where it came from.
+        let (listed, wasm, remote) = match (entry.remote(), remote_span.clone()) {
+            (Some(remote), Some(span)) => {
+                if !entry.given().is_empty() || (entry.url.is_some() && entry.oci.is_some()) {
                     return Err(spanned(
-                    &file,
-                    &src,
-                    Some(url.span()),
-                    "a [[components]] entry with `url` names no other source (`path`, `rust`, `c`, `python`, `js`)"
-                        .into(),
-                    None,
-                ));
+                        &file,
+                        &src,
+                        Some(span),
+                        format!(
+                            "a [[components]] entry with `{}` names no other source (`url`, `oci`, `path`, `rust`, `c`, \
+                             `python`, `js`)",
+                            remote.key()
+                        ),
+                        None,
+                    ));
                 }
                 let Some((digest, _)) = &pinned else {
                     return Err(spanned(
-                    &file,
-                    &src,
-                    Some(url.span()),
-                    "a component fetched from a URL must be pinned by its digest: add `sha256 = \"...\"`".into(),
-                    Some(
-                        "the publisher lists it; or fetch the file once, review it (`weavelet inspect`), and pin what `sha256sum` prints"
-                            .into(),
-                    ),
-                ));
+                        &file,
+                        &src,
+                        Some(span),
+                        format!(
+                            "a component fetched by `{}` must be pinned by its digest: add `sha256 = \"...\"`",
+                            remote.key()
+                        ),
+                        Some(
+                            "`weavelet add` fetches it, shows the review and pins it; or the publisher lists the digest"
+                                .into(),
+                        ),
+                    ));
                 };
-                if let Some(lock) = &lock {
-                    let disagree = lock.disagreement(&lock_file, url.get_ref(), digest);
-                    if let Some(why) = disagree {
-                        return Err(spanned(
-                            &file,
-                            &src,
-                            Some(url.span()),
-                            format!("the manifest and its lock disagree: {why}"),
-                            Some(format!(
-                                "the lock holds what was reviewed; put that digest back, or review {} anew \
-                             (`weavelet add` prints the review) and pin the same digest in both files",
-                                url.get_ref()
-                            )),
-                        ));
-                    }
+                if let Some(lock) = &lock
+                    && let Some(why) = lock.disagreement(&lock_file, &remote, digest)
+                {
+                    return Err(spanned(
+                        &file,
+                        &src,
+                        Some(span),
+                        format!("the manifest and its lock disagree: {why}"),
+                        Some(format!(
+                            "the lock holds what was reviewed; put that digest back, or review {remote} anew \
+                             (`weavelet add` or `weavelet update` print the review) so both files pin the same digest"
+                        )),
+                    ));
                 }
-                (url.get_ref().clone(), loader.fetch(url.get_ref(), digest)?)
+                (remote.reference().to_string(), loader.fetch(&remote, digest)?, Some(remote))
             }
-            None => {
+            _ => {
                 let given = entry.given();
                 let [(language, listed)] = given.as_slice() else {
                     return Err(Error::Manifest {
@@ -496,6 +607,17 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                     .into(),
                 None,
             ));
+                }
+                if entry.keys.is_some() && language.is_some() {
+                    return Err(spanned(
+                        &file,
+                        &src,
+                        entry.keys.as_ref().map(toml::Spanned::span),
+                        "`keys` checks the signature of a component file (`path`, `url`, `oci`), not a node folder \
+                         that is built here"
+                            .into(),
+                        None,
+                    ));
                 }
                 let wasm = match language {
                     None => base.join(listed.get_ref()),
@@ -554,9 +676,24 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
                 ));
                     }
                 }
-                (listed.get_ref().clone(), wasm)
+                (listed.get_ref().clone(), wasm, None)
             }
         };
+        // Signed by a trusted key, where the pipeline lists any. Node folders
+        // are built here from the operator's own source: nothing to sign.
+        let built = remote.is_none() && entry.path.is_none();
+        if !keys.is_empty() && !built {
+            loader.verify(&wasm, remote.as_ref(), &keys).map_err(|why| {
+                let span = entry.keys.as_ref().map(toml::Spanned::span).or(remote_span.clone()).or(entry.path.as_ref().map(toml::Spanned::span));
+                spanned(
+                    &file,
+                    &src,
+                    span,
+                    format!("{listed} is not signed by a key this pipeline trusts: {why}"),
+                    Some("the pipeline's `[trust] keys` (or the entry's `keys`) list the publishers it accepts; ask the publisher for a signature (`weavelet sign`), or review the component and list its key".into()),
+                )
+            })?;
+        }
         let nodes = loader.component(&wasm)?;
         sources.push((listed, nodes.iter().map(|n| n.name().to_string()).collect()));
         component_nodes.extend(nodes.iter().cloned());
@@ -901,7 +1038,7 @@ fn apply_policy(
     Ok(policy)
 }
 
-fn spanned(
+pub(crate) fn spanned(
     path: &Path,
     src: &str,
     span: Option<std::ops::Range<usize>>,

@@ -79,8 +79,10 @@
 
 mod config;
 mod fetch;
+pub mod oci;
 mod output;
 mod runtime;
+pub mod trust;
 
 pub use config::{Config, default_cache_dir};
 pub use output::{OutputFile, Written, save};
@@ -104,7 +106,7 @@ pub use weavelet_core::{
     Ahead, Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Early, Error,
     Event, EventKind, EventSink, FailureKind, Fix, Grants, InputDecl, Isolation, LogLevel, Node, NodeDecl,
     NodeFailure, NodeImpl, NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions,
-    RunReport, Value, ValueType, human_bytes, parse_duration, parse_size, sanitize,
+    RunReport, Value, ValueType, human_bytes, parse_duration, parse_size, sanitize, utc_timestamp,
 };
 pub use weavelet_data::{
     ChartKind, ChartSpec, GraphicsError, Image, ReadGrants, ReadLog, Svg, Table, TableError, files, graphics,

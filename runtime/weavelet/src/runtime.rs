@@ -10,7 +10,7 @@ use weavelet_core::{
     RunReport, Scheduler,
 };
 use weavelet_isolate::{Origin, Supervisor, WorkerSettings};
-use weavelet_manifest::{Language, Loader};
+use weavelet_manifest::{Language, Loader, Remote};
 use weavelet_rhai::Script;
 use weavelet_store::{ResultStore, StoreError};
 use weavelet_wasm::{ComponentModule, EngineConfig, WasmEngine};
@@ -126,17 +126,64 @@ impl Runtime {
         Ok(())
     }
 
-    /// The component file at `url`, from the download cache or fetched into
-    /// it (at most `max_component_size`); with `sha256`, refused unless it
-    /// has that digest. The file is named by its digest in the cache.
+    /// The component file at `remote` (a URL or an OCI reference), from the
+    /// download cache or fetched into it (at most `max_component_size`); with
+    /// `sha256`, refused unless it has that digest. The file is named by its
+    /// digest in the cache.
     pub fn fetch_component(
         &self,
-        url: &str,
+        remote: &Remote,
         sha256: Option<&str>,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<PathBuf, Error> {
         let config = &self.inner.config;
-        crate::fetch::component(url, sha256, config.cache_dir.as_deref(), config.max_component_size, on_step)
+        crate::fetch::component(
+            remote,
+            sha256,
+            config.cache_dir.as_deref(),
+            config.max_component_size,
+            on_step,
+        )
+    }
+
+    /// The signature of the component file `wasm`: `<wasm>.minisig` beside a
+    /// local file (`remote` is `None`); else one by a key in `wanted` (key
+    /// IDs) kept in the download cache, or the one published with it from
+    /// `remote` (fetched, and kept). `None` where it has none.
+    pub fn component_signature(
+        &self,
+        wasm: &Path,
+        remote: Option<&Remote>,
+        wanted: &[String],
+    ) -> Result<Option<String>, Error> {
+        match remote {
+            None => match std::fs::read_to_string(crate::trust::signature_path(wasm)) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(format!("reading the signature of {}", wasm.display()), e)),
+            },
+            Some(remote) => {
+                let bytes =
+                    std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
+                let digest = crate::key::hex(&crate::key::sha256(&bytes));
+                crate::fetch::signature(remote, &digest, self.inner.config.cache_dir.as_deref(), wanted)
+                    .map_err(|why| Error::build(format!("cannot fetch the signature of {remote}: {why}")))
+            }
+        }
+    }
+
+    /// The key ID of the one of `keys` (minisign public keys, base64) that
+    /// signed the component file `wasm` (from `remote`, or local); or why none did.
+    pub fn verify_component(
+        &self,
+        wasm: &Path,
+        remote: Option<&Remote>,
+        keys: &[String],
+    ) -> Result<String, String> {
+        let wanted: Vec<String> = keys.iter().filter_map(|k| crate::trust::public_key_id(k).ok()).collect();
+        let signature = self.component_signature(wasm, remote, &wanted).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(wasm).map_err(|e| format!("reading {}: {e}", wasm.display()))?;
+        crate::trust::verify(&bytes, signature.as_deref(), keys)
     }
 
     /// Load a component: compiled once per process (and cached on disk across
@@ -313,7 +360,11 @@ impl Loader for RuntimeLoader<'_> {
         self.runtime.script_nodes(path)
     }
 
-    fn fetch(&mut self, url: &str, sha256: &str) -> Result<PathBuf, Error> {
-        self.runtime.fetch_component(url, Some(sha256), self.on_build)
+    fn fetch(&mut self, remote: &Remote, sha256: &str) -> Result<PathBuf, Error> {
+        self.runtime.fetch_component(remote, Some(sha256), self.on_build)
+    }
+
+    fn verify(&mut self, wasm: &Path, remote: Option<&Remote>, keys: &[String]) -> Result<String, String> {
+        self.runtime.verify_component(wasm, remote, keys)
     }
 }

@@ -1,0 +1,143 @@
+//! Signed components: minisign key pairs (Ed25519), signatures over the
+//! component file's bytes, and the check a pipeline makes against the keys it
+//! trusts. A signature travels as `<file>.minisig` beside a file or URL, or as
+//! a layer of the OCI artifact.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use minisign::{KeyPair, PublicKey, SecretKey, SignatureBox};
+use weavelet_core::Error;
+use weavelet_core::key::{hex, sha256};
+
+/// The key ID minisign prints for the key number `keynum` (16 hex digits).
+fn key_id(keynum: &[u8]) -> String {
+    let mut bytes = [0u8; 8];
+    for (slot, byte) in bytes.iter_mut().zip(keynum) {
+        *slot = *byte;
+    }
+    format!("{:016X}", u64::from_le_bytes(bytes))
+}
+
+/// A public key from its base64 text, or why it is not one.
+pub fn public_key(base64: &str) -> Result<PublicKey, String> {
+    PublicKey::from_base64(base64.trim())
+        .map_err(|e| format!("`{}` is not a minisign public key: {e}", base64.trim()))
+}
+
+/// The key ID of the public key `base64`.
+pub fn public_key_id(base64: &str) -> Result<String, String> {
+    Ok(key_id(public_key(base64)?.keynum()))
+}
+
+/// The key ID a signature names (not yet checked against anything).
+pub fn signature_key_id(signature: &str) -> Result<String, String> {
+    let signature =
+        SignatureBox::from_string(signature).map_err(|e| format!("not a minisign signature: {e}"))?;
+    Ok(key_id(signature.keynum()))
+}
+
+/// The key ID of the one of `keys` (base64 public keys) whose signature
+/// `signature` is over `bytes`; or why none is.
+pub fn verify(bytes: &[u8], signature: Option<&str>, keys: &[String]) -> Result<String, String> {
+    let trusted: Vec<String> = keys.iter().map(|k| public_key_id(k).unwrap_or_else(|e| e)).collect();
+    let Some(signature) = signature else {
+        return Err(format!("it has no signature (trusted keys: {})", trusted.join(", ")));
+    };
+    let boxed = SignatureBox::from_string(signature)
+        .map_err(|e| format!("its signature is not a minisign signature: {e}"))?;
+    let signer = key_id(boxed.keynum());
+    let Some(key) = keys.iter().find(|k| public_key_id(k).is_ok_and(|id| id == signer)) else {
+        return Err(format!(
+            "it is signed by key {signer}, which is not one of the trusted keys ({})",
+            trusted.join(", ")
+        ));
+    };
+    let key = public_key(key)?;
+    minisign::verify(&key, &boxed, Cursor::new(bytes), true, false, false).map_err(|e| {
+        format!("its signature names key {signer}, but does not verify with it ({e}): the file or the signature was changed")
+    })?;
+    Ok(signer)
+}
+
+/// A new key pair written to `dir` as `<name>.key` (secret, unencrypted, mode
+/// 0600) and `<name>.pub`; refuses to replace existing files. The two paths
+/// and the public key.
+pub fn keygen(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf, String, String), Error> {
+    let secret_path = dir.join(format!("{name}.key"));
+    let public_path = dir.join(format!("{name}.pub"));
+    for path in [&secret_path, &public_path] {
+        if path.exists() {
+            return Err(Error::build(format!(
+                "{} exists; keygen never replaces a key (move it away, or pass another --name)",
+                path.display()
+            )));
+        }
+    }
+    let pair = KeyPair::generate_unencrypted_keypair()
+        .map_err(|e| Error::build(format!("making a key pair: {e}")))?;
+    let id = key_id(pair.pk.keynum());
+    let public = pair.pk.to_base64();
+    let secret_text = pair
+        .sk
+        .to_box(Some(&format!("weavelet secret key {id}")))
+        .map_err(|e| Error::build(format!("writing the secret key: {e}")))?
+        .to_string();
+    let public_text = format!("untrusted comment: weavelet public key {id}\n{public}\n");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    write_private(&secret_path, secret_text.as_bytes())
+        .map_err(|e| Error::io(format!("writing {}", secret_path.display()), e))?;
+    std::fs::write(&public_path, public_text)
+        .map_err(|e| Error::io(format!("writing {}", public_path.display()), e))?;
+    Ok((secret_path, public_path, public, id))
+}
+
+/// `bytes` to a new file at `path` readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+/// A signature of the component file `wasm` with the secret key at
+/// `secret_key` (a minisign secret key; an encrypted one asks for its
+/// password on the terminal), written to `<wasm>.minisig`. That path and the
+/// signer's key ID.
+pub fn sign(wasm: &Path, secret_key: &Path) -> Result<(PathBuf, String), Error> {
+    let bytes = std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
+    let text = std::fs::read_to_string(secret_key)
+        .map_err(|e| Error::io(format!("reading the secret key {}", secret_key.display()), e))?;
+    let boxed = || {
+        minisign::SecretKeyBox::from_string(&text)
+            .map_err(|e| Error::build(format!("{} is not a minisign secret key: {e}", secret_key.display())))
+    };
+    // Unencrypted (`weavelet keygen`), else minisign's password prompt.
+    let secret: SecretKey = match boxed()?.into_unencrypted_secret_key() {
+        Ok(secret) => secret,
+        Err(_) => boxed()?
+            .into_secret_key(None)
+            .map_err(|e| Error::build(format!("opening the secret key {}: {e}", secret_key.display())))?,
+    };
+    let public = PublicKey::from_secret_key(&secret)
+        .map_err(|e| Error::build(format!("the secret key {}: {e}", secret_key.display())))?;
+    let id = key_id(public.keynum());
+    let name = wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let trusted =
+        format!("weavelet component sha256:{} {}", hex(&sha256(&bytes)), name.replace(['\n', '\r'], " "));
+    let signature = minisign::sign(Some(&public), &secret, Cursor::new(&bytes), Some(&trusted), None)
+        .map_err(|e| Error::build(format!("signing {}: {e}", wasm.display())))?;
+    let path = signature_path(wasm);
+    std::fs::write(&path, signature.to_string())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    Ok((path, id))
+}
+
+/// Where the signature of the local component file `wasm` is: `<wasm>.minisig`.
+pub fn signature_path(wasm: &Path) -> PathBuf {
+    let mut name = wasm.as_os_str().to_os_string();
+    name.push(".minisig");
+    PathBuf::from(name)
+}
