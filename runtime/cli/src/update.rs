@@ -138,8 +138,14 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
                 format!("{newer} asks for more than the version reviewed before (+ above); pin it?");
             let unanswered = format!(
                 "{newer} asks for more than the version reviewed before (the lines marked + above): not updated; \
-                 review it, then approve exactly that version with `weavelet update {} --approve {}`",
-                entry.remote, reviewed.digest
+                 review it, then approve exactly that version with `weavelet update {}{} --approve {}`",
+                entry.remote,
+                if args.to == std::path::Path::new(".") {
+                    String::new()
+                } else {
+                    format!(" --to {}", args.to.display())
+                },
+                reviewed.digest
             );
             let approved = args.approve.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&reviewed.digest));
             // Not in a terminal and not approved: refused, as an answer of no.
