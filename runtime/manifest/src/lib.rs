@@ -125,10 +125,9 @@ pub struct RemoteEntry {
     pub sha256: String,
 }
 
-/// The components the manifest at `path` fetches by reference, and the keys
-/// (minisign public keys, base64) its `[trust]` section lists. Nothing is
-/// fetched or built.
-pub fn remotes(path: &Path) -> Result<(Vec<RemoteEntry>, Vec<String>), Error> {
+/// The manifest at `path` (itself, or `path/weavelet.toml`): its file, its
+/// text, and the text parsed (a syntax error is a diagnostic with line and caret).
+fn read(path: &Path) -> Result<(PathBuf, String, Manifest), Error> {
     let file = locate(path)?;
     let src =
         std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
@@ -136,6 +135,14 @@ pub fn remotes(path: &Path) -> Result<(Vec<RemoteEntry>, Vec<String>), Error> {
         let message = e.message().trim_end_matches('\n').to_string();
         spanned(&file, &src, e.span(), message, None)
     })?;
+    Ok((file, src, manifest))
+}
+
+/// The components the manifest at `path` fetches by reference, and the keys
+/// (minisign public keys, base64) its `[trust]` section lists. Nothing is
+/// fetched or built.
+pub fn remotes(path: &Path) -> Result<(Vec<RemoteEntry>, Vec<String>), Error> {
+    let (file, src, manifest) = read(path)?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let keys = trust_keys(&manifest.trust.keys, &base, &file, &src)?;
     let entries = manifest
@@ -458,13 +465,7 @@ pub fn wants_fuel(path: &Path) -> bool {
 /// (starting from `default`) and output files. The pipeline's origin is the
 /// manifest's canonical path.
 pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pipeline, Error> {
-    let file = locate(path)?;
-    let src =
-        std::fs::read_to_string(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-    let manifest: Manifest = toml::from_str(&src).map_err(|e| {
-        let message = e.message().trim_end_matches('\n').to_string();
-        spanned(&file, &src, e.span(), message, None)
-    })?;
+    let (file, src, manifest) = read(path)?;
     let base = match file.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
