@@ -537,6 +537,23 @@ fn a_pipeline_that_lists_trusted_keys_runs_only_components_they_signed() {
     bytes.extend_from_slice(&[0, 3, 2, b'x', b'y']);
     std::fs::write(&wasm, &bytes).unwrap();
     run().code(2).stderr(predicate::str::contains("does not verify with it"));
+    // A signature cut short (minisign itself would panic reading it): refused, no crash.
+    std::fs::write(&wasm, std::fs::read(DIAMOND_NODES).unwrap()).unwrap();
+    w().arg("sign").arg(&wasm).arg("--key").arg(dir.path().join("author.key")).assert().success();
+    let signature = dir.path().join("nodes.wasm.minisig");
+    let text = std::fs::read_to_string(&signature).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[3] = "AAAA";
+    std::fs::write(&signature, lines.join("\n")).unwrap();
+    run().code(2).stderr(predicate::str::contains("not a well-formed minisign signature"));
+    // The secret key listed by mistake: refused, and its text never printed.
+    let secret = std::fs::read_to_string(dir.path().join("author.key")).unwrap();
+    let secret_line = secret.lines().nth(1).unwrap().to_string();
+    manifest(dir.path(), &pipeline("").replace("author.pub", "author.key"));
+    run()
+        .code(2)
+        .stderr(predicate::str::contains("holds no minisign public key"))
+        .stderr(predicate::str::contains(secret_line.as_str()).not());
     // An entry's own `keys` replaces the pipeline's: a key that is not a key is a diagnostic.
     manifest(dir.path(), &pipeline("keys = [\"RWnot-a-key\"]"));
     run().code(2).stderr(predicate::str::contains("is neither a minisign public key"));

@@ -332,3 +332,46 @@ fn an_update_that_asks_for_more_is_shown_and_needs_approval() {
         "{lock}"
     );
 }
+
+#[test]
+fn registry_credentials_go_only_to_the_registry_they_are_for() {
+    use std::io::{BufRead, Write};
+    // A registry that asks for a login and records the head of every request.
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            let (mut head, mut line) = (String::new(), String::new());
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                head.push_str(&line.to_ascii_lowercase());
+                line.clear();
+            }
+            seen.lock().unwrap().push(head);
+            let answer = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"registry\"\r\n\
+                          Content-Length: 0\r\nConnection: close\r\n\r\n";
+            let _ = reader.into_inner().write_all(answer.as_bytes());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let inspect = |host: &str| {
+        weavelet(dir.path())
+            .args(["inspect", &format!("oci://{addr}/community/nodes:1.0")])
+            .env("WEAVELET_REGISTRY_USERNAME", "alice")
+            .env("WEAVELET_REGISTRY_PASSWORD", "s3cret")
+            .env("WEAVELET_REGISTRY_HOST", host)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("s3cret").not());
+    };
+    // Credentials for another registry: this one is asked anonymously.
+    inspect("registry.example");
+    let sent = std::mem::take(&mut *heads.lock().unwrap());
+    assert!(!sent.is_empty() && sent.iter().all(|h| !h.contains("authorization:")), "{sent:?}");
+    // For this registry: sent.
+    inspect(&addr);
+    let sent = heads.lock().unwrap().clone();
+    assert!(sent.iter().any(|h| h.contains("authorization: basic")), "{sent:?}");
+}

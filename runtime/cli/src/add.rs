@@ -52,8 +52,9 @@ pub fn fetch_for_review(
     keys: &[String],
 ) -> anyhow::Result<Reviewed> {
     let file = runtime.fetch_component(remote, expected, &mut |step| eprintln!("{step}"))?;
-    let module = runtime.load_component(&file)?;
-    let digest = module.content_hash();
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let digest = weavelet::key::hex(&weavelet::key::sha256(&bytes));
+    // The signature is checked before the component is compiled or read.
     let (signer, signature) = if keys.is_empty() {
         let signature = match runtime.component_signature(&file, Some(remote), &[]) {
             Ok(Some(text)) => match weavelet::trust::signature_key_id(&text) {
@@ -75,6 +76,7 @@ pub fn fetch_for_review(
             }
         }
     };
+    let module = runtime.load_component(&file)?;
     Ok(Reviewed { file, module, digest, signer, signature })
 }
 
@@ -139,7 +141,36 @@ pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
     // The lock records what was reviewed (`weavelet run` refuses a manifest
     // that disagrees with it); written first, so a failure leaves the manifest as it was.
     let lock_file = manifest.with_file_name(weavelet::manifest::LOCK_FILE);
-    let mut lock = Lock::read(&lock_file)?.unwrap_or_default();
+    let mut lock = match Lock::read(&lock_file)? {
+        Some(lock) => lock,
+        None => {
+            // A new lock holds every fetched component, or `run` would refuse
+            // the ones pinned before it existed. Those were not reviewed here:
+            // recorded with no nodes or requests, so `weavelet update` shows
+            // everything they ask for.
+            let mut lock = Lock::default();
+            for entry in &listed {
+                eprintln!(
+                    "{} also records {} (pinned before the lock existed; `weavelet update` will show all it asks for)",
+                    lock_file.display(),
+                    entry.remote
+                );
+                let (url, oci) = match &entry.remote {
+                    Remote::Url(url) => (Some(url.clone()), None),
+                    Remote::Oci(oci) => (None, Some(oci.clone())),
+                };
+                lock.set(LockedComponent {
+                    url,
+                    oci,
+                    sha256: entry.sha256.clone(),
+                    signer: None,
+                    nodes: Vec::new(),
+                    requests: Vec::new(),
+                });
+            }
+            lock
+        }
+    };
     lock.set(locked(&remote, &reviewed));
     lock.write(&lock_file)?;
     let mut entry = String::new();

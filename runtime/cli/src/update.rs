@@ -63,7 +63,7 @@ fn newest(remote: &Remote) -> anyhow::Result<Remote> {
 
 pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     let manifest = weavelet::manifest::locate(&args.to)?;
-    let (listed, keys) = weavelet::manifest::remotes(&manifest)?;
+    let (listed, _) = weavelet::manifest::remotes(&manifest)?;
     let chosen: Vec<&RemoteEntry> = listed
         .iter()
         .filter(|e| args.name.as_deref().is_none_or(|name| e.remote.reference().contains(name)))
@@ -103,7 +103,7 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let newer = newest(&entry.remote)?;
-        let reviewed = super::add::fetch_for_review(&runtime, &newer, None, &keys)?;
+        let reviewed = super::add::fetch_for_review(&runtime, &newer, None, &entry.keys)?;
         if newer == entry.remote && reviewed.digest == entry.sha256 {
             eprintln!("{}: up to date (SHA-256 {})", entry.remote, entry.sha256);
             continue;
@@ -123,11 +123,12 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         out!("{} -> {}", entry.remote, newer);
         out!("  sha256 {} -> {}", entry.sha256, reviewed.digest);
         out!("  signature: {}", reviewed.signature);
+        // Names and capabilities come from the component: made safe for a terminal.
         for line in &removed {
-            out!("  - {line}");
+            out!("  - {}", weavelet::sanitize(line));
         }
         for line in &added {
-            out!("  + {line}");
+            out!("  + {}", weavelet::sanitize(line));
         }
         if !added.is_empty() {
             let size = std::fs::metadata(&reviewed.file).map(|m| m.len()).unwrap_or(0);
@@ -160,32 +161,39 @@ pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
                 if after.is_empty() { "none".into() } else { after.len().to_string() }
             );
         }
-        // The lock first: a failure leaves the manifest pinned to what the lock held.
+        // The manifest's new text is made (and checked) first, then the lock is
+        // written, then the manifest: a refusal changes neither file.
+        let text = repinned(&manifest, entry, &newer, &reviewed.digest)?;
         let mut lock = lock;
         let record = super::add::locked(&newer, &reviewed);
         lock.components.retain(|c| c.remote().as_ref() != Some(&entry.remote));
         lock.set(record);
         lock.write(&lock_file)?;
-        repin(&manifest, entry, &newer, &reviewed.digest)?;
+        let aside = manifest.with_extension(format!("toml.{}.part", std::process::id()));
+        std::fs::write(&aside, text)
+            .and_then(|()| std::fs::rename(&aside, &manifest))
+            .with_context(|| format!("writing {}", manifest.display()))?;
         eprintln!("updated {} to {newer}, SHA-256 {}", manifest.display(), reviewed.digest);
     }
     Ok(if refused > 0 { ExitCode::from(super::EXIT_FAILED) } else { ExitCode::SUCCESS })
 }
 
-/// The manifest's entry for `entry` pointed at `newer` with `digest`: the two
-/// quoted strings replaced in place, so the rest of the file stays as written.
-fn repin(
+/// The manifest's text with the entry for `entry` pointed at `newer` with
+/// `digest`: the two quoted strings replaced in place, so the rest of the file
+/// stays as written; refused where either is not found exactly once.
+fn repinned(
     manifest: &std::path::Path,
     entry: &RemoteEntry,
     newer: &Remote,
     digest: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let text =
         std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let old_digest = format!("\"{}\"", entry.sha256);
     if text.matches(&old_digest).count() != 1 {
         return Err(anyhow!(
-            "{} pins SHA-256 {} in {} places; pin {digest} in its entry by hand (the lock is updated)",
+            "{} pins SHA-256 {} in {} places (written as \"...\" exactly once is what update changes); pin {digest} \
+             in its entry by hand, then run `weavelet update` again; nothing was changed",
             manifest.display(),
             entry.sha256,
             text.matches(&old_digest).count()
@@ -196,15 +204,12 @@ fn repin(
         let old = super::add::toml_string(entry.remote.reference());
         if text.matches(&old).count() != 1 {
             return Err(anyhow!(
-                "{} names {} in several places; point its entry at {newer} by hand (the lock is updated)",
+                "{} names {} in several places; point its entry at {newer} by hand; nothing was changed",
                 manifest.display(),
                 entry.remote
             ));
         }
         text = text.replacen(&old, &super::add::toml_string(newer.reference()), 1);
     }
-    let aside = manifest.with_extension(format!("toml.{}.part", std::process::id()));
-    std::fs::write(&aside, text)
-        .and_then(|()| std::fs::rename(&aside, manifest))
-        .with_context(|| format!("writing {}", manifest.display()))
+    Ok(text)
 }

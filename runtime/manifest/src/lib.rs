@@ -123,6 +123,9 @@ pub struct RemoteEntry {
     pub remote: Remote,
     /// The SHA-256 the manifest pins.
     pub sha256: String,
+    /// The keys it must be signed by (its own `keys`, else `[trust] keys`;
+    /// empty: none).
+    pub keys: Vec<String>,
 }
 
 /// The manifest at `path` (itself, or `path/weavelet.toml`): its file, its
@@ -138,23 +141,25 @@ fn read(path: &Path) -> Result<(PathBuf, String, Manifest), Error> {
     Ok((file, src, manifest))
 }
 
-/// The components the manifest at `path` fetches by reference, and the keys
-/// (minisign public keys, base64) its `[trust]` section lists. Nothing is
+/// The components the manifest at `path` fetches by reference (each with the
+/// keys it must be signed by), and the keys (minisign public keys, base64) its
+/// `[trust]` section lists. Nothing is
 /// fetched or built.
 pub fn remotes(path: &Path) -> Result<(Vec<RemoteEntry>, Vec<String>), Error> {
     let (file, src, manifest) = read(path)?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let keys = trust_keys(&manifest.trust.keys, &base, &file, &src)?;
-    let entries = manifest
-        .components
-        .iter()
-        .filter_map(|entry| {
-            let remote = entry.remote()?;
-            let sha256 =
-                entry.sha256.as_ref().map(|d| d.get_ref().trim().to_ascii_lowercase()).unwrap_or_default();
-            Some(RemoteEntry { remote, sha256 })
-        })
-        .collect();
+    let mut entries = Vec::new();
+    for entry in &manifest.components {
+        let Some(remote) = entry.remote() else { continue };
+        let sha256 =
+            entry.sha256.as_ref().map(|d| d.get_ref().trim().to_ascii_lowercase()).unwrap_or_default();
+        let keys = match &entry.keys {
+            Some(own) => trust_keys(own.get_ref(), &base, &file, &src)?,
+            None => keys.clone(),
+        };
+        entries.push(RemoteEntry { remote, sha256, keys });
+    }
     Ok((entries, keys))
 }
 
@@ -185,12 +190,23 @@ fn trust_keys(
                 )),
             }
             .map_err(|why| spanned(file, src, Some(key.span()), why, Some("`weavelet keygen` writes a key pair; list its .pub file or the key in it".into())))?;
+            // The key line of a minisign `.pub` file; anything else (a secret
+            // key listed by mistake) is refused without repeating its text.
             content
                 .lines()
                 .map(str::trim)
                 .rfind(|line| !line.is_empty() && !line.starts_with("untrusted comment:"))
+                .filter(|line| line.len() == 56 && line.starts_with("RW") && line.chars().all(base64))
                 .map(str::to_string)
-                .ok_or_else(|| spanned(file, src, Some(key.span()), format!("{} holds no public key", key_file.display()), None))
+                .ok_or_else(|| {
+                    spanned(
+                        file,
+                        src,
+                        Some(key.span()),
+                        format!("{} holds no minisign public key", key_file.display()),
+                        Some("list the `.pub` file `weavelet keygen` wrote, never the `.key` file (the secret key)".into()),
+                    )
+                })
         })
         .collect()
 }

@@ -42,18 +42,28 @@ fn keep_signature(cache_dir: Option<&Path>, digest: &str, signature: &str) -> Re
         .map_err(|e| Error::io(format!("keeping a signature in {}", path.display()), e))
 }
 
+/// Where a signature came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureFrom {
+    /// The download cache (kept by an earlier fetch).
+    Cache,
+    /// The server or registry, just now.
+    Remote,
+}
+
 /// A signature of the component `remote` whose SHA-256 is `digest`: one by
-/// a key in `wanted` (key IDs) from the cache, else the one published with it
-/// (fetched and kept); `None` where it has none.
+/// a key in `wanted` (key IDs) from the cache (unless `fresh`), else the one
+/// published with it (fetched and kept); `None` where it has none.
 pub(crate) fn signature(
     remote: &Remote,
     digest: &str,
     cache_dir: Option<&Path>,
     wanted: &[String],
-) -> Result<Option<String>, String> {
-    for key_id in wanted {
+    fresh: bool,
+) -> Result<Option<(String, SignatureFrom)>, String> {
+    for key_id in wanted.iter().filter(|_| !fresh) {
         if let Ok(text) = std::fs::read_to_string(kept_signature(cache_dir, digest, key_id)) {
-            return Ok(Some(text));
+            return Ok(Some((text, SignatureFrom::Cache)));
         }
     }
     let fetched = match remote {
@@ -68,7 +78,15 @@ pub(crate) fn signature(
     let text = String::from_utf8(bytes)
         .map_err(|_| "its signature is not text (a minisign signature is)".to_string())?;
     keep_signature(cache_dir, digest, &text).map_err(|e| e.to_string())?;
-    Ok(Some(text))
+    Ok(Some((text, SignatureFrom::Remote)))
+}
+
+/// Drops the kept signatures of the component with SHA-256 `digest` by the
+/// keys `key_ids` (one that failed its check is fetched anew next time).
+pub(crate) fn forget_signatures(cache_dir: Option<&Path>, digest: &str, key_ids: &[String]) {
+    for key_id in key_ids {
+        let _ = std::fs::remove_file(kept_signature(cache_dir, digest, key_id));
+    }
 }
 
 /// `bytes` written to `path`, aside first and renamed: a half-written file is

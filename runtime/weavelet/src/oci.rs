@@ -53,9 +53,15 @@ fn client(reference: &Reference) -> Client {
     })
 }
 
-/// Credentials from `WEAVELET_REGISTRY_USERNAME` / `WEAVELET_REGISTRY_PASSWORD`;
-/// anonymous without them.
-fn auth() -> RegistryAuth {
+/// Credentials for `reference`'s registry: `WEAVELET_REGISTRY_USERNAME` and
+/// `WEAVELET_REGISTRY_PASSWORD`, only where it is the registry
+/// `WEAVELET_REGISTRY_HOST` names (`registry.example` or `host:port`) — never
+/// to a registry a pipeline merely lists. Anonymous otherwise.
+fn auth(reference: &Reference) -> RegistryAuth {
+    let host = std::env::var("WEAVELET_REGISTRY_HOST").unwrap_or_default();
+    if host.is_empty() || host != reference.resolve_registry() {
+        return RegistryAuth::Anonymous;
+    }
     match (std::env::var("WEAVELET_REGISTRY_USERNAME"), std::env::var("WEAVELET_REGISTRY_PASSWORD")) {
         (Ok(user), Ok(password)) => RegistryAuth::Basic(user, password),
         _ => RegistryAuth::Anonymous,
@@ -78,7 +84,8 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> 
     })
 }
 
-/// An oci-client error with its causes.
+/// An oci-client error with its causes, with anything the registry wrote
+/// made safe for a terminal.
 fn said(e: impl std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -86,7 +93,7 @@ fn said(e: impl std::error::Error) -> String {
         text.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    text
+    weavelet_core::sanitize(&text)
 }
 
 /// The component (when `with_component`) and the signature of the artifact at
@@ -104,7 +111,7 @@ pub(crate) fn pull(
     let client = client(&reference);
     block_on(async {
         let (manifest, _) = client
-            .pull_image_manifest(&reference, &auth())
+            .pull_image_manifest(&reference, &auth(&reference))
             .await
             .map_err(|e| format!("the registry: {}", said(e)))?;
         let wasm_layers: Vec<&OciDescriptor> =
@@ -116,9 +123,16 @@ pub(crate) fn pull(
                 wasm_layers.len()
             ));
         };
-        let named = layer.digest.strip_prefix("sha256:").ok_or_else(|| {
-            format!("its component layer names the digest `{}`, not a SHA-256 one", layer.digest)
-        })?;
+        let named = layer
+            .digest
+            .strip_prefix("sha256:")
+            .filter(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| "its component layer names a digest that is not a SHA-256 one".to_string())?;
+        // A layer with `urls` is fetched from those hosts where the registry
+        // lacks it: the registry must serve every byte itself.
+        if manifest.layers.iter().any(|l| l.urls.as_ref().is_some_and(|u| !u.is_empty())) {
+            return Err("its manifest sends a layer to other hosts (`urls`), which is refused".into());
+        }
         if let Some(pin) = pin
             && !named.eq_ignore_ascii_case(pin)
         {
@@ -164,10 +178,9 @@ async fn blob(
     what: &str,
 ) -> Result<Vec<u8>, String> {
     use futures_util::StreamExt as _;
-    let mut stream = client
-        .pull_blob_stream(reference, layer)
-        .await
-        .map_err(|e| format!("fetching its {what} layer {}: {}", layer.digest, said(e)))?;
+    let mut stream = client.pull_blob_stream(reference, layer).await.map_err(|e| {
+        format!("fetching its {what} layer {}: {}", weavelet_core::sanitize(&layer.digest), said(e))
+    })?;
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -175,7 +188,13 @@ async fn blob(
             // oci-client checks the digest as the last chunk arrives; a
             // mismatch is said in the caller's words below.
             Err(_) if what == "component" && body.len() as u64 == layer.size.max(0) as u64 => break,
-            Err(e) => return Err(format!("fetching its {what} layer {}: {}", layer.digest, said(e))),
+            Err(e) => {
+                return Err(format!(
+                    "fetching its {what} layer {}: {}",
+                    weavelet_core::sanitize(&layer.digest),
+                    said(e)
+                ));
+            }
         };
         if body.len() as u64 + chunk.len() as u64 > max_size {
             return Err(format!(
@@ -189,7 +208,7 @@ async fn blob(
     if what != "component" && got != layer.digest {
         return Err(format!(
             "the registry served a {what} whose digest is {got}, not the {} its manifest names",
-            layer.digest
+            weavelet_core::sanitize(&layer.digest)
         ));
     }
     Ok(body)
@@ -201,7 +220,7 @@ pub fn tags(text: &str) -> Result<Vec<String>, String> {
     let client = client(&reference);
     block_on(async {
         let listed = client
-            .list_tags(&reference, &auth(), None, None)
+            .list_tags(&reference, &auth(&reference), None, None)
             .await
             .map_err(|e| format!("listing the tags of {}: {}", reference.repository(), said(e)))?;
         Ok(listed.tags)
@@ -245,7 +264,7 @@ pub fn push(
     let body = serde_json::to_vec(&manifest).map_err(|e| format!("writing the manifest: {e}"))?;
     block_on(async {
         let failed = |e: oci_client::errors::OciDistributionError| format!("pushing to {text}: {}", said(e));
-        client.store_auth_if_needed(reference.resolve_registry(), &auth()).await;
+        client.store_auth_if_needed(reference.resolve_registry(), &auth(&reference)).await;
         for layer in &layers {
             client.push_blob(&reference, &layer.data, &layer.sha256_digest()).await.map_err(failed)?;
         }

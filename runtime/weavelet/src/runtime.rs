@@ -156,9 +156,21 @@ impl Runtime {
         remote: Option<&Remote>,
         wanted: &[String],
     ) -> Result<Option<String>, Error> {
+        Ok(self.signature_of(wasm, remote, wanted, false)?.map(|(text, _)| text))
+    }
+
+    /// [`Self::component_signature`], saying where it came from; `fresh`
+    /// skips the cache.
+    fn signature_of(
+        &self,
+        wasm: &Path,
+        remote: Option<&Remote>,
+        wanted: &[String],
+        fresh: bool,
+    ) -> Result<Option<(String, crate::fetch::SignatureFrom)>, Error> {
         match remote {
             None => match std::fs::read_to_string(crate::trust::signature_path(wasm)) {
-                Ok(text) => Ok(Some(text)),
+                Ok(text) => Ok(Some((text, crate::fetch::SignatureFrom::Remote))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::io(format!("reading the signature of {}", wasm.display()), e)),
             },
@@ -166,14 +178,21 @@ impl Runtime {
                 let bytes =
                     std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
                 let digest = crate::key::hex(&crate::key::sha256(&bytes));
-                crate::fetch::signature(remote, &digest, self.inner.config.cache_dir.as_deref(), wanted)
-                    .map_err(|why| Error::build(format!("cannot fetch the signature of {remote}: {why}")))
+                crate::fetch::signature(
+                    remote,
+                    &digest,
+                    self.inner.config.cache_dir.as_deref(),
+                    wanted,
+                    fresh,
+                )
+                .map_err(|why| Error::build(format!("cannot fetch the signature of {remote}: {why}")))
             }
         }
     }
 
     /// The key ID of the one of `keys` (minisign public keys, base64) that
-    /// signed the component file `wasm` (from `remote`, or local); or why none did.
+    /// signed the component file `wasm` (from `remote`, or local); or why none
+    /// did. A kept signature that fails is dropped and fetched once more.
     pub fn verify_component(
         &self,
         wasm: &Path,
@@ -181,9 +200,24 @@ impl Runtime {
         keys: &[String],
     ) -> Result<String, String> {
         let wanted: Vec<String> = keys.iter().filter_map(|k| crate::trust::public_key_id(k).ok()).collect();
-        let signature = self.component_signature(wasm, remote, &wanted).map_err(|e| e.to_string())?;
         let bytes = std::fs::read(wasm).map_err(|e| format!("reading {}: {e}", wasm.display()))?;
-        crate::trust::verify(&bytes, signature.as_deref(), keys)
+        let check = |fresh: bool| -> Result<(Result<String, String>, bool), String> {
+            let signature = self.signature_of(wasm, remote, &wanted, fresh).map_err(|e| e.to_string())?;
+            let cached =
+                signature.as_ref().is_some_and(|(_, from)| *from == crate::fetch::SignatureFrom::Cache);
+            Ok((
+                crate::trust::verify(&bytes, signature.as_ref().map(|(text, _)| text.as_str()), keys),
+                cached,
+            ))
+        };
+        match check(false)? {
+            (Err(_), true) => {
+                let digest = crate::key::hex(&crate::key::sha256(&bytes));
+                crate::fetch::forget_signatures(self.inner.config.cache_dir.as_deref(), &digest, &wanted);
+                check(true)?.0
+            }
+            (result, _) => result,
+        }
     }
 
     /// Load a component: compiled once per process (and cached on disk across

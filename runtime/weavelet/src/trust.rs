@@ -19,10 +19,11 @@ fn key_id(keynum: &[u8]) -> String {
     format!("{:016X}", u64::from_le_bytes(bytes))
 }
 
-/// A public key from its base64 text, or why it is not one.
+/// A public key from its base64 text, or why it is not one (the text itself
+/// is never repeated: a secret key listed by mistake must not reach a log).
 pub fn public_key(base64: &str) -> Result<PublicKey, String> {
     PublicKey::from_base64(base64.trim())
-        .map_err(|e| format!("`{}` is not a minisign public key: {e}", base64.trim()))
+        .map_err(|e| format!("a listed key is not a minisign public key ({e})"))
 }
 
 /// The key ID of the public key `base64`.
@@ -37,27 +38,59 @@ pub fn signature_key_id(signature: &str) -> Result<String, String> {
     Ok(key_id(signature.keynum()))
 }
 
+/// Whether `signature` has the shape of a minisign signature: four lines,
+/// the second and fourth base64 of 74 and 64 bytes. minisign reads the
+/// fourth by fixed offsets and panics on a shorter one.
+fn well_formed(signature: &str) -> bool {
+    let lines: Vec<&str> = signature.lines().map(str::trim_end).collect();
+    let base64 = |line: &str, len: usize| {
+        line.len() == len && line.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
+    };
+    lines.len() >= 4
+        && lines[0].starts_with("untrusted comment:")
+        && base64(lines[1], 100)
+        && lines[2].starts_with("trusted comment:")
+        && base64(lines[3], 88)
+}
+
 /// The key ID of the one of `keys` (base64 public keys) whose signature
 /// `signature` is over `bytes`; or why none is.
 pub fn verify(bytes: &[u8], signature: Option<&str>, keys: &[String]) -> Result<String, String> {
-    let trusted: Vec<String> = keys.iter().map(|k| public_key_id(k).unwrap_or_else(|e| e)).collect();
+    let listed: Vec<(String, PublicKey)> =
+        keys.iter().filter_map(|k| public_key(k).ok().map(|key| (key_id(key.keynum()), key))).collect();
+    let trusted: Vec<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
     let Some(signature) = signature else {
         return Err(format!("it has no signature (trusted keys: {})", trusted.join(", ")));
     };
+    if !well_formed(signature) {
+        return Err("its signature is not a well-formed minisign signature".into());
+    }
     let boxed = SignatureBox::from_string(signature)
         .map_err(|e| format!("its signature is not a minisign signature: {e}"))?;
     let signer = key_id(boxed.keynum());
-    let Some(key) = keys.iter().find(|k| public_key_id(k).is_ok_and(|id| id == signer)) else {
+    let candidates: Vec<&PublicKey> =
+        listed.iter().filter(|(id, _)| *id == signer).map(|(_, key)| key).collect();
+    if candidates.is_empty() {
         return Err(format!(
             "it is signed by key {signer}, which is not one of the trusted keys ({})",
             trusted.join(", ")
         ));
-    };
-    let key = public_key(key)?;
-    minisign::verify(&key, &boxed, Cursor::new(bytes), true, false, false).map_err(|e| {
-        format!("its signature names key {signer}, but does not verify with it ({e}): the file or the signature was changed")
-    })?;
-    Ok(signer)
+    }
+    // Every listed key with that ID (two keys may share one); a panic inside
+    // minisign on a hostile signature is a refusal, not a crash.
+    let mut why = String::new();
+    for key in candidates {
+        let checked = weavelet_core::caught("checking the signature", || {
+            minisign::verify(key, &boxed, Cursor::new(bytes), true, false, false)
+        })?;
+        match checked {
+            Ok(()) => return Ok(signer),
+            Err(e) => why = e.to_string(),
+        }
+    }
+    Err(format!(
+        "its signature names key {signer}, but does not verify with it ({why}): the file or the signature was changed"
+    ))
 }
 
 /// A new key pair written to `dir` as `<name>.key` (secret, unencrypted, mode
