@@ -113,6 +113,27 @@ fn rebuilt(wasm: &[u8], note: &str) -> Vec<u8> {
     out
 }
 
+/// One plain HTTP/1.1 request to the registry at `addr` (an OCI manifest for
+/// `PUT`); the response's body. Panics unless it succeeds.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let media = "application/vnd.oci.image.manifest.v1+json";
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {media}\r\nContent-Type: {media}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&response[..split]).to_string();
+    assert!(status.starts_with("HTTP/1.1 20"), "{method} {path}: {status}");
+    response[split + 4..].to_vec()
+}
+
 fn sha(bytes: &[u8]) -> String {
     weavelet::key::hex(&weavelet::key::sha256(bytes))
 }
@@ -205,6 +226,18 @@ fn a_published_component_is_added_pinned_signed_and_refused_when_the_registry_li
         .success()
         .stdout(predicate::str::contains("unsigned"));
     add(&unsigned).arg("--yes").assert().code(2).stderr(predicate::str::contains("it has no signature"));
+    assert_eq!(std::fs::read_to_string(&m).unwrap(), pinned);
+
+    // The registry serves the signed 1.0 under another tag (a rollback dressed as an
+    // upgrade): its signature names the reference it was published as, so it is refused.
+    let manifest_json = http(&registry.addr, "GET", "/v2/community/diamond/manifests/1.0", &[]);
+    let retagged = http(&registry.addr, "PUT", "/v2/community/diamond/manifests/9.0", &manifest_json);
+    assert!(retagged.is_empty() || retagged.starts_with(b"{"), "{}", String::from_utf8_lossy(&retagged));
+    add(&format!("{}/community/diamond:9.0", registry.addr))
+        .arg("--yes")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("it was signed for {reference}, not")));
     assert_eq!(std::fs::read_to_string(&m).unwrap(), pinned);
 
     // The registry serves other bytes for the pinned blob: refused, both digests named, nothing kept.

@@ -32,8 +32,9 @@ pub struct PublishArgs {
     component: PathBuf,
     /// Where to publish it: an OCI reference, `registry.example/ns/name:1.0`.
     reference: String,
-    /// Sign it with this secret key first; without it, `<file>.minisig` is
-    /// published where it exists (from `weavelet sign`).
+    /// Sign it with this secret key first, for this reference (a pipeline
+    /// fetching it under another name or tag refuses it); without it,
+    /// `<file>.minisig` is published where it exists (from `weavelet sign`).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
@@ -61,7 +62,7 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
-    let (path, id) = weavelet::trust::sign(&args.component, &args.key)?;
+    let (path, id) = weavelet::trust::sign(&args.component, &args.key, None)?;
     eprintln!("signed {} with key {id}: {}", args.component.display(), path.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -74,7 +75,7 @@ pub fn publish(mut args: PublishArgs) -> anyhow::Result<ExitCode> {
     // Only a component Weavelet can load is published: its declarations are read and checked.
     let module = runtime.load_component(&args.component)?;
     let signed_by = match &args.key {
-        Some(key) => Some(weavelet::trust::sign(&args.component, key)?.1),
+        Some(key) => Some(weavelet::trust::sign(&args.component, key, Some(&args.reference))?.1),
         None => None,
     };
     let signature_file = weavelet::trust::signature_path(&args.component);

@@ -206,7 +206,15 @@ impl Runtime {
             let cached =
                 signature.as_ref().is_some_and(|(_, from)| *from == crate::fetch::SignatureFrom::Cache);
             Ok((
-                crate::trust::verify(&bytes, signature.as_ref().map(|(text, _)| text.as_str()), keys),
+                crate::trust::verify(
+                    &bytes,
+                    signature.as_ref().map(|(text, _)| text.as_str()),
+                    keys,
+                    match remote {
+                        Some(Remote::Oci(reference)) => Some(reference.as_str()),
+                        _ => None,
+                    },
+                ),
                 cached,
             ))
         };

@@ -53,9 +53,43 @@ fn well_formed(signature: &str) -> bool {
         && base64(lines[3], 88)
 }
 
+/// Why a signature made for the OCI reference `signed_for` (its signed
+/// comment's `oci:` field) does not cover `fetched_as`: another registry or
+/// repository, or another tag where both name one. `None` where it covers it.
+fn other_reference(signed_for: &str, fetched_as: &str) -> Option<String> {
+    let (Ok(signed), Ok(fetched)) = (crate::oci::reference(signed_for), crate::oci::reference(fetched_as))
+    else {
+        return Some(format!(
+            "it was signed for `{}`, which is not an OCI reference",
+            crate::sanitize(signed_for)
+        ));
+    };
+    let same_repository = signed.resolve_registry() == fetched.resolve_registry()
+        && signed.repository() == fetched.repository();
+    let same_tag = match (signed.tag(), fetched.tag()) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    (!(same_repository && same_tag)).then(|| {
+        format!(
+            "it was signed for {}, not {fetched_as}: a registry serving one signed component under another name \
+             or tag (an older build re-tagged as new, say) is refused",
+            crate::sanitize(signed_for)
+        )
+    })
+}
+
 /// The key ID of the one of `keys` (base64 public keys) whose signature
-/// `signature` is over `bytes`; or why none is.
-pub fn verify(bytes: &[u8], signature: Option<&str>, keys: &[String]) -> Result<String, String> {
+/// `signature` is over `bytes`; or why none is. A signature made by
+/// `weavelet publish` also names the reference it was published as (in its
+/// signed comment); where `fetched_as` is given (an OCI reference) it must
+/// be that one.
+pub fn verify(
+    bytes: &[u8],
+    signature: Option<&str>,
+    keys: &[String],
+    fetched_as: Option<&str>,
+) -> Result<String, String> {
     let listed: Vec<(String, PublicKey)> =
         keys.iter().filter_map(|k| public_key(k).ok().map(|key| (key_id(key.keynum()), key))).collect();
     let trusted: Vec<&str> = listed.iter().map(|(id, _)| id.as_str()).collect();
@@ -84,7 +118,19 @@ pub fn verify(bytes: &[u8], signature: Option<&str>, keys: &[String]) -> Result<
             minisign::verify(key, &boxed, Cursor::new(bytes), true, false, false)
         })?;
         match checked {
-            Ok(()) => return Ok(signer),
+            Ok(()) => {
+                // The signed comment is authenticated now: hold the artifact to the reference it names.
+                let comment = boxed.trusted_comment().unwrap_or_default();
+                // `weavelet component sha256:<hex> <file> [oci:<reference>]`
+                let signed_for =
+                    comment.split_whitespace().skip(4).find_map(|word| word.strip_prefix("oci:"));
+                if let (Some(signed_for), Some(fetched_as)) = (signed_for, fetched_as)
+                    && let Some(why) = other_reference(signed_for, fetched_as)
+                {
+                    return Err(why);
+                }
+                return Ok(signer);
+            }
             Err(e) => why = e.to_string(),
         }
     }
@@ -137,9 +183,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// A signature of the component file `wasm` with the secret key at
 /// `secret_key` (a minisign secret key; an encrypted one asks for its
-/// password on the terminal), written to `<wasm>.minisig`. That path and the
-/// signer's key ID.
-pub fn sign(wasm: &Path, secret_key: &Path) -> Result<(PathBuf, String), Error> {
+/// password on the terminal), written to `<wasm>.minisig`; `published_as`
+/// (an OCI reference) is signed with it, and a pipeline fetching the file as
+/// anything else refuses it. That path and the signer's key ID.
+pub fn sign(wasm: &Path, secret_key: &Path, published_as: Option<&str>) -> Result<(PathBuf, String), Error> {
     let bytes = std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
     let text = std::fs::read_to_string(secret_key)
         .map_err(|e| Error::io(format!("reading the secret key {}", secret_key.display()), e))?;
@@ -158,8 +205,14 @@ pub fn sign(wasm: &Path, secret_key: &Path) -> Result<(PathBuf, String), Error> 
         .map_err(|e| Error::build(format!("the secret key {}: {e}", secret_key.display())))?;
     let id = key_id(public.keynum());
     let name = wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let trusted =
-        format!("weavelet component sha256:{} {}", hex(&sha256(&bytes)), name.replace(['\n', '\r'], " "));
+    let mut trusted = format!(
+        "weavelet component sha256:{} {}",
+        hex(&sha256(&bytes)),
+        name.replace(char::is_whitespace, "_")
+    );
+    if let Some(reference) = published_as {
+        trusted.push_str(&format!(" oci:{}", reference.replace(char::is_whitespace, "")));
+    }
     let signature = minisign::sign(Some(&public), &secret, Cursor::new(&bytes), Some(&trusted), None)
         .map_err(|e| Error::build(format!("signing {}: {e}", wasm.display())))?;
     let path = signature_path(wasm);
