@@ -155,18 +155,7 @@ pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
                     lock_file.display(),
                     entry.remote
                 );
-                let (url, oci) = match &entry.remote {
-                    Remote::Url(url) => (Some(url.clone()), None),
-                    Remote::Oci(oci) => (None, Some(oci.clone())),
-                };
-                lock.set(LockedComponent {
-                    url,
-                    oci,
-                    sha256: entry.sha256.clone(),
-                    signer: None,
-                    nodes: Vec::new(),
-                    requests: Vec::new(),
-                });
+                lock.set(LockedComponent::new(&entry.remote, entry.sha256.clone()));
             }
             lock
         }
@@ -198,17 +187,11 @@ pub fn run(args: AddArgs) -> anyhow::Result<ExitCode> {
 
 /// The lock entry recording the review of `remote`.
 pub fn locked(remote: &Remote, reviewed: &Reviewed) -> LockedComponent {
-    let (url, oci) = match remote {
-        Remote::Url(url) => (Some(url.clone()), None),
-        Remote::Oci(oci) => (None, Some(oci.clone())),
-    };
     LockedComponent {
-        url,
-        oci,
-        sha256: reviewed.digest.clone(),
         signer: reviewed.signer.clone(),
         nodes: reviewed.module.decls().map(|d| d.name.clone()).collect(),
         requests: requests(&reviewed.module),
+        ..LockedComponent::new(remote, reviewed.digest.clone())
     }
 }
 

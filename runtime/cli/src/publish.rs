@@ -91,20 +91,19 @@ pub fn publish(mut args: PublishArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
+    // A signature of another file (signed before a rebuild) would only be refused by every user.
+    let digest = module.content_hash();
     if signed_by.is_none()
         && let Some(text) = &signature
+        && text.contains("weavelet component sha256:")
+        && !text.contains(&format!("sha256:{digest}"))
     {
-        // A signature of another file (signed before a rebuild) would only be refused by every user.
-        let bytes = std::fs::read(&args.component)?;
-        let digest = weavelet::key::hex(&weavelet::key::sha256(&bytes));
-        if text.contains("weavelet component sha256:") && !text.contains(&format!("sha256:{digest}")) {
-            return Err(anyhow!(
-                "{} was not made for this file (its trusted comment names another SHA-256; was the component \
-                 rebuilt?): sign it again with `weavelet sign {} --key ...`",
-                signature_file.display(),
-                args.component.display()
-            ));
-        }
+        return Err(anyhow!(
+            "{} was not made for this file (its trusted comment names another SHA-256; was the component \
+             rebuilt?): sign it again with `weavelet sign {} --key ...`",
+            signature_file.display(),
+            args.component.display()
+        ));
     }
     let bytes =
         std::fs::read(&args.component).with_context(|| format!("reading {}", args.component.display()))?;
@@ -126,6 +125,6 @@ pub fn publish(mut args: PublishArgs) -> anyhow::Result<ExitCode> {
     out!("A pipeline uses it with `weavelet add {}`, which pins:", args.reference);
     out!("[[components]]");
     out!("oci = \"{}\"", args.reference);
-    out!("sha256 = \"{}\"", module.content_hash());
+    out!("sha256 = \"{digest}\"");
     Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,16 @@ pub struct LockedComponent {
 }
 
 impl LockedComponent {
+    /// The entry for `remote` pinned to `sha256`, with no signer, nodes or
+    /// requests recorded yet.
+    pub fn new(remote: &Remote, sha256: String) -> LockedComponent {
+        let (url, oci) = match remote {
+            Remote::Url(url) => (Some(url.clone()), None),
+            Remote::Oci(oci) => (None, Some(oci.clone())),
+        };
+        LockedComponent { url, oci, sha256, signer: None, nodes: Vec::new(), requests: Vec::new() }
+    }
+
     /// Where it comes from.
     pub fn remote(&self) -> Option<Remote> {
         match (&self.url, &self.oci) {

@@ -156,15 +156,25 @@ impl Runtime {
         remote: Option<&Remote>,
         wanted: &[String],
     ) -> Result<Option<String>, Error> {
-        Ok(self.signature_of(wasm, remote, wanted, false)?.map(|(text, _)| text))
+        let digest = match remote {
+            Some(_) => {
+                let bytes =
+                    std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
+                crate::key::hex(&crate::key::sha256(&bytes))
+            }
+            None => String::new(),
+        };
+        Ok(self.signature_of(wasm, remote, &digest, wanted, false)?.map(|(text, _)| text))
     }
 
-    /// [`Self::component_signature`], saying where it came from; `fresh`
+    /// [`Self::component_signature`] of the file whose SHA-256 is `digest`
+    /// (used only for a fetched one), saying where it came from; `fresh`
     /// skips the cache.
     fn signature_of(
         &self,
         wasm: &Path,
         remote: Option<&Remote>,
+        digest: &str,
         wanted: &[String],
         fresh: bool,
     ) -> Result<Option<(String, crate::fetch::SignatureFrom)>, Error> {
@@ -175,17 +185,8 @@ impl Runtime {
                 Err(e) => Err(Error::io(format!("reading the signature of {}", wasm.display()), e)),
             },
             Some(remote) => {
-                let bytes =
-                    std::fs::read(wasm).map_err(|e| Error::io(format!("reading {}", wasm.display()), e))?;
-                let digest = crate::key::hex(&crate::key::sha256(&bytes));
-                crate::fetch::signature(
-                    remote,
-                    &digest,
-                    self.inner.config.cache_dir.as_deref(),
-                    wanted,
-                    fresh,
-                )
-                .map_err(|why| Error::build(format!("cannot fetch the signature of {remote}: {why}")))
+                crate::fetch::signature(remote, digest, self.inner.config.cache_dir.as_deref(), wanted, fresh)
+                    .map_err(|why| Error::build(format!("cannot fetch the signature of {remote}: {why}")))
             }
         }
     }
@@ -201,26 +202,21 @@ impl Runtime {
     ) -> Result<String, String> {
         let wanted: Vec<String> = keys.iter().filter_map(|k| crate::trust::public_key_id(k).ok()).collect();
         let bytes = std::fs::read(wasm).map_err(|e| format!("reading {}: {e}", wasm.display()))?;
+        let digest = crate::key::hex(&crate::key::sha256(&bytes));
+        let fetched_as = match remote {
+            Some(Remote::Oci(reference)) => Some(reference.as_str()),
+            _ => None,
+        };
         let check = |fresh: bool| -> Result<(Result<String, String>, bool), String> {
-            let signature = self.signature_of(wasm, remote, &wanted, fresh).map_err(|e| e.to_string())?;
+            let signature =
+                self.signature_of(wasm, remote, &digest, &wanted, fresh).map_err(|e| e.to_string())?;
             let cached =
                 signature.as_ref().is_some_and(|(_, from)| *from == crate::fetch::SignatureFrom::Cache);
-            Ok((
-                crate::trust::verify(
-                    &bytes,
-                    signature.as_ref().map(|(text, _)| text.as_str()),
-                    keys,
-                    match remote {
-                        Some(Remote::Oci(reference)) => Some(reference.as_str()),
-                        _ => None,
-                    },
-                ),
-                cached,
-            ))
+            let text = signature.as_ref().map(|(text, _)| text.as_str());
+            Ok((crate::trust::verify(&bytes, text, keys, fetched_as), cached))
         };
         match check(false)? {
             (Err(_), true) => {
-                let digest = crate::key::hex(&crate::key::sha256(&bytes));
                 crate::fetch::forget_signatures(self.inner.config.cache_dir.as_deref(), &digest, &wanted);
                 check(true)?.0
             }
