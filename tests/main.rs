@@ -11,6 +11,7 @@ mod cli;
 mod graphics;
 mod hostile;
 mod languages;
+mod network;
 mod pipeline;
 mod policy;
 mod registry;

@@ -69,6 +69,8 @@
 //! `#[weavelet::node(name = "other_name")]` renames the node. Capabilities the
 //! node needs are requested with `read_dir = "/data"`, `write_dir = "/out"`,
 //! `env = "API_KEY"`, `clock` and `random`; the operator must grant them.
+//! The network is the operator's alone to grant (`net = ["host:port"]` in the
+//! pipeline's policy); a node reaches it with [`http`] (in wasm builds).
 //!
 //! A table input can require columns, checked by the host before the node
 //! runs: `columns(sales = "region: text, revenue: float")`. A node returning a
@@ -128,6 +130,8 @@ macro_rules! handle_value {
 }
 
 mod graphics;
+#[cfg(target_arch = "wasm32")]
+pub mod http;
 mod table;
 pub use graphics::{ChartKind, ChartSpec, GraphicsError, Image, Svg, chart_spec};
 pub use table::{Table, TableError};

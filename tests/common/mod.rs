@@ -12,8 +12,8 @@ mod wat;
 pub use wat::wat_component;
 #[allow(unused_imports)]
 pub use weavelet_test_artifacts::{
-    CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, SALES_NODES,
-    STRANGER_NODES, TABLE_NODES,
+    CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, NETWORK_NODES,
+    SALES_NODES, STRANGER_NODES, TABLE_NODES,
 };
 
 /// The `weavelet` binary, with a shared test cache folder and no colours.

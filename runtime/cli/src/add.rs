@@ -84,6 +84,14 @@ pub fn fetch_for_review(
 pub fn requests(module: &weavelet::ComponentModule) -> Vec<String> {
     let mut requests: Vec<String> =
         module.decls().flat_map(|d| d.capabilities.iter().map(move |c| format!("{}: {c}", d.name))).collect();
+    // The network is not a capability a node declares: any node of a component
+    // that can make HTTP requests may ask for it, so a version that starts
+    // importing wasi:http is a request to review.
+    if module.imports().iter().any(|i| i.starts_with("wasi:http/outgoing-handler")) {
+        requests.push(
+            "every node: HTTP requests (imports wasi:http; reach only the hosts of a `net` grant)".into(),
+        );
+    }
     requests.sort();
     requests
 }

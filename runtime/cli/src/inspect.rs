@@ -39,6 +39,10 @@ fn describe_import(name: &str) -> &'static str {
         i if i.starts_with("wasi:cli/terminal-") => "WASI terminal: none",
         i if i.starts_with("wasi:io/") => "WASI streams, for the captured output",
         i if i.starts_with("wasi:sockets/") => "WASI sockets: every connection and lookup refused",
+        i if i.starts_with("wasi:http/outgoing-handler") => {
+            "HTTP requests: only to the hosts a node's `net` grant names (none by default), counted and logged"
+        }
+        i if i.starts_with("wasi:http/") => "HTTP types, for the requests of wasi:http/outgoing-handler",
         i if i.starts_with("wasi:filesystem/") => "WASI filesystem: no directories granted",
         i if i.starts_with("wasi:clocks/") => "WASI clocks: fixed at the Unix epoch",
         i if i.starts_with("wasi:random/") => "WASI random: seeded, the same every run",

@@ -56,7 +56,8 @@ pub use node::{Ahead, BuiltinFn, Call, Early, NodeImpl, Usage};
 pub use pipeline::{Node, Pipeline};
 pub use plan::Plan;
 pub use policy::{
-    Budgets, CachePolicy, Grants, Isolation, Policy, Requests, Retry, parse_duration, parse_size,
+    Budgets, CachePolicy, Grants, Isolation, NetHost, Policy, Requests, Retry, is_public_address,
+    parse_duration, parse_size,
 };
 pub use run::{CacheUse, DryRunStep, MAX_JOBS, Reason, Run, RunOptions, RunReport, Scheduler, WORKER_STACK};
 pub use value::{Value, ValueType};

@@ -74,6 +74,8 @@ impl Isolation {
 /// | Rhai operations | 100 M |
 /// | handles (tables, SVGs, images held at once) | 10 000 |
 /// | fuel (wasm instructions) | not counted |
+/// | network requests (for a node granted `net`) | 100 |
+/// | network bytes, sent and received | 64 MiB |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budgets {
     /// Wall-clock time a node may run, including its instantiation.
@@ -91,6 +93,10 @@ pub struct Budgets {
     /// Instructions a component node may execute (wasm fuel), if counted. Only
     /// an engine that counts fuel enforces it; wall time is bounded either way.
     pub fuel: Option<u64>,
+    /// HTTP requests a node granted the network may make.
+    pub net_requests: u64,
+    /// Bytes of HTTP bodies a node granted the network may send and receive, summed.
+    pub net_bytes: u64,
 }
 
 impl Default for Budgets {
@@ -103,6 +109,8 @@ impl Default for Budgets {
             operations: 100_000_000,
             handles: 10_000,
             fuel: None,
+            net_requests: 100,
+            net_bytes: 64 << 20,
         }
     }
 }
@@ -123,6 +131,133 @@ pub struct Grants {
     /// Folders the node may create and write files in: the host folder and
     /// the path the guest uses for it (as the pipeline names it, `out`).
     pub write: Vec<(PathBuf, String)>,
+    /// Hosts the node may send HTTP(S) requests to, each with its port.
+    pub net: Vec<NetHost>,
+}
+
+/// A host a node may reach, as a `net` grant names it: `api.example.com:443`,
+/// `127.0.0.1:8080`, `[::1]:8080`. A name is resolved by the host when the node
+/// connects, and only to public addresses; an address is reached only when
+/// it is named literally.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NetHost {
+    /// The name (lowercase, without a trailing dot) or the IP address (IPv6 without brackets).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl NetHost {
+    /// A grant as written: `host:port`, a port always given.
+    pub fn parse(text: &str) -> Result<NetHost, String> {
+        let bad = |why: &str| format!("`{text}` is not a host and port to grant: {why}");
+        if text.contains("://") {
+            return Err(bad("write the host and port without a scheme, `api.example.com:443`"));
+        }
+        if text.contains(['/', '?', '#', '@', '*'])
+            || text.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad("only a host name or address and a port, no paths, users or wildcards"));
+        }
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (addr, port) =
+                rest.split_once("]:").ok_or_else(|| bad("write an IPv6 address as `[::1]:8080`"))?;
+            let addr: std::net::Ipv6Addr =
+                addr.parse().map_err(|_| bad("not an IPv6 address in the brackets"))?;
+            (addr.to_string(), port)
+        } else {
+            let (host, port) = text
+                .rsplit_once(':')
+                .ok_or_else(|| bad("a port is needed, `api.example.com:443` for HTTPS"))?;
+            if host.contains(':') {
+                return Err(bad("write an IPv6 address in brackets, `[::1]:8080`"));
+            }
+            (host.trim_end_matches('.').to_ascii_lowercase(), port)
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+        let name_ok = host.parse::<std::net::IpAddr>().is_ok()
+            || (!host.is_empty()
+                && host.len() <= 253
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && !label.starts_with('-')
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                }));
+        if !name_ok {
+            return Err(bad("not a host name (letters, digits, `-` and dots) or an IP address"));
+        }
+        Ok(NetHost { host, port })
+    }
+
+    /// Whether the grant names an address rather than a name.
+    pub fn is_address(&self) -> bool {
+        self.host.parse::<std::net::IpAddr>().is_ok()
+    }
+}
+
+/// Whether `ip` is an address on the public internet: not loopback, a private
+/// or shared network, link-local, multicast, documentation, reserved, or an
+/// IPv6 form that embeds one of those.
+pub fn is_public_address(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => public_v4(a),
+        std::net::IpAddr::V6(a) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return public_v4(v4);
+            }
+            let s = a.segments();
+            let embedded = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
+            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+                return public_v4(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return public_v4(embedded(s[1], s[2]));
+            }
+            !(a.is_unspecified()
+                || a.is_loopback()
+                || a.is_multicast()
+                || s[0] & 0xfe00 == 0xfc00 // unique local
+                || s[0] & 0xffc0 == 0xfe80 // link-local
+                || s[0] & 0xffc0 == 0xfec0 // site-local
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x2001 && s[1] == 0) // Teredo
+                || s[0..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible
+        }
+    }
+}
+
+fn public_v4(a: std::net::Ipv4Addr) -> bool {
+    let o = a.octets();
+    !(a.is_unspecified()
+        || a.is_loopback()
+        || a.is_private()
+        || a.is_link_local()
+        || a.is_broadcast()
+        || a.is_multicast()
+        || a.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && o[1] & 0xc0 == 64) // shared address space (CGNAT)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && o[1] & 0xfe == 18) // benchmarking
+        || o[0] >= 240) // reserved
+}
+
+impl std::fmt::Display for NetHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl Grants {
@@ -153,6 +288,7 @@ impl Grants {
             || !self.env.is_empty()
             || self.clock
             || self.random
+            || !self.net.is_empty()
     }
 
     /// What it is granted that makes its results differ from run to run, or
@@ -168,6 +304,9 @@ impl Grants {
         if !self.write.is_empty() {
             grants.push("a write folder");
         }
+        if !self.net.is_empty() {
+            grants.push("the network");
+        }
         grants
     }
 }
@@ -175,7 +314,7 @@ impl Grants {
 /// Whether a node's results may come from the result cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CachePolicy {
-    /// Cached unless it is granted the clock, randomness or a write folder.
+    /// Cached unless it is granted the clock, randomness, a write folder or the network.
     #[default]
     Auto,
     /// Cached whatever it is granted.
@@ -332,6 +471,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -392,5 +532,63 @@ mod tests {
         assert_eq!(policy.attempts(), 1);
         policy.retry.attempts = 3;
         assert_eq!(policy.attempts(), 3, "a node with I/O grants may be tried again");
+        let mut fetching = Policy::default();
+        fetching.grants.net.push(NetHost::parse("api.example.com:443").unwrap());
+        assert!(fetching.uncacheable().is_some_and(|why| why.contains("the network")));
+    }
+
+    #[test]
+    fn net_grants_name_a_host_and_a_port_and_nothing_else() {
+        let ok = |t: &str| NetHost::parse(t).map(|h| h.to_string());
+        assert_eq!(ok("API.Example.com.:443"), Ok("api.example.com:443".into()));
+        assert_eq!(ok("127.0.0.1:8080"), Ok("127.0.0.1:8080".into()));
+        assert_eq!(ok("[::1]:80"), Ok("[::1]:80".into()));
+        assert!(NetHost::parse("[::1]:80").unwrap().is_address());
+        assert!(!NetHost::parse("example.com:80").unwrap().is_address());
+        for bad in [
+            "example.com",
+            "https://example.com:443",
+            "example.com:0",
+            "example.com:99999",
+            "*.example.com:443",
+            "example.com:443/path",
+            "user@example.com:443",
+            "::1:80",
+            "exa mple.com:80",
+            ":443",
+            "-bad.com:443",
+        ] {
+            assert!(NetHost::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public_address(private.parse().unwrap()), "{private} passed as public");
+        }
+        for open in ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "64:ff9b::101:101"] {
+            assert!(is_public_address(open.parse().unwrap()), "{open} refused");
+        }
     }
 }

@@ -471,6 +471,13 @@ impl Supervisor {
         let budgets = &call.policy().budgets;
         let timeout = budgets.timeout;
         worker.max_body = (budgets.output_bytes as u64).saturating_add(1 << 20);
+        if !call.policy().grants.net.is_empty() {
+            // A request's body is at most the node's network byte budget.
+            worker.max_body = worker.max_body.max(budgets.net_bytes.saturating_add(1 << 20));
+        }
+        // The node's requests, made here on its behalf (the worker has no
+        // sockets): checked and counted by the supervisor, never the worker.
+        let mut net: Option<weavelet_wasm::NetRules> = None;
         // When the worker was first seen to have ended the node (its reply read late).
         let mut ended_at: Option<Instant> = None;
         loop {
@@ -513,7 +520,31 @@ impl Supervisor {
             let left = deadline.saturating_duration_since(Instant::now());
             match worker.recv_spinning(left, matches!(start, Start::Chained { .. })) {
                 Ok(Ok(Frame { header: Reply::Event(event), .. })) => call.emit(event.into_kind()),
+                Ok(Ok(Frame { header: Reply::Fetch { method, uri, headers }, body })) => {
+                    let rules = net.get_or_insert_with(|| weavelet_wasm::NetRules {
+                        grant: call.policy().grants.net.clone().into(),
+                        node: call.node().clone(),
+                        events: call.events().cloned(),
+                        deadline: started + timeout,
+                        max_requests: budgets.net_requests,
+                        max_bytes: budgets.net_bytes,
+                        usage: Default::default(),
+                    });
+                    let outgoing = weavelet_wasm::Outgoing { method, uri, headers, body };
+                    let (answer, body) = match weavelet_wasm::fetch_blocking(rules.clone(), outgoing) {
+                        Ok(answer) => (Ok((answer.status, answer.headers)), answer.body),
+                        Err(e) => (Err(weavelet_wasm::error_code(&e)), Vec::new()),
+                    };
+                    if let Err(e) = worker.send(&Request::Fetched { result: answer }, &body) {
+                        return Err(self.died(worker, call, &format!("it could not be sent an answer: {e}")));
+                    }
+                }
                 Ok(Ok(Frame { header: Reply::Done { result, usage }, body })) => {
+                    // A node that overran its network budgets fails, whatever it
+                    // made of the refusals (its output, if any, is taken and dropped).
+                    let overran = net.as_ref().and_then(|n| n.usage.exceeded()).map(|(limit, message)| {
+                        Ok(Err(call.fail(FailureKind::Limit { limit: limit.into() }, message)))
+                    });
                     usage.files.iter().for_each(|p| call.reads().opened(p));
                     usage.dirs.iter().for_each(|p| call.reads().listed(p));
                     usage.trees.iter().for_each(|p| call.reads().whole_folder(p));
@@ -527,14 +558,16 @@ impl Supervisor {
                                 ValueWire::Table(path) => Some(path.clone()),
                                 _ => None,
                             };
-                            self.output(worker, call, &wire, &body, tables, previous)
-                                .map(|value| value.map(|v| (v, path)))
+                            let output = self
+                                .output(worker, call, &wire, &body, tables, previous)
+                                .map(|value| value.map(|v| (v, path)));
+                            overran.unwrap_or(output)
                         }
-                        Err(failure) => {
+                        Err(failure) => overran.unwrap_or_else(|| {
                             let source = failure.source.clone();
                             let (kind, message) = failure.into_kind();
                             Ok(Err(NodeFailure::new(call.node(), &source, kind, message)))
-                        }
+                        }),
                     };
                 }
                 Ok(Ok(_)) => return Err(self.died(worker, call, "it answered out of turn")),

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use weavelet_core::{
-    Budgets, CachePolicy, EventKind, FailureKind, Grants, Isolation, LogLevel, NodeFailure, Policy, Retry,
-    Value, codec,
+    Budgets, CachePolicy, EventKind, FailureKind, Grants, Isolation, LogLevel, NetHost, NodeFailure, Policy,
+    Retry, Value, codec,
 };
 use weavelet_data::{ReadGrants, Reads};
 
@@ -106,7 +106,14 @@ pub(crate) enum Request {
     /// Try what a confined worker must not be able to do (and open `open`),
     /// and say what happened: how tests and operators check the confinement.
     Probe { open: Vec<PathBuf>, create: Vec<PathBuf> },
+    /// The answer to the running node's [`Reply::Fetch`]: the status and
+    /// headers (the body holds the response's body), or an error code of
+    /// `weavelet_wasm::net::error_code`.
+    Fetched { result: Result<(u16, Headers), String> },
 }
+
+/// HTTP header names and values.
+pub(crate) type Headers = Vec<(String, Vec<u8>)>;
 
 /// Which node to run, and how.
 #[derive(Debug, Serialize, Deserialize)]
@@ -217,6 +224,10 @@ pub(crate) enum Reply {
     Event(EventWire),
     /// What each probe did: what was tried, and `Ok` or the error.
     Probed(Vec<(String, Result<(), String>)>),
+    /// The running node asks for an HTTP request (the body holds the
+    /// request's body); the supervisor checks it against the node's `net`
+    /// grant, makes it or refuses it, and answers [`Request::Fetched`].
+    Fetch { method: String, uri: String, headers: Headers },
     /// The node finished; on success the body holds its output.
     Done { result: Result<ValueWire, FailureWire>, usage: UsageWire },
 }
@@ -437,6 +448,9 @@ pub(crate) struct PolicyWire {
     clock: bool,
     random: bool,
     write: Vec<(PathBuf, String)>,
+    net: Vec<(String, u16)>,
+    net_requests: u64,
+    net_bytes: u64,
 }
 
 impl PolicyWire {
@@ -457,6 +471,9 @@ impl PolicyWire {
             clock: g.clock,
             random: g.random,
             write: g.write.clone(),
+            net: g.net.iter().map(|h| (h.host.clone(), h.port)).collect(),
+            net_requests: b.net_requests,
+            net_bytes: b.net_bytes,
         }
     }
 
@@ -470,6 +487,8 @@ impl PolicyWire {
                 operations: self.operations,
                 handles: self.handles,
                 fuel: self.fuel,
+                net_requests: self.net_requests,
+                net_bytes: self.net_bytes,
             },
             grants: Grants {
                 files: std::sync::Arc::new(ReadGrants::new(self.base, self.read)),
@@ -477,6 +496,7 @@ impl PolicyWire {
                 clock: self.clock,
                 random: self.random,
                 write: self.write,
+                net: self.net.into_iter().map(|(host, port)| NetHost { host, port }).collect(),
             },
             // The worker only runs the node: caching and retries are the supervisor's.
             cache: CachePolicy::Never,

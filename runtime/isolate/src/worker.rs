@@ -26,7 +26,7 @@ pub(crate) const WORKER_ENV: &str = "WEAVELET_WORKER";
 /// The supervisor's pid, so a worker whose supervisor is gone exits.
 pub(crate) const PARENT_ENV: &str = "WEAVELET_WORKER_PARENT";
 /// The protocol version; a worker of another version refuses to start.
-pub(crate) const PROTOCOL: &str = "3";
+pub(crate) const PROTOCOL: &str = "4";
 
 /// A node of a request that ran at least this long has the worker's data
 /// size measured again before the next.
@@ -63,9 +63,11 @@ pub(crate) fn serve() -> i32 {
 }
 
 fn run(out: Out) -> Result<(), String> {
-    let mut input = BufReader::new(std::io::stdin().lock());
+    // Read by this loop between nodes, and by a running node's HTTP requests
+    // (the supervisor sends nothing else while a node runs).
+    let input = Arc::new(Mutex::new(BufReader::new(std::io::stdin())));
     let Some(Frame { header: Request::Setup { engine, confine: rules, scratch, slot }, .. }) =
-        wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
+        wire::read_frame::<Request>(&mut *input.lock(), wire::MAX_BODY).map_err(|e| e.to_string())?
     else {
         return Err("the first frame was not a setup".into());
     };
@@ -84,13 +86,16 @@ fn run(out: Out) -> Result<(), String> {
     // Start polars' thread pool while /proc and /sys are still readable (it sizes itself from them).
     weavelet_data::table::warm_up();
     let confinement = confine::confine(&rules)?;
+    // The worker has no sockets: its nodes' requests are the supervisor's to make.
+    weavelet_wasm::proxy_requests_through(proxy(out.clone(), input.clone()));
     reply(&out, &Reply::Ready { confinement }, &[])?;
 
     let mut loaded = Loaded { wasm, sources: HashMap::new() };
     let outputs = AtomicU64::new(0);
-    while let Some(frame) =
-        wire::read_frame::<Request>(&mut input, wire::MAX_BODY).map_err(|e| e.to_string())?
-    {
+    loop {
+        let frame =
+            wire::read_frame::<Request>(&mut *input.lock(), wire::MAX_BODY).map_err(|e| e.to_string())?;
+        let Some(frame) = frame else { break };
         let invocation = match frame.header {
             Request::Invoke(invocation) => *invocation,
             Request::Probe { open, create } => {
@@ -98,6 +103,7 @@ fn run(out: Out) -> Result<(), String> {
                 continue;
             }
             Request::Setup { .. } => return Err("a second setup".into()),
+            Request::Fetched { .. } => return Err("an answer to a request no node made".into()),
         };
         let Invocation { origin, node, source, policy, events, inputs, seq, then } = invocation;
         // Whether the node after each reads its output.
@@ -165,6 +171,22 @@ fn run(out: Out) -> Result<(), String> {
         confine::limit_data(None);
     }
     Ok(())
+}
+
+/// Hands a node's HTTP request to the supervisor and waits for its answer,
+/// one request at a time.
+fn proxy(out: Out, input: Arc<Mutex<BufReader<std::io::Stdin>>>) -> weavelet_wasm::Proxy {
+    Arc::new(move |outgoing: weavelet_wasm::Outgoing| {
+        let mut input = input.lock();
+        let request = Reply::Fetch { method: outgoing.method, uri: outgoing.uri, headers: outgoing.headers };
+        reply(&out, &request, &outgoing.body).map_err(|_| "internal".to_string())?;
+        match wire::read_frame::<Request>(&mut *input, wire::MAX_BODY) {
+            Ok(Some(Frame { header: Request::Fetched { result }, body })) => {
+                result.map(|(status, headers)| weavelet_wasm::Answer { status, headers, body })
+            }
+            _ => Err("internal".to_string()),
+        }
+    })
 }
 
 /// Try, from inside the confinement, what it must refuse.

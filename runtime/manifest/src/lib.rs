@@ -281,6 +281,12 @@ struct PolicySection {
     #[serde(default)]
     write: Vec<toml::Spanned<String>>,
     #[serde(default)]
+    net: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    net_requests: Option<u64>,
+    #[serde(default)]
+    net_bytes: Option<toml::Spanned<String>>,
+    #[serde(default)]
     cache: Option<bool>,
     #[serde(default)]
     attempts: Option<toml::Spanned<u32>>,
@@ -312,6 +318,9 @@ impl PolicySection {
             clock: self.clock,
             random: self.random,
             write: self.write.clone(),
+            net: self.net.clone(),
+            net_requests: self.net_requests,
+            net_bytes: self.net_bytes.clone(),
             cache: self.cache,
             attempts: self.attempts.clone(),
             backoff: self.backoff.clone(),
@@ -349,6 +358,12 @@ struct PolicyEntry {
     random: Option<bool>,
     #[serde(default)]
     write: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    net: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    net_requests: Option<u64>,
+    #[serde(default)]
+    net_bytes: Option<toml::Spanned<String>>,
     #[serde(default)]
     cache: Option<bool>,
     #[serde(default)]
@@ -956,6 +971,20 @@ fn apply_policy(
     }
     if let Some(handles) = entry.handles {
         policy.budgets.handles = handles;
+    }
+    if let Some(n) = entry.net_requests {
+        policy.budgets.net_requests = n;
+    }
+    if let Some(bytes) = size(&entry.net_bytes)? {
+        policy.budgets.net_bytes = bytes;
+    }
+    for host in &entry.net {
+        let granted = weavelet_core::NetHost::parse(host.get_ref()).map_err(|e| {
+            at(host.span(), e, "for example net = [\"api.example.com:443\"] (HTTPS) or [\"127.0.0.1:8080\"]")
+        })?;
+        if !policy.grants.net.contains(&granted) {
+            policy.grants.net.push(granted);
+        }
     }
     if let Some(cache) = entry.cache {
         policy.cache = CachePolicy::from_bool(cache);

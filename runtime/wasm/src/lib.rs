@@ -13,7 +13,8 @@
 //! - `host`: the host functions a guest may call, one module per
 //!   capability (logging, tables, graphics); `clocks` (fixed or real clocks,
 //!   sleeps bounded by the deadline) and `limits` (summed memory, table
-//!   elements).
+//!   elements); `net` (the `net` grant: wasi:http requests checked against
+//!   the granted hosts, resolved and connected by the host, counted).
 //!
 //! Architecture invariant: this crate never sees a plan, another node or the
 //! result cache; it is handed one node's inputs and a [`weavelet_core::Call`].
@@ -25,7 +26,11 @@ mod convert;
 mod engine;
 mod host;
 mod limits;
+mod net;
 mod sandbox;
 
 pub use component::ComponentModule;
 pub use engine::{EngineConfig, LARGE_COMPONENT, WasmEngine};
+pub use net::{
+    Answer, NetRules, NetUsage, Outgoing, Proxy, error_code, fetch_blocking, proxy_requests_through,
+};

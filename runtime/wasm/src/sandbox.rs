@@ -22,12 +22,17 @@ use crate::clocks::{FixedClock, RealClock, SleepPastDeadline, bounded_sleeps};
 use crate::convert::{from_wit, to_wit};
 use crate::host::{LogBudget, NodeState};
 use crate::limits::{Limiter, MemoryBudgetExceeded, TableBudgetExceeded};
+use crate::net::{Net, NetRules, NetUsage};
 
 /// Fill a linker with everything a node may import: the Weavelet host
-/// interface and WASI (whose context grants nothing).
+/// interface, WASI (whose context grants nothing) and wasi:http (which
+/// reaches only the hosts of a `net` grant).
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<NodeState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    // Outgoing HTTP; every request goes through `crate::net`, which refuses
+    // what the node's `net` grant does not name (all of it, by default).
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     bounded_sleeps(&mut linker)?;
     bindings::Module::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)?;
     Ok(linker)
@@ -98,6 +103,16 @@ pub(crate) fn store(
         let _ = wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite);
     }
     let wasi = wasi.build();
+    let deadline = born.checked_add(budgets.timeout).unwrap_or(born + Duration::from_secs(86_400 * 365));
+    let net = Net(NetRules {
+        grant: grants.net.clone().into(),
+        node: node.clone(),
+        events: events.clone(),
+        deadline,
+        max_requests: budgets.net_requests,
+        max_bytes: budgets.net_bytes,
+        usage: Arc::new(NetUsage::default()),
+    });
     let state = NodeState {
         wasi,
         table: ResourceTable::new(),
@@ -112,8 +127,10 @@ pub(crate) fn store(
         output_bytes: budgets.output_bytes,
         host_bytes: 0,
         born,
-        deadline: born.checked_add(budgets.timeout).unwrap_or(born + Duration::from_secs(86_400 * 365)),
+        deadline,
         clock: grants.clock,
+        http: wasmtime_wasi_http::WasiHttpCtx::new(),
+        net,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -183,6 +200,9 @@ pub(crate) fn invoke(
         events(&Event { node: call.node().clone(), kind: EventKind::Log { level: LogLevel::Warn, message } });
     }
     let memory_exceeded = store.data().limiter.exceeded;
+    // A node that overran its network budgets fails, whatever it made of the
+    // refusals it was handed.
+    let net_exceeded = store.data().net.0.usage.exceeded();
     // Linear memory only grows: what it holds now is its peak.
     call.observe_memory(store.data().limiter.memory_used);
     if let Some(budget) = budgets.fuel
@@ -201,6 +221,9 @@ pub(crate) fn invoke(
         Err(e) => Err(e),
     };
     drop(store);
+    if let Some((limit, message)) = net_exceeded {
+        return Err(fail(FailureKind::Limit { limit: limit.into() }, message));
+    }
     match result {
         Ok(Ok(value)) => {
             let size = value.byte_size();

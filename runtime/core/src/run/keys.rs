@@ -71,6 +71,9 @@ pub(super) fn keyed(state: &RunState, i: u32, policy: &Policy, inputs: &[Value])
     for (_, guest) in &grants.write {
         h.field("write", guest.as_bytes());
     }
+    for host in &grants.net {
+        h.field("net", host.to_string().as_bytes());
+    }
     h.field("output", node.decl.output.name().as_bytes());
     let policy_id = h.finish();
 

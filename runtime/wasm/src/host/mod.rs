@@ -50,6 +50,9 @@ pub struct NodeState {
     /// Whether the node has the real clock; without it time stands still and
     /// sleeps end at once.
     pub(crate) clock: bool,
+    /// wasi:http's state, and the hooks that send only what the `net` grant allows.
+    pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) net: crate::net::Net,
 }
 
 /// What a host-owned value costs the node holding it.
@@ -79,6 +82,16 @@ impl HostOwned for Image {
 impl WasiView for NodeState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for NodeState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.net,
+        }
     }
 }
 
