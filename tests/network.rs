@@ -173,6 +173,14 @@ fn a_node_reaches_exactly_the_hosts_its_net_grant_names() {
     assert!(stderr.contains(&format!("127.0.0.1:{} is not granted", other.port)), "{stderr}");
     assert!(other.seen().is_empty());
 
+    // A user in the authority (another Host header on the granted server): refused.
+    let smuggled = format!("http://evil.example:80@127.0.0.1:{}/hello", server.port);
+    let before = server.seen().len();
+    let (code, _, stderr) = run(dir.path(), &[("url", &smuggled)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("without a user"), "{stderr}");
+    assert_eq!(server.seen().len(), before);
+
     // A redirect comes back as it is; a node that follows it off the grant is refused there.
     let away = format!("{}?to={}", server.url("/redirect"), other.url("/hello?secret=42"));
     pipeline(dir.path(), "status", &grant);
@@ -239,6 +247,13 @@ fn budgets_and_deadline(isolation: &str) {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("more than its budget of 3 network requests"), "{stderr}");
     assert_eq!(server.seen().len(), 3, "{:?}", server.seen());
+    // Refused attempts count too: a node asking an ungranted host 50 times is
+    // stopped at its budget, with one log line per attempt up to it.
+    pipeline(dir.path(), "keep_asking", &format!("{grant}\nnet_requests = 3"));
+    let (code, _, stderr) = run(dir.path(), &[("url", "http://192.0.2.1:80/x"), ("times", "50")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("more than its budget of 3 network requests"), "{stderr}");
+    assert_eq!(stderr.matches("refused GET http://192.0.2.1:80/x").count(), 4, "{stderr}");
 
     // Bytes received: a 2 MiB answer against a 1 MiB budget.
     pipeline(dir.path(), "fetch", &format!("{grant}\nnet_bytes = \"1MiB\""));

@@ -42,6 +42,12 @@ fn fetch_many(url: String, times: i64) -> Result<i64, http::HttpError> {
     Ok(times)
 }
 
+/// Asks for `url` `times` times whatever the answers, and counts the ones that came.
+#[weavelet::node]
+fn keep_asking(url: String, times: i64) -> i64 {
+    (0..times).filter(|_| http::get(&url).is_ok()).count() as i64
+}
+
 /// Posts `size` bytes to `url` and returns the answer's text.
 #[weavelet::node]
 fn upload(url: String, size: i64) -> Result<String, http::HttpError> {
@@ -57,4 +63,4 @@ fn fetch_rates(rates_url: String, base: String) -> Result<String, http::HttpErro
     response.text()
 }
 
-weavelet::export!(fetch, status, follow, fetch_many, upload, fetch_rates);
+weavelet::export!(fetch, status, follow, fetch_many, keep_asking, upload, fetch_rates);

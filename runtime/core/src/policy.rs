@@ -191,6 +191,13 @@ impl NetHost {
         if !name_ok {
             return Err(bad("not a host name (letters, digits, `-` and dots) or an IP address"));
         }
+        // `127.1`, `2130706433`, `0x7f.1`: resolvers read these as IPv4 addresses.
+        let last = host.rsplit('.').next().unwrap_or_default();
+        let numeric = last.chars().all(|c| c.is_ascii_digit())
+            || (last.len() > 2 && last[..2].eq_ignore_ascii_case("0x"));
+        if numeric && host.parse::<std::net::IpAddr>().is_err() {
+            return Err(bad("an address must be written in full (`127.0.0.1`), not as a name"));
+        }
         Ok(NetHost { host, port })
     }
 
@@ -218,6 +225,10 @@ pub fn is_public_address(ip: std::net::IpAddr) -> bool {
             if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
                 return public_v4(embedded(s[6], s[7]));
             }
+            // IPv4-translated (::ffff:0:a.b.c.d).
+            if s[0..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+                return public_v4(embedded(s[6], s[7]));
+            }
             if s[0] == 0x2002 {
                 return public_v4(embedded(s[1], s[2]));
             }
@@ -228,6 +239,8 @@ pub fn is_public_address(ip: std::net::IpAddr) -> bool {
                 || s[0] & 0xffc0 == 0xfe80 // link-local
                 || s[0] & 0xffc0 == 0xfec0 // site-local
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || s[0] & 0xfff0 == 0x3ff0 // documentation (3fff::/20)
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64
                 || (s[0] == 0x2001 && s[1] == 0) // Teredo
                 || s[0..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible
         }
@@ -557,6 +570,9 @@ mod tests {
             "exa mple.com:80",
             ":443",
             "-bad.com:443",
+            "127.1:80",
+            "2130706433:80",
+            "0x7f.1:80",
         ] {
             assert!(NetHost::parse(bad).is_err(), "{bad} was accepted");
         }
@@ -584,6 +600,9 @@ mod tests {
             "2002:7f00:1::",
             "::127.0.0.1",
             "2001:db8::1",
+            "64:ff9b:1::a9fe:a9fe",
+            "::ffff:0:7f00:1",
+            "3fff::1",
         ] {
             assert!(!is_public_address(private.parse().unwrap()), "{private} passed as public");
         }

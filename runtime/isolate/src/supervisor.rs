@@ -360,7 +360,8 @@ impl Supervisor {
         }
         worker.sent = first_seq + chained as u64;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.await_done(&mut worker, call, Start::Sent(sent), &tables, None);
+        let outcome =
+            self.await_done(&mut worker, call, Start::Sent { at: sent, seq: first_seq }, &tables, None);
         let (result, previous) = match outcome {
             Ok(Ok((value, path))) => {
                 let previous = path.map(|p| (p, value.clone()));
@@ -478,11 +479,17 @@ impl Supervisor {
         // The node's requests, made here on its behalf (the worker has no
         // sockets): checked and counted by the supervisor, never the worker.
         let mut net: Option<weavelet_wasm::NetRules> = None;
+        let running = match start {
+            Start::Sent { seq, .. } | Start::Chained { seq, .. } => seq,
+        };
+        // The answer to a request, written by its own thread: a worker that
+        // does not read it is killed at the deadline, not waited for.
+        let mut answering: Option<std::thread::JoinHandle<bool>> = None;
         // When the worker was first seen to have ended the node (its reply read late).
         let mut ended_at: Option<Instant> = None;
         loop {
             let (mut deadline, started, last) = match start {
-                Start::Sent(at) => (at + timeout + GRACE, at, true),
+                Start::Sent { at, .. } => (at + timeout + GRACE, at, true),
                 Start::Chained { seq, after } => {
                     // Timed from when the worker says it started the node, but
                     // never from later than the reply before it was read (plus
@@ -520,7 +527,13 @@ impl Supervisor {
             let left = deadline.saturating_duration_since(Instant::now());
             match worker.recv_spinning(left, matches!(start, Start::Chained { .. })) {
                 Ok(Ok(Frame { header: Reply::Event(event), .. })) => call.emit(event.into_kind()),
-                Ok(Ok(Frame { header: Reply::Fetch { method, uri, headers }, body })) => {
+                Ok(Ok(Frame { header: Reply::Fetch { seq, method, uri, headers }, body })) => {
+                    // Every request is made under the grant of the node that made
+                    // it: one named for another node (late, from a node that has
+                    // ended) is refused by killing the worker.
+                    if seq != running || answering.as_ref().is_some_and(|a| !a.is_finished()) {
+                        return Err(self.died(worker, call, "it sent a request out of turn"));
+                    }
                     let rules = net.get_or_insert_with(|| weavelet_wasm::NetRules {
                         grant: call.policy().grants.net.clone().into(),
                         node: call.node().clone(),
@@ -535,11 +548,26 @@ impl Supervisor {
                         Ok(answer) => (Ok((answer.status, answer.headers)), answer.body),
                         Err(e) => (Err(weavelet_wasm::error_code(&e)), Vec::new()),
                     };
-                    if let Err(e) = worker.send(&Request::Fetched { result: answer }, &body) {
-                        return Err(self.died(worker, call, &format!("it could not be sent an answer: {e}")));
-                    }
+                    let Some(mut pipe) = worker.stdin_copy() else {
+                        return Err(self.died(worker, call, "it could not be sent an answer"));
+                    };
+                    answering = Some(std::thread::spawn(move || {
+                        wire::write_frame(&mut pipe, &Request::Fetched { result: answer }, &body).is_ok()
+                    }));
                 }
                 Ok(Ok(Frame { header: Reply::Done { result, usage }, body })) => {
+                    // The frame limit was raised for request bodies; an output is
+                    // still bounded by the output budget.
+                    if body.len() as u64 > (budgets.output_bytes as u64).saturating_add(1 << 20) {
+                        return Err(self.died(
+                            worker,
+                            call,
+                            "it sent an output over the node's output budget",
+                        ));
+                    }
+                    if answering.take().is_some_and(|a| !a.is_finished()) {
+                        return Err(self.died(worker, call, "it ended its node without reading an answer"));
+                    }
                     // A node that overran its network budgets fails, whatever it
                     // made of the refusals (its output, if any, is taken and dropped).
                     let overran = net.as_ref().and_then(|n| n.usage.exceeded()).map(|(limit, message)| {
@@ -814,6 +842,13 @@ impl Worker {
         crate::confine::readable(fd, timeout).unwrap_or(true)
     }
 
+    /// Its input, as a file of its own (for a writer thread).
+    fn stdin_copy(&mut self) -> Option<std::fs::File> {
+        self.stdin.flush().ok()?;
+        let fd = std::os::fd::AsFd::as_fd(self.stdin.get_ref()).try_clone_to_owned().ok()?;
+        Some(std::fs::File::from(fd))
+    }
+
     fn send(&mut self, request: &Request, body: &[u8]) -> Result<(), String> {
         wire::write_frame(&mut self.stdin, request, body).map_err(|e| e.to_string())
     }
@@ -933,8 +968,8 @@ impl Drop for ExchangeDir {
 /// When a node's wait for its worker starts.
 #[derive(Clone, Copy)]
 enum Start {
-    /// Its invocation was sent then.
-    Sent(Instant),
+    /// Its invocation, node number `seq` of its worker, was sent `at` then.
+    Sent { at: Instant, seq: u64 },
     /// It is node number `seq` of its worker, run after the reply before it,
     /// which was read at `after`.
     Chained { seq: u64, after: Instant },

@@ -227,7 +227,7 @@ pub(crate) enum Reply {
     /// The running node asks for an HTTP request (the body holds the
     /// request's body); the supervisor checks it against the node's `net`
     /// grant, makes it or refuses it, and answers [`Request::Fetched`].
-    Fetch { method: String, uri: String, headers: Headers },
+    Fetch { seq: u64, method: String, uri: String, headers: Headers },
     /// The node finished; on success the body holds its output.
     Done { result: Result<ValueWire, FailureWire>, usage: UsageWire },
 }

@@ -87,7 +87,10 @@ fn run(out: Out) -> Result<(), String> {
     weavelet_data::table::warm_up();
     let confinement = confine::confine(&rules)?;
     // The worker has no sockets: its nodes' requests are the supervisor's to make.
-    weavelet_wasm::proxy_requests_through(proxy(out.clone(), input.clone()));
+    // `running`: the number of the node running now (0: none), read and changed
+    // under the input lock, so a request of a node that has ended is never sent.
+    let running = Arc::new(AtomicU64::new(0));
+    weavelet_wasm::proxy_requests_through(proxy(out.clone(), input.clone(), running.clone()));
     reply(&out, &Reply::Ready { confinement }, &[])?;
 
     let mut loaded = Loaded { wasm, sources: HashMap::new() };
@@ -146,6 +149,7 @@ fn run(out: Out) -> Result<(), String> {
             }
             let budget = policy.budgets.memory;
             confine::limit_data(Some(measured.saturating_add(budget).saturating_add(confine::HOST_SLACK)));
+            running.store(seq, Ordering::SeqCst);
             let began = std::time::Instant::now();
             let node = Named { node: &node, source: &source, inputs: &inputs, events };
             let ran = invoke(
@@ -160,6 +164,12 @@ fn run(out: Out) -> Result<(), String> {
                 &outputs,
             );
             marks.ended(seq);
+            // No request of this node is sent after this: one in flight is
+            // answered first (the supervisor answers while it waits for `Done`).
+            {
+                let _input = input.lock();
+                running.store(0, Ordering::SeqCst);
+            }
             last_took = began.elapsed();
             let ok = ran.result.is_ok();
             reply(&out, &Reply::Done { result: ran.result, usage: ran.usage }, &ran.body)?;
@@ -175,10 +185,19 @@ fn run(out: Out) -> Result<(), String> {
 
 /// Hands a node's HTTP request to the supervisor and waits for its answer,
 /// one request at a time.
-fn proxy(out: Out, input: Arc<Mutex<BufReader<std::io::Stdin>>>) -> weavelet_wasm::Proxy {
+fn proxy(
+    out: Out,
+    input: Arc<Mutex<BufReader<std::io::Stdin>>>,
+    running: Arc<AtomicU64>,
+) -> weavelet_wasm::Proxy {
     Arc::new(move |outgoing: weavelet_wasm::Outgoing| {
         let mut input = input.lock();
-        let request = Reply::Fetch { method: outgoing.method, uri: outgoing.uri, headers: outgoing.headers };
+        let seq = running.load(Ordering::SeqCst);
+        if seq == 0 {
+            return Err("denied".to_string());
+        }
+        let request =
+            Reply::Fetch { seq, method: outgoing.method, uri: outgoing.uri, headers: outgoing.headers };
         reply(&out, &request, &outgoing.body).map_err(|_| "internal".to_string())?;
         match wire::read_frame::<Request>(&mut *input, wire::MAX_BODY) {
             Ok(Some(Frame { header: Request::Fetched { result }, body })) => {

@@ -92,6 +92,11 @@ impl NetUsage {
 pub(crate) struct Net(pub(crate) NetRules);
 
 impl WasiHttpHooks for Net {
+    /// The Host header is set by [`fetch`], from the checked host.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -241,20 +246,17 @@ pub fn fetch_blocking(rules: NetRules, outgoing: Outgoing) -> Result<Answer, Err
         let mut request =
             http::Request::builder().method(outgoing.method.as_str()).uri(outgoing.uri.as_str());
         // Headers wasi:http forbids a guest (Host, Connection, Transfer-Encoding, ...) are
-        // dropped: the Host header is the checked authority's.
-        let host = http::Uri::try_from(outgoing.uri.as_str())
-            .ok()
-            .and_then(|u| {
-                u.authority().map(|a| a.as_str().rsplit('@').next().unwrap_or_default().to_string())
-            })
-            .ok_or(Error::HttpRequestUriInvalid)?;
+        // dropped: `fetch` sets Host from the checked authority.
+        // As wasi:http bounds a guest's headers.
+        if outgoing.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > 128 << 10 {
+            return Err(Error::HttpRequestHeaderSectionSize(None));
+        }
         for (name, value) in &outgoing.headers {
             let Ok(name) = http::HeaderName::try_from(name.as_str()) else { continue };
             if !wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(&name) {
                 request = request.header(name, value.as_slice());
             }
         }
-        request = request.header(http::header::HOST, host);
         let body = http_body_util::Full::new(Bytes::from(outgoing.body))
             .map_err(|never| match never {})
             .boxed_unsync();
@@ -267,7 +269,7 @@ pub fn fetch_blocking(rules: NetRules, outgoing: Outgoing) -> Result<Answer, Err
         Ok(Answer {
             status: parts.status.as_u16(),
             headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
-            body: body.to_vec(),
+            body: Vec::from(body),
         })
     });
     let waiter = spawn(async move {
@@ -351,6 +353,20 @@ impl NetRules {
         }
     }
 
+    /// The node went over its byte budget: noted (it fails), logged once, refused.
+    fn over_bytes(&self, what: &str) -> Error {
+        let message = format!(
+            "the node sent and received more than its budget of {} over the network \
+             (raise `net_bytes` in its [policy])",
+            human_bytes(self.max_bytes)
+        );
+        if self.usage.exceeded().is_none() {
+            self.log(LogLevel::Warn, format!("stopped {what}: {message}"));
+        }
+        self.usage.exceed("network bytes", message);
+        Error::HttpResponseBodySize(Some(self.max_bytes))
+    }
+
     fn left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
@@ -378,10 +394,36 @@ pub async fn fetch(
     };
     let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let default_port = if tls { 443 } else { 80 };
+    let port = uri.port_u16().unwrap_or(default_port);
     let target = NetHost { host, port };
-    let what =
-        format!("{} {}://{target}{}", request.method(), if tls { "https" } else { "http" }, uri.path());
+    let what = format!(
+        "{} {}://{target}{}",
+        request.method(),
+        if tls { "https" } else { "http" },
+        cut(uri.path(), 200)
+    );
+    // Every attempt counts, refused or not: a node cannot flood the log with refusals.
+    let made = rules.usage.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    if made > rules.max_requests {
+        if made == rules.max_requests + 1 {
+            let message = format!(
+                "the node made more than its budget of {} network requests (raise `net_requests` in its [policy])",
+                rules.max_requests
+            );
+            rules.usage.exceed("network requests", message.clone());
+            rules.log(LogLevel::Warn, format!("refused {what}: {message}"));
+        }
+        return Err(Error::HttpRequestDenied);
+    }
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    if authority.contains('@') || (uri.port().is_some() && uri.port_u16().is_none()) {
+        return Err(rules.refuse(
+            &what,
+            "the URL's authority must be a host and a port, without a user".into(),
+            Error::HttpRequestUriInvalid,
+        ));
+    }
     if !rules.grant.contains(&target) {
         return Err(rules.refuse(
             &what,
@@ -389,14 +431,22 @@ pub async fn fetch(
             Error::HttpRequestDenied,
         ));
     }
-    let made = rules.usage.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    if made > rules.max_requests {
-        let message = format!(
-            "the node made more than its budget of {} network requests (raise `net_requests` in its [policy])",
-            rules.max_requests
-        );
-        rules.usage.exceed("network requests", message.clone());
-        return Err(rules.refuse(&what, message, Error::HttpRequestDenied));
+    // The Host header names the checked host, whatever the guest wrote.
+    let shown = target.to_string();
+    let host_header = if port == default_port {
+        shown.rsplit_once(':').map_or(shown.as_str(), |(h, _)| h)
+    } else {
+        shown.as_str()
+    };
+    let host_header = http::HeaderValue::from_str(host_header)
+        .map_err(|_| rules.refuse(&what, "not a valid host".into(), Error::HttpRequestUriInvalid))?;
+    request.headers_mut().insert(http::header::HOST, host_header);
+    // The request line and headers count against the byte budget with the bodies.
+    let head = uri.to_string().len()
+        + request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
+    let used = rules.usage.bytes.fetch_add(head as u64, Ordering::SeqCst) + head as u64;
+    if used > rules.max_bytes {
+        return Err(rules.over_bytes(&what));
     }
     let timeout =
         |what: &str| rules.refuse(what, "the node's wall-time budget ended".into(), Error::ConnectionTimeout);
@@ -405,10 +455,12 @@ pub async fn fetch(
         .map_err(|_| timeout(&what))?
         .map_err(|(why, error)| rules.refuse(&what, why, error))?;
     let connect_by = options.and_then(|o| o.connect_timeout).map_or(rules.left(), |t| t.min(rules.left()));
+    // One limit for all the addresses a name has, not one each.
+    let connect_by = tokio::time::Instant::now() + connect_by;
     let mut stream = None;
     let mut last = None;
     for address in addresses {
-        match tokio::time::timeout(connect_by, TcpStream::connect(address)).await {
+        match tokio::time::timeout_at(connect_by, TcpStream::connect(address)).await {
             Ok(Ok(s)) => {
                 stream = Some(s);
                 break;
@@ -449,8 +501,8 @@ pub async fn fetch(
             .map_err(|e| {
                 rules.refuse(&what, format!("HTTP handshake failed: {e}"), Error::HttpProtocolError)
             })?;
-    // The request line names the path only; the Host header (set by wasi:http
-    // from the checked authority) names the host.
+    // The request line names the path only; the Host header (set above from
+    // the checked authority) names the host.
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     *request.uri_mut() = http::Uri::builder()
         .path_and_query(path)
@@ -506,6 +558,7 @@ pub async fn fetch(
     let mut said = format!("{what} → {status}");
     if status.is_redirection() {
         let to = response.headers().get(http::header::LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("?");
+        let to = cut(to, 200);
         said.push_str(&format!(
             " (redirect to {to} not followed: a request there is checked against the grant)"
         ));
@@ -513,6 +566,14 @@ pub async fn fetch(
     rules.log(LogLevel::Info, said);
     let between = options.and_then(|o| o.between_bytes_timeout);
     Ok((response.map(|body| Counted::new(body, rules.clone(), between)), connection))
+}
+
+/// At most `n` characters of `text`, marked when cut.
+fn cut(text: &str, n: usize) -> String {
+    match text.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
 }
 
 /// The addresses `target` may be reached at: a granted address itself, or
@@ -620,16 +681,7 @@ where
                     let used = this.rules.usage.bytes.fetch_add(data.len() as u64, Ordering::SeqCst)
                         + data.len() as u64;
                     if used > this.rules.max_bytes {
-                        let message = format!(
-                            "the node sent and received more than its budget of {} over the network \
-                             (raise `net_bytes` in its [policy])",
-                            human_bytes(this.rules.max_bytes)
-                        );
-                        this.rules.log(LogLevel::Warn, format!("stopped a transfer: {message}"));
-                        this.rules.usage.exceed("network bytes", message);
-                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
-                            this.rules.max_bytes,
-                        )))));
+                        return Poll::Ready(Some(Err(this.rules.over_bytes("a transfer"))));
                     }
                 }
                 if let Some((d, sleep)) = &mut this.between {

@@ -201,8 +201,8 @@ pub(crate) fn invoke(
     }
     let memory_exceeded = store.data().limiter.exceeded;
     // A node that overran its network budgets fails, whatever it made of the
-    // refusals it was handed.
-    let net_exceeded = store.data().net.0.usage.exceeded();
+    // refusals it was handed (read once the store, and its requests, are gone).
+    let net_usage = store.data().net.0.usage.clone();
     // Linear memory only grows: what it holds now is its peak.
     call.observe_memory(store.data().limiter.memory_used);
     if let Some(budget) = budgets.fuel
@@ -221,7 +221,7 @@ pub(crate) fn invoke(
         Err(e) => Err(e),
     };
     drop(store);
-    if let Some((limit, message)) = net_exceeded {
+    if let Some((limit, message)) = net_usage.exceeded() {
         return Err(fail(FailureKind::Limit { limit: limit.into() }, message));
     }
     match result {
