@@ -303,3 +303,34 @@ fn the_rates_example_fetches_through_its_grant() {
     assert!(stdout.starts_with("fetch_rates: {\"amount\":1.0,\"base\":\"EUR\""), "{stdout}");
     assert_eq!(server.seen(), [format!("GET /latest host=127.0.0.1:{} bytes=0", server.port)]);
 }
+
+/// A JavaScript node `await`s `fetch` (componentize-js's, on wasi:http): the same
+/// grant, in a worker process.
+#[test]
+fn a_javascript_node_fetches_through_its_grant() {
+    if !repo().join("guests/js/node_modules/.bin/jco").is_file() {
+        assert!(std::env::var_os("CI").is_none(), "CI has jco in guests/js (npm ci)");
+        eprintln!("skipped: jco in guests/js (cd guests/js && npm ci)");
+        return;
+    }
+    let server = Server::start();
+    let other = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let js = repo().join("guests/js").display().to_string().replace('\\', "/");
+    std::fs::write(
+        dir.path().join("weavelet.toml"),
+        format!(
+            "[pipeline]\noutputs = [\"fetch_js\"]\n[[components]]\njs = \"{js}\"\n\
+             [policy.nodes.fetch_js]\nnet = [\"127.0.0.1:{}\"]\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &[("url", &server.url("/hello"))]);
+    assert_eq!((code, stdout.as_str()), (0, "fetch_js: hello from the server\n"), "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &[("url", &other.url("/hello"))]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{} is not granted", other.port)), "{stderr}");
+    assert!(stderr.contains("NetworkError"), "{stderr}");
+    assert!(other.seen().is_empty());
+}

@@ -43,3 +43,13 @@ node(
 
 // The component's WIT export `node` (`nodes` and `run`): every node above.
 export { allNodes as node } from 'weavelet';
+
+node(
+  async function fetch_js(url) {
+    // wasi:http through componentize-js's `fetch`: only the hosts of the node's `net` grant.
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    return await response.text();
+  },
+  { inputs: { url: 'text' }, output: 'text', doc: 'The body of `GET url`, as text.' },
+);

@@ -30,7 +30,8 @@
 //   (`TypeError: ...`; a refusal of the host, such as an unknown column, is a
 //   `ComponentError: <the host's message>`); `throw new
 //   weavelet.InvalidInput('x', 'why')` reports an `invalid-input` error on `x`.
-// - Nodes are synchronous: a node returning a Promise fails.
+// - A node may be `async` (to `await fetch(...)`, which reaches only the hosts
+//   of the node's `net` grant); the host waits for it within its budget.
 //
 // Types (declared with the WIT names):
 //
@@ -484,7 +485,9 @@ function runNode(def, inputs) {
   });
   const out = def.fn(...args);
   if (out && typeof out.then === 'function') {
-    throw new TypeError('returned a Promise: nodes run synchronously (no async functions)');
+    // An async node (one that awaits `fetch`): componentize-js runs the event
+    // loop until the promise settles, within the node's wall-time budget.
+    return Promise.resolve(out).then((value) => toValue(value, def.decl.output));
   }
   return toValue(out, def.decl.output);
 }
@@ -507,7 +510,13 @@ export function exportNodes(...defs) {
         throw { kind: 'unknown-node', message: `this component has no node \`${name}\``, input: undefined };
       }
       try {
-        return runNode(def, inputs);
+        const out = runNode(def, inputs);
+        if (out instanceof Promise) {
+          return out.catch((e) => {
+            throw toNodeError(e);
+          });
+        }
+        return out;
       } catch (e) {
         // jco turns a thrown plain object into `result::err`; an Error would trap.
         throw toNodeError(e);
