@@ -241,8 +241,7 @@ fn proxied(proxy: Proxy, max_bytes: u64, request: http::Request<WasiBody>) -> Se
 /// its workers' requests: nothing the worker says is taken for granted — the
 /// grant, the budgets and the headers are checked here again.
 pub fn fetch_blocking(rules: NetRules, outgoing: Outgoing) -> Result<Answer, Error> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let task = spawn(async move {
+    let work = async move {
         let mut request =
             http::Request::builder().method(outgoing.method.as_str()).uri(outgoing.uri.as_str());
         // Headers wasi:http forbids a guest (Host, Connection, Transfer-Encoding, ...) are
@@ -271,14 +270,15 @@ pub fn fetch_blocking(rules: NetRules, outgoing: Outgoing) -> Result<Answer, Err
             headers: parts.headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
             body: Vec::from(body),
         })
-    });
-    let waiter = spawn(async move {
-        let _ = tx.send(task.await);
+    };
+    // On the network runtime; this thread waits for the answer (a runtime
+    // cannot be blocked on from inside another, as a supervisor's thread may be).
+    let (tx, rx) = std::sync::mpsc::channel::<Result<Answer, Error>>();
+    let _task = spawn(async move {
+        let _ = tx.send(work.await);
         Ok(())
     });
-    let answer = rx.recv().map_err(|_| Error::InternalError(Some("the request's task ended".into())))?;
-    drop(waiter);
-    answer?
+    rx.recv().map_err(|_| Error::InternalError(Some("the request's task ended".into())))?
 }
 
 /// The runtime every node's HTTP runs on: its own, with IO and timers (the
