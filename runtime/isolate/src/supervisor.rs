@@ -484,7 +484,14 @@ impl Supervisor {
         };
         // The answer to a request, written by its own thread: a worker that
         // does not read it is killed at the deadline, not waited for.
-        let mut answering: Option<std::thread::JoinHandle<bool>> = None;
+        // It says when the answer is written: a worker's next frame comes only
+        // after it read the whole answer, so the write is done or about to be.
+        let mut answering: Option<std::sync::mpsc::Receiver<bool>> = None;
+        let written = |answering: &mut Option<std::sync::mpsc::Receiver<bool>>, by: Instant| {
+            answering.take().is_none_or(|done| {
+                done.recv_timeout(by.saturating_duration_since(Instant::now())).unwrap_or(false)
+            })
+        };
         // When the worker was first seen to have ended the node (its reply read late).
         let mut ended_at: Option<Instant> = None;
         loop {
@@ -531,7 +538,7 @@ impl Supervisor {
                     // Every request is made under the grant of the node that made
                     // it: one named for another node (late, from a node that has
                     // ended) is refused by killing the worker.
-                    if seq != running || answering.as_ref().is_some_and(|a| !a.is_finished()) {
+                    if seq != running || !written(&mut answering, deadline) {
                         return Err(self.died(worker, call, "it sent a request out of turn"));
                     }
                     let rules = net.get_or_insert_with(|| weavelet_wasm::NetRules {
@@ -551,9 +558,13 @@ impl Supervisor {
                     let Some(mut pipe) = worker.stdin_copy() else {
                         return Err(self.died(worker, call, "it could not be sent an answer"));
                     };
-                    answering = Some(std::thread::spawn(move || {
-                        wire::write_frame(&mut pipe, &Request::Fetched { result: answer }, &body).is_ok()
-                    }));
+                    let (done, wrote) = std::sync::mpsc::channel();
+                    answering = Some(wrote);
+                    std::thread::spawn(move || {
+                        let ok =
+                            wire::write_frame(&mut pipe, &Request::Fetched { result: answer }, &body).is_ok();
+                        let _ = done.send(ok);
+                    });
                 }
                 Ok(Ok(Frame { header: Reply::Done { result, usage }, body })) => {
                     // The frame limit was raised for request bodies; an output is
@@ -565,7 +576,7 @@ impl Supervisor {
                             "it sent an output over the node's output budget",
                         ));
                     }
-                    if answering.take().is_some_and(|a| !a.is_finished()) {
+                    if !written(&mut answering, deadline) {
                         return Err(self.died(worker, call, "it ended its node without reading an answer"));
                     }
                     // A node that overran its network budgets fails, whatever it
