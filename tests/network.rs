@@ -313,24 +313,43 @@ fn a_javascript_node_fetches_through_its_grant() {
         eprintln!("skipped: jco in guests/js (cd guests/js && npm ci)");
         return;
     }
+    // componentize-js's `fetch` on wasi:http; a refusal is its `TypeError: NetworkError`.
+    fetches_through_its_grant("js", "fetch_js", "NetworkError");
+}
+
+#[test]
+fn a_python_node_fetches_through_its_grant() {
+    let tool = std::env::var("COMPONENTIZE_PY").unwrap_or_else(|_| "componentize-py".into());
+    if !std::process::Command::new(&tool).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI has componentize-py (.ci/toolchains)");
+        eprintln!("skipped: componentize-py (pip install componentize-py==0.25.1)");
+        return;
+    }
+    // The SDK's `weavelet.http.get`; a refusal is its `HttpError`, saying why.
+    fetches_through_its_grant("python", "fetch_py", "HttpError: http://127.0.0.1:");
+}
+
+/// `node` of `guests/<language>` (in a worker) gets the granted server's
+/// answer, and is refused another server, which never hears of it.
+fn fetches_through_its_grant(language: &str, node: &str, refusal: &str) {
     let server = Server::start();
     let other = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let js = repo().join("guests/js").display().to_string().replace('\\', "/");
+    let folder = repo().join("guests").join(language).display().to_string().replace('\\', "/");
     std::fs::write(
         dir.path().join("weavelet.toml"),
         format!(
-            "[pipeline]\noutputs = [\"fetch_js\"]\n[[components]]\njs = \"{js}\"\n\
-             [policy.nodes.fetch_js]\nnet = [\"127.0.0.1:{}\"]\n",
+            "[pipeline]\noutputs = [\"{node}\"]\n[[components]]\n{language} = \"{folder}\"\n\
+             [policy.nodes.{node}]\nnet = [\"127.0.0.1:{}\"]\n",
             server.port
         ),
     )
     .unwrap();
     let (code, stdout, stderr) = run(dir.path(), &[("url", &server.url("/hello"))]);
-    assert_eq!((code, stdout.as_str()), (0, "fetch_js: hello from the server\n"), "{stderr}");
+    assert_eq!((code, stdout), (0, format!("{node}: hello from the server\n")), "{stderr}");
     let (code, _, stderr) = run(dir.path(), &[("url", &other.url("/hello"))]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{} is not granted", other.port)), "{stderr}");
-    assert!(stderr.contains("NetworkError"), "{stderr}");
+    assert!(stderr.contains(refusal), "{stderr}");
     assert!(other.seen().is_empty());
 }

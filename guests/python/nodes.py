@@ -4,7 +4,7 @@ Each function is a node; its parameter names are its inputs. Built into one
 component by `weavelet build guests/python` (componentize-py, with the SDK).
 """
 
-from weavelet import InvalidInput, Svg, Table, agg, node
+from weavelet import InvalidInput, Svg, Table, agg, http, node
 
 
 @node
@@ -13,6 +13,12 @@ def inc_py(x: int) -> int:
     if x < 0:
         raise InvalidInput("x", f"x must not be negative (got {x})")
     return x + 1
+
+
+@node
+def fetch_py(url: str) -> str:
+    """The body of `GET url`, as text (only hosts of the node's `net` grant answer)."""
+    return http.get(url).raise_for_status().text
 
 
 @node(

@@ -149,6 +149,23 @@ class Sdk(unittest.TestCase):
             def test_dict(x: dict) -> int:
                 return 1
 
+    def test_http_response(self):
+        r = weavelet.Response("http://h:1/x", 404, [("Set-Cookie", b"a"), ("set-cookie", b"b")], b'{"k": 1}')
+        self.assertEqual(r.headers, {"set-cookie": "a, b"})
+        self.assertFalse(r.ok)
+        self.assertEqual(r.json(), {"k": 1})
+        with self.assertRaisesRegex(weavelet.HttpError, "http://h:1/x: the server answered 404"):
+            r.raise_for_status()
+        ok = weavelet.Response("u", 200, [], "é".encode())
+        self.assertIs(ok.raise_for_status(), ok)
+        self.assertEqual(ok.text, "é")
+
+    def test_http_refuses_what_it_cannot_send(self):
+        # The stubs are of the plain `module` world, which has no wasi:http:
+        # the SDK says how the component was built rather than failing obscurely.
+        with self.assertRaisesRegex(weavelet.HttpError, "built without wasi:http"):
+            weavelet.http.get("http://127.0.0.1:1/")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -24,7 +24,10 @@ exception raised by the node becomes a node error that the host reports as
 Put the nodes in ``nodes.py`` and list the folder in a pipeline (``python = "folder"``):
 ``weavelet run`` builds it with componentize-py, as
 
-    componentize-py -d wit -w module componentize nodes -p folder -p sdk/python -o nodes.wasm
+    componentize-py -d python-wit -w python-module componentize nodes -p folder -p sdk/python -o nodes.wasm
+
+(``python-module`` is the ``module`` world plus ``wasi:http/outgoing-handler``, for
+``weavelet.http``: outgoing HTTP(S) to the hosts of the node's ``net`` grant.)
 
 The SDK exports the component's ``node`` interface itself: componentize-py
 looks for a class named ``Node`` in the app module, and the first ``@node``
@@ -52,6 +55,7 @@ a parameter with a default             the default when nothing binds to it)
 from __future__ import annotations
 
 import inspect
+import json as _json
 import traceback
 import types as _pytypes
 import typing
@@ -59,7 +63,18 @@ import typing
 from componentize_py_types import Err
 from wit_world import exports as _exports
 from wit_world.imports import host as _host
-from wit_world.imports import types as _t
+
+try:  # Weavelet builds Python nodes in a world that also imports wasi:http,
+    from wit_world.imports import weavelet_node_types as _t
+except ImportError:  # which renames this one; the plain `module` world does not.
+    from wit_world.imports import types as _t
+
+try:
+    from wit_world.imports import outgoing_handler as _outgoing
+    from wit_world.imports import streams as _streams
+    from wit_world.imports import wasi_http_types as _ht
+except ImportError:  # built against the plain `module` world: no HTTP
+    _outgoing = None
 
 # ---------------------------------------------------------------------------
 # Host resources and records under friendly names.
@@ -527,6 +542,215 @@ class Node(_exports.Node):
             raise _node_error(_t.ErrorKind.FAILED, f"{type(e).__name__}: the node's result: {e}") from None
 
 
+# ---------------------------------------------------------------------------
+# Outgoing HTTP(S), through wasi:http: the host sends a request only to the
+# hosts of the node's `net` grant, counts it against the node's budgets and
+# never follows a redirect.
+
+
+class HttpError(Exception):
+    """A request that failed: refused by the host, timed out, or unreadable.
+
+    ``str(e)`` names the URL and why. Uncaught, it fails the node.
+    """
+
+
+class Response:
+    """A whole response: ``status``, ``headers`` (lowercase names), ``content``."""
+
+    def __init__(self, url: str, status: int, headers: list[tuple[str, bytes]], content: bytes):
+        self.url = url
+        self.status = status
+        #: Header name (lowercase) -> value; repeated headers joined by ``", "``.
+        self.headers: dict[str, str] = {}
+        for name, value in headers:
+            text = value.decode("latin-1")
+            name = name.lower()
+            self.headers[name] = f"{self.headers[name]}, {text}" if name in self.headers else text
+        self.content = content
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx."""
+        return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        """The body as UTF-8 text (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self):
+        """The body parsed as JSON."""
+        return _json.loads(self.content)
+
+    def raise_for_status(self) -> "Response":
+        """Raise ``HttpError`` unless the status is 2xx; else return the response."""
+        if not self.ok:
+            raise HttpError(f"{self.url}: the server answered {self.status}")
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} from {self.url}, {len(self.content)} bytes>"
+
+
+_METHODS = {
+    "GET": "Method_Get",
+    "HEAD": "Method_Head",
+    "POST": "Method_Post",
+    "PUT": "Method_Put",
+    "DELETE": "Method_Delete",
+    "PATCH": "Method_Patch",
+    "OPTIONS": "Method_Options",
+}
+
+
+def _http_failure(url: str, code) -> HttpError:
+    name = type(code).__name__.removeprefix("ErrorCode_")
+    why = {
+        "HttpRequestDenied": "refused by the host: the node's `net` grant does not name this host and port, "
+        "or its network budget is spent (the run's log says which)",
+        "DestinationIpProhibited": "refused by the host: the name resolves to an address that is not public",
+        "ConnectionTimeout": "timed out (the node's wall-time budget ended)",
+        "ConnectionReadTimeout": "timed out (the node's wall-time budget ended)",
+        "HttpResponseBodySize": "the node's network byte budget is spent",
+    }.get(name)
+    if why is None:
+        value = getattr(code, "value", None)
+        why = name if value is None else f"{name}: {value}"
+    return HttpError(f"{url}: {why}")
+
+
+def _split_url(url: str):
+    for prefix, scheme in (("https://", "Scheme_Https"), ("http://", "Scheme_Http")):
+        if url[: len(prefix)].lower() == prefix:
+            rest = url[len(prefix) :]
+            break
+    else:
+        raise HttpError(f"`{url}` is not an http:// or https:// URL")
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, path = rest[:cut], rest[cut:]
+    if not path.startswith("/"):
+        path = "/" + path
+    return getattr(_ht, scheme)(), authority, path
+
+
+def _read_all(stream) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunks.append(stream.blocking_read(64 * 1024))
+        except Err as e:
+            if isinstance(e.value, _streams.StreamError_Closed):
+                return b"".join(chunks)
+            raise
+
+
+def _request(method: str, url: str, headers=None, body: bytes = b"") -> Response:
+    if _outgoing is None:
+        raise HttpError(
+            f"{url}: this component was built without wasi:http "
+            "(build it with `weavelet build`, which builds Python nodes in the world that imports it)"
+        )
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    scheme, authority, path = _split_url(url)
+    entries = [(str(k).lower(), str(v).encode("latin-1")) for k, v in dict(headers or {}).items()]
+    if body and not any(name == "content-length" for name, _ in entries):
+        entries.append(("content-length", str(len(body)).encode()))
+    try:
+        fields = _ht.Fields.from_list(entries)
+    except Err as e:
+        raise HttpError(f"{url}: a header is not allowed ({type(e.value).__name__.removeprefix('HeaderError_')})") from None
+    request = _ht.OutgoingRequest(fields)
+    upper = method.upper()
+    kind = _METHODS.get(upper)
+    try:
+        request.set_method(getattr(_ht, kind)() if kind else _ht.Method_Other(upper))
+        request.set_scheme(scheme)
+        request.set_authority(authority)
+        request.set_path_with_query(path)
+    except Err:
+        raise HttpError(f"`{url}`: not a valid {upper} request (method, host:port or path)") from None
+    outgoing = request.body()
+    try:
+        pending = _outgoing.handle(request, None)
+    except Err as e:
+        raise _http_failure(url, e.value) from None
+    sending = None
+    try:
+        with outgoing.write() as stream:
+            for at in range(0, len(body), 4096):
+                stream.blocking_write_and_flush(body[at : at + 4096])
+    except Err as e:  # a refused request drops its body: the answer below says why
+        sending = HttpError(f"{url}: sending the body failed ({type(e.value).__name__})")
+    try:
+        _ht.OutgoingBody.finish(outgoing, None)
+    except Err as e:
+        sending = sending or _http_failure(url, e.value)
+    with pending:
+        with pending.subscribe() as ready:
+            ready.block()
+        answer = pending.get()
+    if answer is None or isinstance(answer, Err):
+        raise HttpError(f"{url}: no response")
+    answer = answer.value  # the request's own result
+    if isinstance(answer, Err):
+        raise _http_failure(url, answer.value)
+    if sending is not None:
+        raise sending
+    with answer.value as response:
+        status = response.status()
+        with response.headers() as fields:
+            header_list = fields.entries()
+        with response.consume() as incoming:
+            with incoming.stream() as stream:
+                try:
+                    content = _read_all(stream)
+                except Err as e:
+                    raise HttpError(f"{url}: reading the response failed ({getattr(e.value, 'value', e.value)!r})") from None
+    return Response(url, status, header_list, content)
+
+
+class _Http:
+    """``weavelet.http``: ``get``, ``post`` and ``request``, like ``requests``.
+
+    Synchronous; the whole response is read. Only hosts the node's ``net``
+    grant names are reachable; anything else raises ``HttpError``::
+
+        from weavelet import node, http
+
+        @node
+        def rates(base: str) -> str:
+            return http.get(f"https://api.example.com/latest?base={base}").raise_for_status().text
+    """
+
+    HttpError = HttpError
+    Response = Response
+
+    @staticmethod
+    def get(url: str, headers: dict | None = None) -> Response:
+        """``GET url``."""
+        return _request("GET", url, headers)
+
+    @staticmethod
+    def post(url: str, data: bytes | str = b"", headers: dict | None = None, json=None) -> Response:
+        """``POST url`` with ``data`` (bytes or text) or ``json`` (serialised, with its content type)."""
+        headers = dict(headers or {})
+        if json is not None:
+            data = _json.dumps(json).encode()
+            headers.setdefault("content-type", "application/json")
+        return _request("POST", url, headers, data)
+
+    @staticmethod
+    def request(method: str, url: str, data: bytes | str = b"", headers: dict | None = None) -> Response:
+        """Any method: ``GET``, ``PUT``, ``DELETE``, ..."""
+        return _request(method, url, headers, data)
+
+
+#: Outgoing HTTP(S): ``http.get(url)``, ``http.post(url, json=...)``.
+http = _Http()
+
+
 def _warm_up() -> None:
     """Format a traceback once while componentize-py pre-initialises the app.
 
@@ -565,4 +789,7 @@ __all__ = [
     "warn",
     "error",
     "progress",
+    "http",
+    "HttpError",
+    "Response",
 ]

@@ -493,12 +493,49 @@ fn work_dir(language: Language, dir: &Path, cache_dir: Option<&Path>) -> PathBuf
 
 /// The WIT contract and the SDK of every language, as compiled into this binary.
 const SUPPORT_FILES: &[(&str, &str)] = &[
-    ("wit/node.wit", include_str!("../../../wit/node.wit")),
+    ("wit/node.wit", NODE_WIT),
     ("c/weavelet.h", include_str!("../../../sdk/c/weavelet.h")),
     ("c/weavelet.c", include_str!("../../../sdk/c/weavelet.c")),
     ("python/weavelet.py", include_str!("../../../sdk/python/weavelet.py")),
     ("js/weavelet.js", include_str!("../../../sdk/js/weavelet.js")),
 ];
+
+include!(concat!(env!("OUT_DIR"), "/wasi_wit.rs"));
+
+/// Weavelet's WIT contract.
+const NODE_WIT: &str = include_str!("../../../wit/node.wit");
+
+/// Python nodes' world: the module world and wasi:http's outgoing handler,
+/// which `weavelet.http` uses (componentize-py binds what the world imports;
+/// the host sends only what the node's `net` grant allows). Beside it, in the
+/// same folder, `node.wit` and the WASI packages in `deps/`.
+fn python_world() -> String {
+    let package = NODE_WIT
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("package "))
+        .map_or("weavelet:node", |p| p.trim_end_matches(';').trim());
+    format!(
+        "package {};\n\n/// A Python node module: `module`, and outgoing HTTP for `weavelet.http`.\n\
+         world python-module {{\n  include module;\n  import wasi:http/outgoing-handler@{};\n}}\n",
+        package, WASI_HTTP_VERSION
+    )
+}
+
+/// Every support file: [`SUPPORT_FILES`], and the WIT folder Python builds use.
+fn support_files() -> &'static [(String, std::borrow::Cow<'static, str>)] {
+    static FILES: std::sync::OnceLock<Vec<(String, std::borrow::Cow<'static, str>)>> =
+        std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let mut files: Vec<(String, std::borrow::Cow<'static, str>)> =
+            SUPPORT_FILES.iter().map(|(name, text)| (name.to_string(), (*text).into())).collect();
+        files.push(("python-wit/node.wit".into(), NODE_WIT.into()));
+        files.push(("python-wit/python.wit".into(), python_world().into()));
+        for (name, text) in WASI_WIT {
+            files.push((format!("python-wit/{name}"), (*text).into()));
+        }
+        files
+    })
+}
 
 /// The support files, written once per content under the cache folder (or,
 /// without one, under the node folder's `build/sdk/`).
@@ -517,13 +554,14 @@ fn support_dir(cache_dir: Option<&Path>, dir: &Path) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
     let tmp = parent.join(format!(".{}-{}.{}", &id[..16], std::process::id(), unique()));
     let written = (|| {
-        for (name, text) in SUPPORT_FILES {
+        for (name, text) in support_files() {
             let path = tmp.join(name);
             if let Some(folder) = path.parent() {
                 std::fs::create_dir_all(folder)
                     .map_err(|e| Error::io(format!("creating {}", folder.display()), e))?;
             }
-            std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            std::fs::write(&path, text.as_bytes())
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
         }
         std::fs::write(tmp.join("complete"), "")
             .map_err(|e| Error::io(format!("writing {}", tmp.join("complete").display()), e))
@@ -546,7 +584,7 @@ fn support_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let mut hasher = weavelet_core::key::KeyHasher::new("sdk");
-        for (name, text) in SUPPORT_FILES {
+        for (name, text) in support_files() {
             hasher.field(name, text.as_bytes());
         }
         weavelet_core::key::hex(&hasher.finish())
