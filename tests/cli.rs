@@ -202,7 +202,8 @@ fn inspect_shows_declarations() {
 /// prebuilt component (so the test does not run cargo).
 fn example(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
     let src = crate::common::repo().join("examples").join(name);
-    for entry in std::fs::read_dir(&src).unwrap().flatten() {
+    // The files (not `reference/`, the pictures to compare with).
+    for entry in std::fs::read_dir(&src).unwrap().flatten().filter(|e| e.path().is_file()) {
         std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
     let text = std::fs::read_to_string(dir.join("weavelet.toml")).unwrap();

@@ -8,6 +8,7 @@ mod common;
 
 mod cache;
 mod cli;
+mod graph;
 mod graphics;
 mod hostile;
 mod languages;

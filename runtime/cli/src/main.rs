@@ -22,7 +22,9 @@ mod cache;
 mod componentize;
 mod display;
 mod errors;
+mod graph;
 mod inspect;
+mod layout;
 mod new;
 mod publish;
 mod run;
@@ -59,6 +61,8 @@ enum Command {
     Keygen(publish::KeygenArgs),
     /// List recent runs, or show one run node by node (`weavelet runs show 12`).
     Runs(runs::RunsArgs),
+    /// Draw a pipeline's DAG (SVG, PNG, Mermaid, DOT), optionally coloured by a dry run or a past run.
+    Graph(graph::GraphArgs),
     /// Look after the result cache: list, collect garbage, clear, verify.
     Cache(cache::CacheArgs),
     /// Build a node folder (Rust, C, Python or JavaScript) into a component.
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => publish::sign(args),
         Command::Keygen(args) => publish::keygen(args),
         Command::Runs(args) => runs::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Build(args) => build::run(args),
         Command::New(args) => new::run(args),

@@ -63,7 +63,24 @@ pub struct RunArgs {
     dry_run: bool,
 }
 
-fn parse_param(s: &str) -> Result<(String, String), String> {
+/// Load the pipeline at `path`, building what it needs, each step shown
+/// unless `quiet`.
+pub(crate) fn load(
+    runtime: &Runtime,
+    path: &std::path::Path,
+    quiet: bool,
+) -> Result<weavelet::Pipeline, weavelet::Error> {
+    runtime.load_with(path, &mut |step| {
+        if !quiet {
+            // Paths under the current folder read shorter without it.
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let prefix = format!("{}/", cwd.display());
+            eprintln!("{}", step.replace(&prefix, "").replace(&format!("{} ", cwd.display()), ". "));
+        }
+    })
+}
+
+pub(crate) fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("expected NAME=VALUE, got `{s}`")),
@@ -100,14 +117,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = Runtime::new(config)?;
     let quiet = args.quiet;
-    let mut pipeline = runtime.load_with(&args.pipeline, &mut |step| {
-        if !quiet {
-            // Paths under the current folder read shorter without it.
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let prefix = format!("{}/", cwd.display());
-            eprintln!("{}", step.replace(&prefix, "").replace(&format!("{} ", cwd.display()), ". "));
-        }
-    })?;
+    let mut pipeline = load(&runtime, &args.pipeline, quiet)?;
     for (k, v) in &args.params {
         pipeline.set_param_text(k, v);
     }

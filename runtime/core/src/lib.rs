@@ -54,7 +54,7 @@ pub use error::{Diagnostic, Error, FailureKind, Fix, NodeFailure, NodeRole, name
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
 pub use node::{Ahead, BuiltinFn, Call, Early, NodeImpl, Usage};
 pub use pipeline::{Node, Pipeline};
-pub use plan::Plan;
+pub use plan::{GraphInput, GraphNode, GraphSource, Plan};
 pub use policy::{
     Budgets, CachePolicy, Grants, Isolation, NetHost, Policy, Requests, Retry, is_public_address,
     parse_duration, parse_size,

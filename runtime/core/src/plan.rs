@@ -50,9 +50,88 @@ pub(crate) struct PlanInner {
     pub files: Option<Arc<ReadGrants>>,
     /// The pipeline's origin (see [`Pipeline::origin`]).
     pub origin: String,
+    /// The parameters some planned node's input binds to.
+    pub params: Vec<String>,
+}
+
+/// A planned node as a graph vertex: for drawing and explaining a plan.
+#[derive(Debug, Clone)]
+pub struct GraphNode {
+    /// The node's name.
+    pub name: String,
+    /// Where it comes from (`diamond.wasm`, `python_nodes.wasm`, `pipeline.rhai`, `builtin`).
+    pub source: String,
+    /// Its output type.
+    pub output: ValueType,
+    /// Its inputs, in declaration order.
+    pub inputs: Vec<GraphInput>,
+    /// Whether it is one of the plan's requested outputs.
+    pub target: bool,
+}
+
+/// One input of a [`GraphNode`] and what feeds it.
+#[derive(Debug, Clone)]
+pub struct GraphInput {
+    /// The input's name.
+    pub name: String,
+    /// What feeds it.
+    pub from: GraphSource,
+}
+
+/// What feeds a node's input.
+#[derive(Debug, Clone)]
+pub enum GraphSource {
+    /// The output of the node at this index of [`Plan::graph`].
+    Node(usize),
+    /// A pipeline parameter, with the value the plan resolved for this input.
+    Param {
+        /// The parameter.
+        name: String,
+        /// Its value, as this input receives it.
+        value: Value,
+    },
+    /// Nothing: an optional input left at its default.
+    Default,
 }
 
 impl Plan {
+    /// The plan as a graph: its nodes in dependency order (inputs first),
+    /// each with what feeds each of its inputs.
+    pub fn graph(&self) -> Vec<GraphNode> {
+        self.inner
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, planned)| {
+                let node = &planned.node;
+                let inputs = node
+                    .decl
+                    .inputs
+                    .iter()
+                    .zip(&node.bindings)
+                    .zip(&planned.inputs)
+                    .map(|((decl, binding), input)| GraphInput {
+                        name: decl.name.clone(),
+                        from: match input {
+                            Input::Node(dep) => GraphSource::Node(*dep as usize),
+                            Input::Value(value) if self.inner.params.iter().any(|p| **p == **binding) => {
+                                GraphSource::Param { name: binding.to_string(), value: value.clone() }
+                            }
+                            Input::Value(_) => GraphSource::Default,
+                        },
+                    })
+                    .collect();
+                GraphNode {
+                    name: node.name().to_string(),
+                    source: node.source().to_string(),
+                    output: node.decl.output,
+                    inputs,
+                    target: self.inner.targets.contains(&(i as u32)),
+                }
+            })
+            .collect()
+    }
+
     /// The planned nodes' names, in an order where inputs come first.
     pub fn node_names(&self) -> impl Iterator<Item = &str> {
         self.inner.nodes.iter().map(|n| n.node.name())
@@ -352,6 +431,7 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
             warnings,
             files: pipeline.files.clone(),
             origin: pipeline.origin().to_string(),
+            params: params_used.iter().filter(|(_, used)| **used).map(|(name, _)| name.to_string()).collect(),
         }),
     })
 }
