@@ -12,6 +12,7 @@ mod graph;
 mod graphics;
 mod hostile;
 mod languages;
+mod logs;
 mod network;
 mod pipeline;
 mod policy;

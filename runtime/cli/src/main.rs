@@ -25,6 +25,7 @@ mod errors;
 mod graph;
 mod inspect;
 mod layout;
+mod logs;
 mod new;
 mod publish;
 mod run;
@@ -61,6 +62,8 @@ enum Command {
     Keygen(publish::KeygenArgs),
     /// List recent runs, or show one run node by node (`weavelet runs show 12`).
     Runs(runs::RunsArgs),
+    /// Print the log lines a run's nodes wrote (`weavelet logs last`), kept in the history.
+    Logs(logs::LogsArgs),
     /// Draw a pipeline's DAG (SVG, PNG, Mermaid, DOT), optionally coloured by a dry run or a past run.
     Graph(graph::GraphArgs),
     /// Look after the result cache: list, collect garbage, clear, verify.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => publish::keygen(args),
         Command::Runs(args) => runs::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Build(args) => build::run(args),
         Command::New(args) => new::run(args),

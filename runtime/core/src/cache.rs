@@ -129,7 +129,26 @@ pub struct NodeRecord {
     pub reason: Option<String>,
     /// Where it ran (`process`: a worker process; `in-process`), if it ran.
     pub isolation: Option<String>,
+    /// Its log lines, in order, bounded by [`MAX_LOG_LINES`] and [`MAX_LOG_BYTES`]
+    /// (a last line says how many more there were).
+    pub logs: Vec<LogLine>,
 }
+
+/// One line a node logged during a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// When (ms since the Unix epoch).
+    pub at_ms: i64,
+    /// Its level.
+    pub level: crate::LogLevel,
+    /// The text (sanitised: no terminal control sequences).
+    pub message: String,
+}
+
+/// The most log lines the history keeps of one node in one run.
+pub const MAX_LOG_LINES: usize = 2_000;
+/// The most bytes of log text the history keeps of one node in one run.
+pub const MAX_LOG_BYTES: usize = 256 << 10;
 
 /// Where a scheduler keeps results and records runs.
 ///

@@ -42,6 +42,16 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// The level named `name` (`trace`, `debug`, `info`, `warn` or `error`).
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        [LogLevel::Trace, LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error].into_iter().find(
+            |l| {
+                l.name().eq_ignore_ascii_case(name)
+                    || (name.eq_ignore_ascii_case("warning") && *l == LogLevel::Warn)
+            },
+        )
+    }
+
     /// Lowercase name.
     pub fn name(self) -> &'static str {
         match self {

@@ -48,7 +48,7 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-pub use cache::{NodeRecord, ResultCache, RunId};
+pub use cache::{LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, NodeRecord, ResultCache, RunId};
 pub use decl::{Capability, InputDecl, NodeDecl, is_name};
 pub use error::{Diagnostic, Error, FailureKind, Fix, NodeFailure, NodeRole, names, snippet};
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};

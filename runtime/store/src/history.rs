@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
-use weavelet_core::NodeRecord;
 use weavelet_core::cache::now_ms;
+use weavelet_core::{LogLevel, LogLine, NodeRecord};
 
 use crate::{ResultStore, StoreError};
 
@@ -79,6 +79,14 @@ impl ResultStore {
                     n.isolation
                 ])?;
             }
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO node_logs (run, node, at, level, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for n in nodes {
+                for line in &n.logs {
+                    stmt.execute(params![run, n.node, line.at_ms, line.level.name(), line.message])?;
+                }
+            }
         }
         tx.commit()?;
         Ok(())
@@ -133,10 +141,41 @@ impl ResultStore {
                     error: r.get(9)?,
                     reason: r.get(10)?,
                     isolation: r.get(11)?,
+                    logs: Vec::new(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some((run, nodes)))
+    }
+}
+
+impl ResultStore {
+    /// The log lines of run `run` (of `node` only, when given) from rowid
+    /// `after` on, in the order they were written: node, line and rowid.
+    pub fn logs(
+        &self,
+        run: i64,
+        node: Option<&str>,
+        after: i64,
+    ) -> Result<Vec<(String, LogLine, i64)>, StoreError> {
+        let db = self.db.lock();
+        let mut stmt = db.prepare(
+            "SELECT node, at, level, message, rowid FROM node_logs
+             WHERE run = ?1 AND (?2 IS NULL OR node = ?2) AND rowid > ?3 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map(params![run, node, after], |r| {
+            let level: String = r.get(2)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                LogLine {
+                    at_ms: r.get(1)?,
+                    level: LogLevel::from_name(&level).unwrap_or(LogLevel::Info),
+                    message: r.get(3)?,
+                },
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
 

@@ -147,6 +147,10 @@ impl ResultStore {
                  bytes_out INTEGER NOT NULL, peak_memory INTEGER NOT NULL, fuel INTEGER,
                  error TEXT, reason TEXT, isolation TEXT);
              CREATE INDEX IF NOT EXISTS node_runs_by_run ON node_runs (run);
+             CREATE TABLE IF NOT EXISTS node_logs (
+                 run INTEGER NOT NULL, node TEXT NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL,
+                 message TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS node_logs_by_run ON node_logs (run, node);
              CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, output BLOB NOT NULL, hash BLOB NOT NULL);",
         )?;
         // Histories written before nodes' isolation was recorded gain the column.

@@ -78,6 +78,7 @@ impl ResultStore {
                 [keep],
             )? as u64;
             tx.execute("DELETE FROM node_runs WHERE run NOT IN (SELECT id FROM runs)", [])?;
+            tx.execute("DELETE FROM node_logs WHERE run NOT IN (SELECT id FROM runs)", [])?;
             // Fingerprints of files that are gone help nobody.
             let gone: Vec<String> = {
                 let mut stmt = tx.prepare("SELECT path FROM files")?;
@@ -167,7 +168,7 @@ impl ResultStore {
             report.bytes = size.max(0) as u64;
             db.execute_batch("DELETE FROM entries; DELETE FROM files; DELETE FROM outputs;")?;
             if history {
-                db.execute_batch("DELETE FROM node_runs; DELETE FROM runs;")?;
+                db.execute_batch("DELETE FROM node_logs; DELETE FROM node_runs; DELETE FROM runs;")?;
             }
         }
         let (files, _) = self.sweep(Duration::ZERO)?;

@@ -189,6 +189,18 @@ pub(crate) fn invoke(
     let result = pre
         .instantiate(&mut store)
         .and_then(|module| module.weavelet_node_node().call_run(&mut store, component_node, &wit_inputs));
+    // What the guest printed (stdout and stderr, within the log budget) is
+    // part of its log: Python's `print`, Rust's `println!`, C's `printf`.
+    if let Some(events) = &store.data().events {
+        let printed = stderr.contents();
+        for line in String::from_utf8_lossy(&printed).lines().filter(|l| !l.trim().is_empty()) {
+            let message = format!("printed: {}", sanitize(line));
+            events(&Event {
+                node: call.node().clone(),
+                kind: EventKind::Log { level: LogLevel::Info, message },
+            });
+        }
+    }
     let dropped = store.data().log.dropped;
     if dropped > 0
         && let Some(events) = &store.data().events

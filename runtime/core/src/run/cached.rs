@@ -12,9 +12,12 @@ use weavelet_data::Reads;
 use super::keys::{Keyed, effective_policy, keyed};
 use super::state::RunState;
 use super::{CacheUse, DryRunStep, Reason, RunOptions};
-use crate::cache::{DepKind, FileDep, NewEntry, NodeRecord, ResultCache, RunId, Stored, now_ms};
+use crate::cache::{
+    DepKind, FileDep, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, NewEntry, NodeRecord, ResultCache, RunId,
+    Stored, now_ms,
+};
 use crate::error::{Error, NodeRole};
-use crate::events::EventKind;
+use crate::events::{Event, EventKind, EventSink};
 use crate::key::{self, Digest, KeyHasher};
 use crate::plan::{Input, Plan};
 use crate::value::Value;
@@ -32,13 +35,83 @@ pub(crate) struct Caching {
     pub only: Option<Vec<bool>>,
     /// Entries used by this run (their last-use time is updated at the end).
     pub touched: Mutex<Vec<Digest>>,
+    /// Log lines of nodes not yet recorded (only when the run is recorded).
+    pub logs: Option<Arc<LogBook>>,
+}
+
+/// Each node's log lines until its line of the history is written, bounded
+/// by [`MAX_LOG_LINES`] and [`MAX_LOG_BYTES`] a node.
+#[derive(Default)]
+pub(crate) struct LogBook {
+    nodes: Mutex<rustc_hash::FxHashMap<Arc<str>, Kept>>,
+}
+
+#[derive(Default)]
+struct Kept {
+    lines: Vec<LogLine>,
+    bytes: usize,
+    dropped: u64,
+}
+
+impl LogBook {
+    /// Keep `message` of `node`, or count it when the node's share is full.
+    pub fn keep(&self, node: &Arc<str>, level: crate::LogLevel, message: &str) {
+        let mut nodes = self.nodes.lock();
+        let kept = nodes.entry(node.clone()).or_default();
+        if kept.lines.len() >= MAX_LOG_LINES || kept.bytes + message.len() > MAX_LOG_BYTES {
+            kept.dropped += 1;
+            return;
+        }
+        kept.bytes += message.len();
+        kept.lines.push(LogLine { at_ms: now_ms(), level, message: message.to_string() });
+    }
+
+    /// The lines kept of `node`, and a last one counting those that were not.
+    fn take(&self, node: &str) -> Vec<LogLine> {
+        let Some(kept) = self.nodes.lock().remove(node) else { return Vec::new() };
+        let mut lines = kept.lines;
+        if kept.dropped > 0 {
+            lines.push(LogLine {
+                at_ms: now_ms(),
+                level: crate::LogLevel::Warn,
+                message: format!(
+                    "… {} more lines not kept: the history keeps {MAX_LOG_LINES} lines and {} of log a node a run",
+                    kept.dropped,
+                    crate::human_bytes(MAX_LOG_BYTES as u64)
+                ),
+            });
+        }
+        lines
+    }
+}
+
+/// `events`, and every log line kept in `book` on the way.
+pub(crate) fn keeping_logs(book: Arc<LogBook>, events: Option<EventSink>) -> EventSink {
+    Arc::new(move |event: &Event| {
+        if let EventKind::Log { level, message } = &event.kind {
+            book.keep(&event.node, *level, message);
+        }
+        if let Some(events) = &events {
+            crate::events::deliver(events, event);
+        }
+    })
 }
 
 impl Caching {
     /// Write one line of the run history now, so a killed run keeps the
     /// record of what it finished.
     pub fn record(&self, line: &NodeRecord) {
-        self.store.record(self.run, line);
+        match &self.logs {
+            Some(book) => {
+                let logs = book.take(&line.node);
+                if logs.is_empty() {
+                    self.store.record(self.run, line);
+                } else {
+                    self.store.record(self.run, &NodeRecord { logs, ..line.clone() });
+                }
+            }
+            None => self.store.record(self.run, line),
+        }
     }
 
     /// Mark the entries this run used and record how it ended; returns its number.
@@ -107,6 +180,7 @@ pub(super) fn caching(
         force,
         only,
         touched: Mutex::new(Vec::new()),
+        logs: record.then(Arc::default),
     }))
 }
 

@@ -291,7 +291,12 @@ impl Scheduler {
         options: RunOptions,
     ) -> Result<Run, Error> {
         let caching = cached::caching(plan, cache, &options, true)?;
-        let mut state = RunState::new(plan, self.policy.clone(), options.events, caching);
+        // A recorded run keeps every node's log lines in its history.
+        let events = match caching.as_ref().and_then(|c| c.logs.clone()) {
+            Some(book) => Some(cached::keeping_logs(book, options.events)),
+            None => options.events,
+        };
+        let mut state = RunState::new(plan, self.policy.clone(), events, caching);
         if state.caching.as_ref().is_some_and(|c| c.reuse) {
             cached::prepass(&state);
             state.mark_needed();

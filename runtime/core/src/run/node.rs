@@ -230,6 +230,7 @@ pub(super) fn compute(state: &RunState, i: u32, claimed: &mut VecDeque<u32>) -> 
             error: None,
             reason: note,
             isolation,
+            logs: Vec::new(),
         });
     }
     if state.events.is_some() {
