@@ -7,6 +7,7 @@
 mod common;
 
 mod cache;
+mod check;
 mod cli;
 mod graph;
 mod graphics;

@@ -19,7 +19,7 @@ pub fn library_error(err: &Error) -> String {
     match err {
         Error::Plan(diagnostics) => weavelet::error::plan_message(diagnostics, diagnostic),
         Error::Manifest { path, diagnostic: d } => format!("{}: {}", path.display(), diagnostic(d)),
-        Error::Script(d) | Error::Build(d) | Error::Store(d) => diagnostic(d),
+        Error::Script(d) | Error::Build(d) | Error::NotPrepared(d) | Error::Store(d) => diagnostic(d),
         Error::UnknownNode { name, role, planned, suggestion, known } => {
             let flag = flag(*role);
             if *planned {

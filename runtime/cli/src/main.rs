@@ -19,6 +19,7 @@ macro_rules! out {
 mod add;
 mod build;
 mod cache;
+mod check;
 mod componentize;
 mod display;
 mod errors;
@@ -48,6 +49,8 @@ struct Cli {
 enum Command {
     /// Run a pipeline (a weavelet.toml, a folder holding one, or a .rhai script).
     Run(run::RunArgs),
+    /// Verify a pipeline plans (names, types, schemas, grants, parameters), building and running nothing.
+    Check(check::CheckArgs),
     /// Show what a component declares: its nodes, inputs, outputs and requested capabilities.
     Inspect(inspect::InspectArgs),
     /// Fetch a published component (URL or OCI reference), review it, and pin it in weavelet.toml.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Add(args) => add::run(args),
         Command::Update(args) => update::run(args),

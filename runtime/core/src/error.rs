@@ -231,6 +231,10 @@ pub enum Error {
     /// A node folder could not be built into a component.
     #[error("{0}")]
     Build(Diagnostic),
+    /// A node folder is not built, or a component not downloaded, and the
+    /// caller asked for nothing to be built or fetched (`weavelet check`).
+    #[error("{0}")]
+    NotPrepared(Diagnostic),
     /// The result cache or the run history could not be opened, read or written.
     #[error("{0}")]
     Store(Diagnostic),

@@ -106,6 +106,14 @@ fn keep(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
+/// The component with SHA-256 `digest` from the download cache, if it is
+/// there as that digest says; fetches nothing.
+pub(crate) fn kept(digest: &str, cache_dir: Option<&Path>) -> Option<PathBuf> {
+    let kept = downloads(cache_dir).join(format!("sha256-{digest}.wasm"));
+    let bytes = std::fs::read(&kept).ok()?;
+    (hex(&sha256(&bytes)) == digest).then_some(kept)
+}
+
 /// The component the manifest pins as `remote` with SHA-256 `digest` (64
 /// lowercase hex digits): the cached file, fetched first if it is not in the
 /// cache. At most `max_size` bytes are fetched; `on_step` hears what is done.

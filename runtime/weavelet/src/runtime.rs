@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use weavelet_build::{BuildIn, BuildSandbox};
 use weavelet_core::{
-    CacheUse, DryRunStep, Error, Isolation, Node, Pipeline, Plan, Policy, ResultCache, Run, RunOptions,
-    RunReport, Scheduler,
+    CacheUse, Diagnostic, DryRunStep, Error, Isolation, Node, Pipeline, Plan, Policy, ResultCache, Run,
+    RunOptions, RunReport, Scheduler,
 };
 use weavelet_isolate::{Origin, Supervisor, WorkerSettings};
 use weavelet_manifest::{Language, Loader, Remote};
@@ -96,7 +96,21 @@ impl Runtime {
             pipeline.set_origin(absolute(path).display().to_string());
             return Ok(pipeline);
         }
-        let mut loader = RuntimeLoader { runtime: self, on_build };
+        let mut loader = RuntimeLoader { runtime: self, on_build, prepare: true };
+        let pipeline = weavelet_manifest::load(path, &self.inner.config.policy, &mut loader)?;
+        self.check_write_grants(path, &pipeline)?;
+        Ok(pipeline)
+    }
+
+    /// [`Runtime::load`] without building or fetching anything: node folders
+    /// must be built as their files are now, and fetched components in the
+    /// download cache; else [`Error::NotPrepared`] says which and how.
+    pub fn load_prepared(&self, path: impl AsRef<Path>) -> Result<Pipeline, Error> {
+        let path = path.as_ref();
+        if path.extension().is_some_and(|e| e == "rhai") {
+            return self.load(path);
+        }
+        let mut loader = RuntimeLoader { runtime: self, on_build: &mut |_| {}, prepare: false };
         let pipeline = weavelet_manifest::load(path, &self.inner.config.policy, &mut loader)?;
         self.check_write_grants(path, &pipeline)?;
         Ok(pipeline)
@@ -383,6 +397,8 @@ fn absolute(path: &Path) -> PathBuf {
 struct RuntimeLoader<'a> {
     runtime: &'a Runtime,
     on_build: &'a mut dyn FnMut(&str),
+    /// Build node folders and fetch components that are not ready.
+    prepare: bool,
 }
 
 impl Loader for RuntimeLoader<'_> {
@@ -391,7 +407,19 @@ impl Loader for RuntimeLoader<'_> {
     }
 
     fn build(&mut self, language: Language, dir: &Path, isolation: Isolation) -> Result<PathBuf, Error> {
-        self.runtime.build(language, dir, isolation, self.on_build)
+        if self.prepare {
+            return self.runtime.build(language, dir, isolation, self.on_build);
+        }
+        self.runtime.built(language, dir)?.ok_or_else(|| {
+            Error::NotPrepared(
+                Diagnostic::new(format!(
+                    "the {} node folder {} is not built as its files are now, and nothing is built here",
+                    language.label(),
+                    dir.display()
+                ))
+                .with_help(format!("build it first: weavelet build {}", dir.display())),
+            )
+        })
     }
 
     fn script(&mut self, path: &Path) -> Result<Vec<Node>, Error> {
@@ -399,7 +427,18 @@ impl Loader for RuntimeLoader<'_> {
     }
 
     fn fetch(&mut self, remote: &Remote, sha256: &str) -> Result<PathBuf, Error> {
-        self.runtime.fetch_component(remote, Some(sha256), self.on_build)
+        if self.prepare {
+            return self.runtime.fetch_component(remote, Some(sha256), self.on_build);
+        }
+        crate::fetch::kept(sha256, self.runtime.inner.config.cache_dir.as_deref()).ok_or_else(|| {
+            Error::NotPrepared(
+                Diagnostic::new(format!(
+                    "the component {} (sha256 {sha256}) is not in the download cache, and nothing is fetched here",
+                    remote.reference()
+                ))
+                .with_help("fetch it first: `weavelet run` (or `weavelet update`) downloads it once"),
+            )
+        })
     }
 
     fn verify(&mut self, wasm: &Path, remote: Option<&Remote>, keys: &[String]) -> Result<String, String> {

@@ -1,0 +1,96 @@
+//! `weavelet check`: planning's verdict without building, fetching or
+//! running, with exit statuses for CI; through the real binary.
+
+use std::path::Path;
+
+use crate::common::*;
+
+fn weavelet(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    weavelet_cmd().current_dir(dir).args(args).arg("--cache-dir").arg(dir.join("cache")).assert()
+}
+
+fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+const GOOD: &str = r#"
+/// @input n int
+fn numbers(n) { n }
+fn doubled(numbers) { numbers * 2 }
+/// @output text
+fn report(doubled) { `${doubled}` }
+"#;
+
+#[test]
+fn a_pipeline_that_plans_passes_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.rhai"), GOOD).unwrap();
+    weavelet(dir.path(), &["check", "p.rhai", "-p", "n=3"])
+        .code(0)
+        .stdout("ok: p plans: 3 nodes, 1 parameter (n), output report\n");
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        &weavelet(dir.path(), &["check", "p.rhai", "-p", "n=3", "--json"]).code(0),
+    ))
+    .unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["targets"], serde_json::json!(["report"]));
+    assert_eq!(json["nodes"][1]["inputs"][0]["from"]["node"], "numbers");
+    assert_eq!(json["nodes"][0]["inputs"][0]["from"]["param"], "n");
+    // A component pipeline, prebuilt: checked, and no run is recorded.
+    let text = std::fs::read_to_string(repo().join("examples/diamond/weavelet.toml")).unwrap();
+    manifest(dir.path(), &text.replace("rust = \"../../guests/diamond\"", "path = \"{diamond}\""));
+    weavelet(dir.path(), &["check", "."])
+        .code(0)
+        .stdout(predicates::str::starts_with("ok: sensor report plans: 4 nodes"));
+    weavelet(dir.path(), &["runs"]).success().stderr(predicates::str::contains("no runs recorded"));
+}
+
+#[test]
+fn every_planning_problem_is_listed_with_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    // A misspelt input and a missing parameter, found together.
+    std::fs::write(
+        dir.path().join("p.rhai"),
+        "/// @input n int\nfn numbers(n) { n }\nfn doubled(numbrs) { numbrs * 2 }\n",
+    )
+    .unwrap();
+    let failed = weavelet(dir.path(), &["check", "p.rhai"]).code(2);
+    let stderr = String::from_utf8_lossy(&failed.get_output().stderr).into_owned();
+    assert!(stderr.contains("numbrs") && stderr.contains("did you mean `numbers`"), "{stderr}");
+    assert!(stderr.contains("needs `n` (int)") && stderr.contains("--param n=<int>"), "{stderr}");
+    assert!(stderr.contains("(2 problems)"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&weavelet(dir.path(), &["check", "p.rhai", "--json"]).code(2))).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["kind"], "plan");
+    assert_eq!(json["problems"].as_array().unwrap().len(), 2, "{json}");
+    // A manifest that does not parse: still 2, with the line.
+    std::fs::write(dir.path().join("weavelet.toml"), "[pipeline]\noutputs = [\n").unwrap();
+    weavelet(dir.path(), &["check", "."]).code(2).stderr(predicates::str::contains("weavelet.toml"));
+}
+
+#[test]
+fn an_unbuilt_node_folder_is_not_built_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("nodes")).unwrap();
+    std::fs::write(
+        dir.path().join("nodes/nodes.py"),
+        "from weavelet import node\n\n@node\ndef one() -> int:\n    return 1\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("weavelet.toml"), "[[components]]\npython = \"nodes\"\n").unwrap();
+    // Whatever toolchains this machine has, check runs none of them.
+    weavelet_cmd()
+        .current_dir(dir.path())
+        .env("PATH", "")
+        .args(["check", ".", "--cache-dir"])
+        .arg(dir.path().join("cache"))
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("is not built as its files are now"))
+        .stderr(predicates::str::contains("weavelet build"));
+    assert!(!dir.path().join("cache/builds").exists(), "nothing was built");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&weavelet(dir.path(), &["check", ".", "--json"]).code(3))).unwrap();
+    assert_eq!(json["kind"], "not-prepared");
+}
