@@ -12,6 +12,7 @@ mod cli;
 mod graph;
 mod graphics;
 mod hostile;
+mod json;
 mod languages;
 mod logs;
 mod network;

@@ -61,6 +61,15 @@ pub struct RunArgs {
     /// Print the plan: which nodes would run and which would come from the cache, and why. Runs nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print the run as one JSON document on standard output: every output whole (tables as
+    /// records), failures, skipped and cached nodes, files written, the run's number.
+    #[arg(long)]
+    json: bool,
+    /// Stream every event (queued, started, finished, cached, retrying, failed, skipped, log,
+    /// progress) as JSON lines on standard output instead of the live status; the last line
+    /// (`"event": "done"`) is the document --json prints.
+    #[arg(long, value_name = "FORMAT", value_parser = ["jsonl"])]
+    events: Option<String>,
 }
 
 /// Load the pipeline at `path`, building what it needs, each step shown
@@ -173,6 +182,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     if args.dry_run {
         let steps = runtime.dry_run(&plan, &options)?;
+        if args.json {
+            let steps: Vec<serde_json::Value> = steps
+                .iter()
+                .map(|s| serde_json::json!({ "node": s.node, "cached": s.cached, "why": errors::reason(&s.why) }))
+                .collect();
+            out!("{}", serde_json::json!({ "pipeline": pipeline.name(), "steps": steps }));
+            return Ok(ExitCode::SUCCESS);
+        }
         let width = steps.iter().map(|s| s.node.len()).max().unwrap_or(4).max(4);
         let cached = steps.iter().filter(|s| s.cached).count();
         out!(
@@ -186,7 +203,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !quiet {
+    if !quiet && args.events.is_none() {
         eprintln!(
             "running {} ({} nodes, {} jobs{})",
             pipeline.name(),
@@ -196,14 +213,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let status = Status::new(plan.len(), quiet);
-    options.events = Some(status.sink());
+    let streaming = args.events.is_some();
+    let machine = args.json || streaming;
+    let status = Status::new(plan.len(), quiet || streaming);
+    options.events = Some(if streaming { json_events() } else { status.sink() });
     let report = runtime.run(&plan, options)?;
     status.finish();
 
     // Write files first: a table computed for its file is kept for printing.
     let mut save_failed = false;
+    let mut written = Vec::new();
     for file in runtime.write_outputs(&report, &saves, cache) {
+        if machine {
+            written.push(match &file.outcome {
+                Ok(Written::UpToDate) => {
+                    serde_json::json!({ "node": file.node, "path": file.path, "up_to_date": true })
+                }
+                Ok(Written::Wrote { bytes, .. }) => {
+                    serde_json::json!({ "node": file.node, "path": file.path, "bytes": bytes })
+                }
+                Err(e) => serde_json::json!({ "node": file.node, "path": file.path, "error": e.to_string() }),
+            });
+        }
         let (node, path) = (&file.node, file.path.display());
         match file.outcome {
             Ok(Written::UpToDate) => {
@@ -222,6 +253,35 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 save_failed = true;
             }
         }
+    }
+    if machine {
+        let mut outputs = serde_json::Map::new();
+        for (name, value) in &report.outputs {
+            let json = weavelet::value_json(value).map_err(|e| {
+                anyhow!("the output of `{name}` as JSON: {e} (save it with --save {name}=FILE)")
+            })?;
+            outputs.insert(name.clone(), json);
+        }
+        let failures: Vec<serde_json::Value> = report
+            .failures
+            .iter()
+            .map(|f| serde_json::json!({ "node": f.node, "source": f.source, "message": errors::failure(f) }))
+            .collect();
+        let skipped: Vec<serde_json::Value> = report
+            .skipped
+            .iter()
+            .map(|(node, because)| serde_json::json!({ "node": node, "because": because }))
+            .collect();
+        let mut doc = serde_json::json!({
+            "pipeline": pipeline.name(), "run": report.run_id, "ok": report.is_success() && !save_failed,
+            "duration_us": report.duration.as_micros() as u64, "nodes_run": report.nodes_run,
+            "cached": report.cached, "outputs": outputs, "failures": failures, "skipped": skipped, "files": written,
+        });
+        if streaming {
+            doc["event"] = "done".into();
+        }
+        out!("{doc}");
+        return Ok(ExitCode::from(if report.is_success() && !save_failed { 0 } else { super::EXIT_FAILED }));
     }
     for (name, value) in &report.outputs {
         if saves.iter().any(|(node, _)| node == name) && !args.outputs.contains(name) {
@@ -263,6 +323,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::from(super::EXIT_FAILED))
     }
+}
+
+/// Every event as a JSON line on standard output.
+fn json_events() -> weavelet::EventSink {
+    use weavelet::EventKind as K;
+    std::sync::Arc::new(|event: &weavelet::Event| {
+        let mut line = match &event.kind {
+            K::Queued => serde_json::json!({ "event": "queued" }),
+            K::Started => serde_json::json!({ "event": "started" }),
+            K::Finished { duration, attempt } => {
+                serde_json::json!({ "event": "finished", "duration_us": duration.as_micros() as u64, "attempt": attempt })
+            }
+            K::Cached { duration } => {
+                serde_json::json!({ "event": "cached", "duration_us": duration.as_micros() as u64 })
+            }
+            K::Retrying { attempt, attempts, delay, failure } => serde_json::json!({
+                "event": "retrying", "attempt": attempt, "attempts": attempts,
+                "delay_ms": delay.as_millis() as u64, "message": errors::failure(failure),
+            }),
+            K::Failed { failure } => {
+                serde_json::json!({ "event": "failed", "message": errors::failure(failure) })
+            }
+            K::Skipped { because } => serde_json::json!({ "event": "skipped", "because": &**because }),
+            K::Log { level, message } => {
+                serde_json::json!({ "event": "log", "level": level.name(), "message": weavelet::sanitize(message) })
+            }
+            K::Progress { done, total, message } => {
+                serde_json::json!({ "event": "progress", "done": done, "total": total, "message": message })
+            }
+        };
+        line["node"] = serde_json::Value::from(&*event.node);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        line["at_ms"] = serde_json::Value::from(now.as_millis() as u64);
+        out!("{line}");
+    })
 }
 
 /// The value `--override NODE=TEXT` gives: text parsed as the node's output

@@ -162,6 +162,51 @@ fn save_images(images: &[Image], path: &Path, writable: &[PathBuf]) -> Result<u6
     Ok(total)
 }
 
+/// A value as JSON, whole, for tools (`weavelet run --json`): scalars and
+/// lists as themselves; a table as `{"table": {"schema": [[name, type]...],
+/// "rows": [records]}}`; an SVG as `{"svg": text}`; an image as `{"image":
+/// {"name", "width", "height", "png_base64"}}`; images as `{"images": [...]}`;
+/// bytes as `{"bytes_base64": ...}`.
+pub fn value_json(value: &Value) -> Result<serde_json::Value, String> {
+    use serde_json::json;
+    let image = |i: &Image| -> Result<serde_json::Value, String> {
+        let png = i.encode("png").map_err(|e| e.to_string())?;
+        Ok(json!({ "name": i.name(), "width": i.width(), "height": i.height(), "png_base64": base64(&png) }))
+    };
+    Ok(match value {
+        Value::Table(table) => {
+            let schema: Vec<[String; 2]> =
+                table.schema().map_err(|e| e.to_string())?.into_iter().map(|(n, t)| [n, t]).collect();
+            let records = io::json_records(table).map_err(|e| e.to_string())?;
+            let rows: serde_json::Value =
+                serde_json::from_slice(&records).map_err(|e| format!("the table as JSON: {e}"))?;
+            json!({ "table": { "schema": schema, "rows": rows } })
+        }
+        Value::Svg(svg) => json!({ "svg": svg.to_text() }),
+        Value::Image(i) => json!({ "image": image(i)? }),
+        Value::Images(list) => json!({ "images": list.iter().map(image).collect::<Result<Vec<_>, _>>()? }),
+        Value::Bytes(b) => json!({ "bytes_base64": base64(b) }),
+        other => to_json(other),
+    })
+}
+
+/// Standard base64, padded.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * k)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn to_json(value: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match value {
@@ -178,5 +223,23 @@ fn to_json(value: &Value) -> serde_json::Value {
         Value::IntList(l) => J::from(l.to_vec()),
         Value::FloatList(l) => J::from(l.to_vec()),
         Value::TextList(l) => J::from(l.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_is_the_standard_alphabet_padded() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+            ("\u{ff}", "w78="),
+        ];
+        for (text, encoded) in cases {
+            assert_eq!(super::base64(text.as_bytes()), encoded, "{text:?}");
+        }
     }
 }

@@ -332,6 +332,14 @@ pub fn write(table: &Table, path: &Path, writable: &[PathBuf]) -> Result<u64, Ta
     })
 }
 
+/// The whole table as a JSON array of records (one object a row).
+pub fn json_records(table: &Table) -> Result<Vec<u8>, TableError> {
+    let mut df = table.collect()?;
+    let mut bytes = Vec::new();
+    guarded(|| JsonWriter::new(&mut bytes).with_json_format(JsonFormat::Json).finish(&mut df))?;
+    Ok(bytes)
+}
+
 /// Write a file through a temporary sibling, fsync, rename; returns the bytes written.
 ///
 /// `writable` lists the folders nodes could write into (their write grants,

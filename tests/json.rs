@@ -1,0 +1,91 @@
+//! Machine-readable runs: `run --json` (every output whole) and
+//! `run --events jsonl`, through the real binary.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// examples/timeseries (a Rhai script, a CSV, a chart) copied into `dir`.
+fn timeseries(dir: &Path) {
+    let src = repo().join("examples/timeseries");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for name in ["weavelet.toml", "trend.rhai", "data/daily_sales.csv"] {
+        std::fs::copy(src.join(name), dir.join(name)).unwrap();
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    weavelet_cmd()
+        .current_dir(dir)
+        .env_remove("WEAVELET_NO_CACHE")
+        .args(["run", ".", "--output", "smoothed", "--output", "trend_chart", "--cache-dir"])
+        .arg(dir.join("cache"))
+        .args(args)
+        .assert()
+}
+
+#[test]
+fn run_json_gives_every_output_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    timeseries(dir.path());
+    let done = run(dir.path(), &["--json"]).success();
+    let doc: serde_json::Value = serde_json::from_slice(&done.get_output().stdout).unwrap();
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert_eq!(doc["pipeline"], "sales trend");
+    assert!(doc["run"].as_i64().unwrap() >= 1);
+    // The table: every row (no preview cut), with its schema.
+    let csv_rows =
+        std::fs::read_to_string(dir.path().join("data/daily_sales.csv")).unwrap().lines().count() - 1;
+    let table = &doc["outputs"]["smoothed"]["table"];
+    assert_eq!(table["rows"].as_array().unwrap().len(), csv_rows, "{table}");
+    let columns: Vec<&str> =
+        table["schema"].as_array().unwrap().iter().map(|c| c[0].as_str().unwrap()).collect();
+    assert_eq!(columns, ["date", "Daily sales", "7-day mean"]);
+    assert!(table["rows"][0]["date"].is_string(), "{}", table["rows"][0]);
+    // The chart: the whole SVG document, as the saved file has it.
+    let svg = doc["outputs"]["trend_chart"]["svg"].as_str().unwrap();
+    assert_eq!(svg.trim_end(), std::fs::read_to_string(dir.path().join("out/trend.svg")).unwrap().trim_end());
+    let files = doc["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("out/trend@2x.png")
+                && f["bytes"].as_u64() > Some(0)),
+        "{files:?}"
+    );
+    // The dry run as JSON: nothing would run now.
+    let dry = run(dir.path(), &["--dry-run", "--json"]).success();
+    let dry: serde_json::Value = serde_json::from_slice(&dry.get_output().stdout).unwrap();
+    assert!(dry["steps"].as_array().unwrap().iter().all(|s| s["cached"] == true), "{dry}");
+}
+
+#[test]
+fn run_events_stream_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    timeseries(dir.path());
+    let done = run(dir.path(), &["--events", "jsonl"]).success();
+    let text = String::from_utf8_lossy(&done.get_output().stdout).into_owned();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for node in ["daily", "smoothed", "trend_chart"] {
+        for event in ["queued", "started", "finished"] {
+            assert!(
+                lines.iter().any(|l| l["node"] == node && l["event"] == event),
+                "no {event} for {node}:\n{text}"
+            );
+        }
+    }
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "done");
+    assert_eq!(last["ok"], true);
+    assert!(last["outputs"]["trend_chart"]["svg"].is_string());
+    // Times go forward; nothing else was written to standard output.
+    let times: Vec<i64> = lines.iter().filter_map(|l| l["at_ms"].as_i64()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert!(!String::from_utf8_lossy(&done.get_output().stderr).contains("running sales trend"));
+    // A second run: every node from the cache, said so.
+    let again = run(dir.path(), &["--events", "jsonl"]).success();
+    let text = String::from_utf8_lossy(&again.get_output().stdout).into_owned();
+    assert_eq!(text.lines().filter(|l| l.contains("\"event\":\"cached\"")).count(), 3, "{text}");
+    // A bad format is refused by the flag.
+    run(dir.path(), &["--events", "xml"]).failure().stderr(predicates::str::contains("jsonl"));
+}
