@@ -9,6 +9,7 @@ mod common;
 mod cache;
 mod check;
 mod cli;
+mod doctor;
 mod graph;
 mod graphics;
 mod hostile;

@@ -10,6 +10,7 @@
 //! `<cache>/sdk/<content hash>/`, so a node folder holds only its own code.
 
 mod c;
+pub mod doctor;
 mod js;
 mod python;
 mod rust;

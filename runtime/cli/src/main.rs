@@ -22,6 +22,7 @@ mod cache;
 mod check;
 mod componentize;
 mod display;
+mod doctor;
 mod errors;
 mod graph;
 mod inspect;
@@ -39,7 +40,7 @@ use clap::{Parser, Subcommand};
 
 /// Run data pipelines whose nodes are sandboxed WebAssembly components and Rhai scripts.
 #[derive(Parser)]
-#[command(name = "weavelet", version, about, long_about = None)]
+#[command(name = "weavelet", version, long_version = LONG_VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,9 +76,19 @@ enum Command {
     Build(build::BuildArgs),
     /// Make a node project that builds and runs as made (`--lang rust|c|python|js|rhai`).
     New(new::NewArgs),
+    /// Check what this machine can do: each language's toolchain, the cache folder, worker processes.
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script: weavelet completions bash > ~/.local/share/bash-completion/completions/weavelet
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
     /// Make a component of a core module that embeds its WIT world (a C build's last step).
     Componentize(componentize::ComponentizeArgs),
 }
+
+/// The version with the WIT package nodes target and the engines inside.
+pub const LONG_VERSION: &str = env!("WEAVELET_LONG_VERSION");
 
 /// Exit status for a run whose nodes failed.
 pub const EXIT_FAILED: u8 = 1;
@@ -108,6 +119,12 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(args),
         Command::New(args) => new::run(args),
         Command::Componentize(args) => componentize::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "weavelet", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
