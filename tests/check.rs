@@ -94,3 +94,36 @@ fn an_unbuilt_node_folder_is_not_built_by_check() {
         serde_json::from_str(&stdout(&weavelet(dir.path(), &["check", ".", "--json"]).code(3))).unwrap();
     assert_eq!(json["kind"], "not-prepared");
 }
+
+#[test]
+fn inspect_describes_a_pipeline_and_a_script_without_building() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.rhai"),
+        "/// @input n int\nfn numbers(n) { n }\n/// @timeout 2s\n/// @cache false\nfn doubled(numbers) { numbers * 2 }\n",
+    )
+    .unwrap();
+    // A parameter nobody set is shown as required, not as an error.
+    let text = stdout(&weavelet(dir.path(), &["inspect", "p.rhai"]).success());
+    assert!(text.contains("pipeline p (p.rhai)") && text.contains("outputs  doubled"), "{text}");
+    assert!(text.contains("n: int (required, not set)   (read by numbers)"), "{text}");
+    assert!(text.contains("node doubled -> any   from p.rhai   [output]\n    numbers <- numbers"), "{text}");
+    // Each node's effective policy: the script's own @timeout and @cache narrow it.
+    assert!(text.contains("budgets  timeout 2.00 s"), "{text}");
+    assert!(text.contains("results  never cached"), "{text}");
+    // A manifest with a parameter value and a grant, as JSON.
+    std::fs::write(
+        dir.path().join("weavelet.toml"),
+        "[[scripts]]\npath = \"p.rhai\"\n[params]\nn = 4\n[policy.nodes.numbers]\nclock = true\n",
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        &weavelet(dir.path(), &["inspect", "weavelet.toml", "--json"]).success(),
+    ))
+    .unwrap();
+    assert_eq!(json["params"][0]["value"], 4, "{json}");
+    assert_eq!(json["params"][0]["required"], false);
+    assert_eq!(json["nodes"][0]["name"], "numbers");
+    assert_eq!(json["nodes"][0]["policy"]["grants"], "clock", "{json}");
+    assert!(json["nodes"][0]["policy"]["results"].as_str().unwrap().starts_with("not cached"), "{json}");
+}

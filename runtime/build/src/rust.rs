@@ -127,8 +127,13 @@ fn stamp(dir: &Path, cache_dir: Option<&Path>) -> PathBuf {
 /// the `Cargo.toml` of every crate they belong to and the `Cargo.lock` above.
 /// Then `cargo build` (tens of milliseconds even when nothing changed) is skipped.
 pub fn fresh_component(dir: &Path, cache_dir: Option<&Path>) -> Option<PathBuf> {
-    let wasm = PathBuf::from(std::fs::read_to_string(stamp(dir, cache_dir)).ok()?.trim());
-    let built = std::fs::metadata(&wasm).ok()?.modified().ok()?;
+    let note = stamp(dir, cache_dir);
+    let wasm = PathBuf::from(std::fs::read_to_string(&note).ok()?.trim());
+    // The note is written after every build cargo found up to date, so it,
+    // not the `.wasm` (left alone by a build with nothing to do), says when
+    // the inputs were last known to be built.
+    let built =
+        std::fs::metadata(&wasm).ok()?.modified().ok()?.max(std::fs::metadata(&note).ok()?.modified().ok()?);
     let depinfo = std::fs::read_to_string(wasm.with_extension("d")).ok()?;
     let (_, deps) = depinfo.lines().next()?.split_once(": ")?;
     // Spaces in paths are escaped as `\ `.
@@ -320,6 +325,23 @@ mod tests {
                 .unwrap();
             assert!(super::fresh_component(&krate, Some(&cache)).is_none(), "{changed} changed: build again");
         }
+        // A build cargo found nothing to do for leaves the `.wasm` as it was,
+        // older than a file touched since (a lock above gaining an unrelated
+        // package); the note it writes says the folder is built as it is now.
+        let root = tempfile::tempdir().unwrap();
+        let krate = built_crate(root.path());
+        let cache = root.path().join("cache");
+        let note = super::stamp(&krate, Some(&cache));
+        let wasm = std::path::PathBuf::from(std::fs::read_to_string(&note).unwrap());
+        let set = |f: &std::path::Path, t: SystemTime| {
+            std::fs::File::options().write(true).open(f).unwrap().set_modified(t).unwrap();
+        };
+        set(&wasm, SystemTime::now() - Duration::from_secs(50));
+        set(&note, SystemTime::now() - Duration::from_secs(50));
+        set(&root.path().join("Cargo.lock"), SystemTime::now() - Duration::from_secs(20));
+        assert!(super::fresh_component(&krate, Some(&cache)).is_none(), "changed after the build");
+        std::fs::write(&note, wasm.to_string_lossy().as_bytes()).unwrap();
+        assert!(super::fresh_component(&krate, Some(&cache)).is_some(), "built again (nothing to do) since");
         // Without the note (a crate never built by Weavelet) cargo decides.
         std::fs::remove_dir_all(cache.join("cargo-target/weavelet-built")).unwrap();
         assert!(super::fresh_component(&krate, Some(&cache)).is_none());

@@ -11,7 +11,9 @@ pub struct InspectArgs {
     /// The component file (.wasm), its URL (https://) or OCI reference
     /// (oci://registry/ns/name:tag; fetched into the download cache), or a node folder (Rust, C, Python or JavaScript)
     /// already built with `weavelet build`: inspect never builds, since
-    /// building runs the folder's own code.
+    /// building runs the folder's own code. Or a pipeline: a weavelet.toml
+    /// (or a folder holding one and no node files) or a .rhai script: its
+    /// nodes, what feeds each input, parameters, outputs and each node's policy.
     component: PathBuf,
     /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
     #[arg(long, value_name = "LANG")]
@@ -35,7 +37,9 @@ fn describe_import(name: &str) -> &'static str {
         "wasi:cli/environment" => "WASI environment: empty, no arguments",
         "wasi:cli/exit" => "WASI exit: ends the node as a failure",
         "wasi:cli/stdin" => "WASI stdin: empty",
-        "wasi:cli/stdout" | "wasi:cli/stderr" => "WASI output: captured into the node's error text (bounded)",
+        "wasi:cli/stdout" | "wasi:cli/stderr" => {
+            "WASI output: captured into the node's log and error text (bounded)"
+        }
         i if i.starts_with("wasi:cli/terminal-") => "WASI terminal: none",
         i if i.starts_with("wasi:io/") => "WASI streams, for the captured output",
         i if i.starts_with("wasi:sockets/") => "WASI sockets: every connection and lookup refused",
@@ -69,7 +73,194 @@ fn columns_json(columns: &[(String, String)]) -> serde_json::Value {
     columns.iter().map(|(n, t)| serde_json::json!({ "name": n, "dtype": t })).collect()
 }
 
+/// Whether `path` names a pipeline rather than a component: a `.rhai`
+/// script, a `.toml` manifest, or a folder with a `weavelet.toml` and no
+/// node files of its own (a project folder holding both is its component).
+fn is_pipeline(path: &std::path::Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if path.is_file() {
+        return ext == "rhai" || ext == "toml";
+    }
+    path.join("weavelet.toml").is_file()
+        && !["Cargo.toml", "nodes.c", "nodes.py", "nodes.js"].iter().any(|f| path.join(f).is_file())
+}
+
+/// A policy in one line per aspect: where it runs, budgets, grants, cache and retries.
+fn policy_lines(p: &weavelet::Policy) -> Vec<(&'static str, String)> {
+    let b = &p.budgets;
+    let g = &p.grants;
+    let mut grants: Vec<String> = Vec::new();
+    grants.extend(g.files.read.iter().map(|d| format!("read {}", d.display())));
+    grants.extend(g.write.iter().map(|(d, _)| format!("write {}", d.display())));
+    grants.extend(g.env.iter().map(|k| format!("env {k}")));
+    if g.clock {
+        grants.push("clock".into());
+    }
+    if g.random {
+        grants.push("random".into());
+    }
+    grants.extend(g.net.iter().map(|h| format!("net {h}")));
+    let mut budgets = vec![
+        format!("timeout {}", super::display::duration(b.timeout)),
+        format!("memory {}", weavelet::human_bytes(b.memory)),
+        format!("output {}", weavelet::human_bytes(b.output_bytes as u64)),
+        format!("log {}", weavelet::human_bytes(b.log_bytes as u64)),
+    ];
+    if let Some(fuel) = b.fuel {
+        budgets.push(format!("fuel {fuel}"));
+    }
+    if !g.net.is_empty() {
+        budgets.push(format!(
+            "{} requests, {} of network",
+            b.net_requests,
+            weavelet::human_bytes(b.net_bytes)
+        ));
+    }
+    let cache = match p.cache {
+        weavelet::CachePolicy::Auto => match p.uncacheable() {
+            Some(why) => format!("not cached ({why})"),
+            None => "cached".to_string(),
+        },
+        weavelet::CachePolicy::Always => "always cached".to_string(),
+        weavelet::CachePolicy::Never => "never cached".to_string(),
+    };
+    vec![
+        ("runs in", p.isolation.name().to_string()),
+        ("budgets", budgets.join(", ")),
+        ("grants", if grants.is_empty() { "none".to_string() } else { grants.join(", ") }),
+        (
+            "results",
+            format!("{cache}; {} attempt{}", p.retry.attempts, if p.retry.attempts == 1 { "" } else { "s" }),
+        ),
+    ]
+}
+
+/// The declared type of `node`'s input `input`.
+fn input_type(node: &weavelet::GraphNode, input: &str) -> String {
+    node.inputs.iter().find(|i| i.name == input).map(|i| i.ty.to_string()).unwrap_or_else(|| "any".into())
+}
+
+/// `inspect` of a pipeline or script: its nodes, what feeds each input,
+/// its parameters, outputs and each node's effective policy. Builds nothing.
+fn pipeline(args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let runtime = super::build::runtime(args.cache_dir.as_deref())?;
+    let mut pipeline = runtime.load_prepared(&args.component)?;
+    // Parameters nobody set yet are shown as required, not as errors: each
+    // gets a stand-in value of its type for the plan.
+    let mut unset: Vec<String> = Vec::new();
+    let plan = match pipeline.plan(&[]) {
+        Ok(plan) => plan,
+        Err(weavelet::Error::Plan(problems))
+            if problems.iter().all(|d| {
+                matches!(d.fix.as_deref(), Some(weavelet::Fix::ProvideInput { did_you_mean: None, .. }))
+            }) =>
+        {
+            for problem in &problems {
+                if let Some(weavelet::Fix::ProvideInput { name, ty, .. }) = problem.fix.as_deref() {
+                    let sample = match ty {
+                        weavelet::ValueType::Int | weavelet::ValueType::Float => "0",
+                        weavelet::ValueType::Bool => "false",
+                        _ => "",
+                    };
+                    pipeline.set_param_text(name, sample);
+                    unset.push(name.clone());
+                }
+            }
+            pipeline.plan(&[])?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let graph = plan.graph();
+    let default = runtime.policy();
+    let policies: Vec<weavelet::Policy> =
+        (0..graph.len()).map(|i| plan.policy(i, default).unwrap_or_else(|| default.clone())).collect();
+    let targets: Vec<&str> = plan.targets().collect();
+    let mut params: Vec<(String, String, Option<weavelet::Value>, Vec<String>)> = Vec::new();
+    for node in &graph {
+        for input in &node.inputs {
+            if let weavelet::GraphSource::Param { name, value } = &input.from {
+                match params.iter_mut().find(|p| &p.0 == name) {
+                    Some(p) => p.3.push(node.name.clone()),
+                    None => params.push((
+                        name.clone(),
+                        input_type(node, &input.name),
+                        (!unset.contains(name)).then(|| value.clone()),
+                        vec![node.name.clone()],
+                    )),
+                }
+            }
+        }
+    }
+    let signature = |n: &weavelet::GraphNode| -> Vec<String> {
+        n.inputs
+            .iter()
+            .map(|i| match &i.from {
+                weavelet::GraphSource::Node(j) => format!("{} <- {}", i.name, graph[*j].name),
+                weavelet::GraphSource::Param { name, .. } => format!("{} <- parameter {name}", i.name),
+                weavelet::GraphSource::Default => format!("{} (default)", i.name),
+            })
+            .collect()
+    };
+    if args.json {
+        let nodes: Vec<serde_json::Value> = graph
+            .iter()
+            .zip(&policies)
+            .map(|(n, p)| {
+                let policy: serde_json::Map<String, serde_json::Value> =
+                    policy_lines(p).into_iter().map(|(k, v)| (k.replace(' ', "_"), v.into())).collect();
+                serde_json::json!({
+                    "name": n.name, "source": n.source, "output": n.output.to_string(), "target": n.target,
+                    "inputs": signature(n), "policy": policy,
+                })
+            })
+            .collect();
+        let params: Vec<serde_json::Value> = params
+            .iter()
+            .map(|(name, ty, value, readers)| {
+                let value = value.as_ref().and_then(|v| weavelet::value_json(v).ok()).unwrap_or_default();
+                serde_json::json!({ "name": name, "type": ty, "value": value, "required": value.is_null(), "read_by": readers })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "pipeline": pipeline.name(), "path": args.component.display().to_string(), "targets": targets,
+            "params": params, "nodes": nodes,
+        });
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!("pipeline {} ({})", pipeline.name(), args.component.display());
+    out!("  outputs  {}", targets.join(", "));
+    out!();
+    out!("parameters");
+    if params.is_empty() {
+        out!("  none");
+    }
+    for (name, ty, value, readers) in &params {
+        let value = match value {
+            None => "(required, not set)".to_string(),
+            Some(weavelet::Value::Text(text)) => format!("= {:?}", &**text),
+            Some(value) => format!("= {value}"),
+        };
+        out!("  {name}: {ty} {}   (read by {})", sanitize(&value), readers.join(", "));
+    }
+    for (node, policy) in graph.iter().zip(&policies) {
+        out!();
+        let mark = if node.target { "   [output]" } else { "" };
+        out!("node {} -> {}   from {}{mark}", node.name, node.output, node.source);
+        for input in signature(node) {
+            out!("    {input}");
+        }
+        for (what, text) in policy_lines(policy) {
+            out!("    {what:<8} {}", sanitize(&text));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
+    if is_pipeline(&args.component) {
+        return pipeline(&args);
+    }
     let runtime = super::build::runtime(args.cache_dir.as_deref())?;
     let named = args.component.to_string_lossy().into_owned();
     if ["https://", "http://", "oci://"].iter().any(|scheme| named.starts_with(scheme)) {

@@ -74,6 +74,8 @@ pub struct GraphNode {
 pub struct GraphInput {
     /// The input's name.
     pub name: String,
+    /// Its declared type.
+    pub ty: ValueType,
     /// What feeds it.
     pub from: GraphSource,
 }
@@ -95,6 +97,15 @@ pub enum GraphSource {
 }
 
 impl Plan {
+    /// The policy the planned node at `index` of [`Plan::graph`] runs under
+    /// when nodes without their own run under `default`: its own or the
+    /// default, with the pipeline's read grants, narrowed by what its source
+    /// asks (`/// @timeout` in Rhai). `None` past the end.
+    pub fn policy(&self, index: usize, default: &crate::Policy) -> Option<crate::Policy> {
+        let node = &self.inner.nodes.get(index)?.node;
+        Some(crate::run::policy_of(node, self.inner.files.as_ref(), default).into_owned())
+    }
+
     /// The plan as a graph: its nodes in dependency order (inputs first),
     /// each with what feeds each of its inputs.
     pub fn graph(&self) -> Vec<GraphNode> {
@@ -112,6 +123,7 @@ impl Plan {
                     .zip(&planned.inputs)
                     .map(|((decl, binding), input)| GraphInput {
                         name: decl.name.clone(),
+                        ty: decl.ty,
                         from: match input {
                             Input::Node(dep) => GraphSource::Node(*dep as usize),
                             Input::Value(value) if self.inner.params.iter().any(|p| **p == **binding) => {

@@ -22,9 +22,18 @@ pub(super) struct Keyed {
 /// pipeline's read grants unless its own policy grants reads, narrowed by
 /// what the node's source asks for.
 pub(super) fn effective_policy(state: &RunState, i: u32) -> Cow<'_, Policy> {
-    let node = &state.plan.nodes[i as usize].node;
-    let mut policy = Cow::Borrowed(node.policy.as_deref().unwrap_or(&state.policy));
-    if let Some(files) = &state.plan.files
+    policy_of(&state.plan.nodes[i as usize].node, state.plan.files.as_ref(), &state.policy)
+}
+
+/// The policy `node` runs under: its own or `default`, with the pipeline's
+/// read `files` when it grants none itself, narrowed by what its source asks.
+pub(crate) fn policy_of<'a>(
+    node: &'a crate::Node,
+    files: Option<&std::sync::Arc<weavelet_data::ReadGrants>>,
+    default: &'a Policy,
+) -> Cow<'a, Policy> {
+    let mut policy = Cow::Borrowed(node.policy.as_deref().unwrap_or(default));
+    if let Some(files) = files
         && policy.grants.files.read.is_empty()
     {
         policy.to_mut().grants.files = files.clone();

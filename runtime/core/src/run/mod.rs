@@ -16,6 +16,7 @@
 
 mod cached;
 mod keys;
+pub(crate) use keys::policy_of;
 mod node;
 mod retry;
 mod schedule;
