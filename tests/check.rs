@@ -1,17 +1,8 @@
 //! `weavelet check`: planning's verdict without building, fetching or
 //! running, with exit statuses for CI; through the real binary.
 
-use std::path::Path;
-
 use crate::common::*;
-
-fn weavelet(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    weavelet_cmd().current_dir(dir).args(args).arg("--cache-dir").arg(dir.join("cache")).assert()
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
+use crate::common::{stdout_of as stdout, weavelet_in as weavelet};
 
 const GOOD: &str = r#"
 /// @input n int

@@ -3,33 +3,16 @@
 
 use std::path::Path;
 
+use crate::common::stdout_of as stdout;
 use crate::common::*;
 
-/// `weavelet graph` in `dir`, with its own cache folder (history and results).
+/// `weavelet graph ARGS` in `dir`, with its own cache folder (history and results).
 fn graph(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    weavelet_cmd()
-        .current_dir(dir)
-        .env_remove("WEAVELET_NO_CACHE")
-        .arg("graph")
-        .args(args)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .assert()
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+    weavelet_in(dir, &[&["graph"], args].concat())
 }
 
 fn run(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    weavelet_cmd()
-        .current_dir(dir)
-        .env_remove("WEAVELET_NO_CACHE")
-        .args(["run", "-q"])
-        .args(args)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .assert()
+    weavelet_in(dir, &[&["run", "-q"], args].concat())
 }
 
 /// The demo with its node crate prebuilt.

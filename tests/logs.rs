@@ -1,22 +1,7 @@
 //! Node logs kept in the run history, and `weavelet logs`, through the real binary.
 
-use std::path::Path;
-
 use crate::common::*;
-
-fn weavelet(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    weavelet_cmd()
-        .current_dir(dir)
-        .env_remove("WEAVELET_NO_CACHE")
-        .args(args)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .assert()
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
+use crate::common::{stdout_of as stdout, weavelet_in as weavelet};
 
 const SCRIPT: &str = r#"
 /// @input n int

@@ -27,6 +27,23 @@ pub fn weavelet_cmd() -> assert_cmd::Command {
     cmd
 }
 
+/// `weavelet ARGS --cache-dir DIR/cache` in `dir`, with the result cache and
+/// history on (their own, under `dir`), asserted on by the caller.
+pub fn weavelet_in(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    weavelet_cmd()
+        .current_dir(dir)
+        .env_remove("WEAVELET_NO_CACHE")
+        .args(args)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .assert()
+}
+
+/// What a command printed on standard output.
+pub fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
 /// What [`run_watched`] saw of a `weavelet` run.
 pub struct Watched {
     pub status: std::process::ExitStatus,

@@ -136,6 +136,30 @@ struct Drawing {
     title: String,
 }
 
+impl Drawing {
+    /// The index of parameter `name` among [`Drawing::params`].
+    fn param(&self, name: &str) -> usize {
+        self.params.iter().position(|(p, _)| p == name).unwrap_or(0)
+    }
+
+    /// Every edge: the id of what feeds it (`n3` a node, `p0` a parameter),
+    /// the node it feeds, and the input's name. Defaults feed nothing drawn.
+    fn edges(&self) -> Vec<(String, usize, &str)> {
+        let mut edges = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            for input in &node.inputs {
+                let from = match &input.from {
+                    GraphSource::Node(j) => format!("n{j}"),
+                    GraphSource::Param { name, .. } => format!("p{}", self.param(name)),
+                    GraphSource::Default => continue,
+                };
+                edges.push((from, i, input.name.as_str()));
+            }
+        }
+        edges
+    }
+}
+
 pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
     let format = match (args.format, &args.file) {
         (Some(f), _) => f,
@@ -338,17 +362,8 @@ fn mermaid(d: &Drawing) -> String {
         }
         out.push_str(&format!("  n{i}[\"{label}\"]\n"));
     }
-    for (i, node) in d.nodes.iter().enumerate() {
-        for input in &node.inputs {
-            let from = match &input.from {
-                GraphSource::Node(j) => format!("n{j}"),
-                GraphSource::Param { name, .. } => {
-                    format!("p{}", d.params.iter().position(|(p, _)| p == name).unwrap_or(0))
-                }
-                GraphSource::Default => continue,
-            };
-            out.push_str(&format!("  {from} -->|\"{}\"| n{i}\n", mermaid_text(&input.name)));
-        }
+    for (from, i, input) in d.edges() {
+        out.push_str(&format!("  {from} -->|\"{}\"| n{i}\n", mermaid_text(input)));
     }
     let mut classes: Vec<Class> = d.looks.iter().map(|l| l.class).collect();
     classes.sort();
@@ -405,17 +420,8 @@ fn dot(d: &Drawing) -> String {
             look.class.key()
         ));
     }
-    for (i, node) in d.nodes.iter().enumerate() {
-        for input in &node.inputs {
-            let from = match &input.from {
-                GraphSource::Node(j) => format!("n{j}"),
-                GraphSource::Param { name, .. } => {
-                    format!("p{}", d.params.iter().position(|(p, _)| p == name).unwrap_or(0))
-                }
-                GraphSource::Default => continue,
-            };
-            out.push_str(&format!("  \"{from}\" -> \"n{i}\" [label=\"{}\"];\n", dot_text(&input.name)));
-        }
+    for (from, i, input) in d.edges() {
+        out.push_str(&format!("  \"{from}\" -> \"n{i}\" [label=\"{}\"];\n", dot_text(input)));
     }
     out.push_str("}\n");
     out
@@ -520,9 +526,7 @@ fn svg(d: &Drawing) -> anyhow::Result<Svg> {
         for (k, input) in node.inputs.iter().enumerate() {
             let from = match &input.from {
                 GraphSource::Node(j) => *j,
-                GraphSource::Param { name, .. } => {
-                    n + d.params.iter().position(|(p, _)| p == name).unwrap_or(0)
-                }
+                GraphSource::Param { name, .. } => n + d.param(name),
                 GraphSource::Default => continue,
             };
             edges.push(Edge { from, to: i, to_y: b.port(k) });
