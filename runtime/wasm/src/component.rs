@@ -210,7 +210,22 @@ pub(crate) fn load(rt: &crate::engine::Inner, path: &Path) -> Result<Arc<Compone
     let pre = bindings::ModulePre::new(pre).map_err(|e| {
         err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.3.0`): {e:#}"))
     })?;
-    let raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick).map_err(|e| {
+    // wasmtime makes a module's memory image on its first instance, in a
+    // memfd it then seals; Linux can refuse the seal for a moment (EBUSY while
+    // a page just written is still referenced elsewhere). Seen twice in about
+    // forty suite runs, with the 19 MB images of Python components. The image
+    // is made anew on the next instance, so a few tries get past it.
+    let mut raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick);
+    for attempt in 1..=3u64 {
+        match &raw {
+            Err(e) if format!("{e:#}").contains("cannot add seals to the memfd") => {
+                std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+                raw = sandbox::declarations(&pre, &rt.config.policy, rt.config.epoch_tick);
+            }
+            _ => break,
+        }
+    }
+    let raw = raw.map_err(|e| {
         err(match e.downcast_ref::<wasmtime::Trap>() {
             // SECURITY.md case 2: a start function (or `nodes`) that never returns.
             Some(wasmtime::Trap::Interrupt) => format!(
