@@ -129,3 +129,28 @@ fn what_a_component_prints_is_part_of_its_log() {
         "{all}"
     );
 }
+
+#[test]
+fn runs_are_filtered_by_pipeline_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.rhai"), "fn one() { 1 }\n").unwrap();
+    std::fs::write(dir.path().join("bad.rhai"), "fn boom() { throw \"no\" }\n").unwrap();
+    weavelet(dir.path(), &["run", "-q", "good.rhai"]).success();
+    weavelet(dir.path(), &["run", "-q", "bad.rhai"]).failure();
+    weavelet(dir.path(), &["run", "-q", "good.rhai", "--no-cache"]).success();
+    // Paths under the current folder are shown relative to it.
+    let good = stdout(&weavelet(dir.path(), &["runs", "--pipeline", "good.rhai"]).success());
+    let rows: Vec<&str> = good.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{good}");
+    assert!(rows.iter().all(|r| r.ends_with("  good.rhai") && r.contains(" ok ")), "{good}");
+    let failed = stdout(&weavelet(dir.path(), &["runs", "--status", "failed"]).success());
+    assert_eq!(failed.lines().count(), 2, "{failed}");
+    assert!(failed.lines().nth(1).unwrap().ends_with("  bad.rhai"), "{failed}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&weavelet(dir.path(), &["runs", "--json", "-n", "1"]).success()))
+            .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["id"], 3);
+    assert_eq!(json[0]["ran"], 1);
+    weavelet(dir.path(), &["runs", "--status", "lost"]).failure();
+}

@@ -14,6 +14,15 @@ pub struct RunsArgs {
     /// How many runs to list, newest first.
     #[arg(long, short = 'n', default_value_t = 20)]
     limit: usize,
+    /// Only runs of this pipeline: its manifest, its folder or its script (or part of its path).
+    #[arg(long, value_name = "PIPELINE")]
+    pipeline: Option<PathBuf>,
+    /// Only runs that ended so: ok, failed, running or interrupted.
+    #[arg(long, value_parser = ["ok", "failed", "running", "interrupted"])]
+    status: Option<String>,
+    /// Print JSON for tools instead of a table.
+    #[arg(long)]
+    json: bool,
     /// The cache folder holding the history (default: $WEAVELET_CACHE_DIR or the platform cache dir).
     #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR", global = true)]
     cache_dir: Option<PathBuf>,
@@ -36,11 +45,44 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
     let failed = |e: weavelet::store::StoreError| weavelet::Error::from(e);
     match args.show {
         None => {
-            let runs = store.runs(args.limit).map_err(failed)?;
-            if runs.is_empty() {
-                eprintln!("no runs recorded in {} yet", store.dir().display());
+            let filtered = args.pipeline.is_some() || args.status.is_some();
+            // The history keeps at most 1000 runs: filter them all, then take the newest.
+            let mut runs = store.runs(if filtered { usize::MAX } else { args.limit }).map_err(failed)?;
+            if let Some(wanted) = &args.pipeline {
+                // A folder stands for its manifest; an existing path is matched whole.
+                let path = if wanted.is_dir() { wanted.join("weavelet.toml") } else { wanted.clone() };
+                let exact = std::fs::canonicalize(&path).ok().map(|p| p.display().to_string());
+                let text = wanted.display().to_string();
+                runs.retain(|r| match &exact {
+                    Some(exact) => &r.pipeline == exact,
+                    None => r.pipeline.contains(&text),
+                });
+            }
+            if let Some(status) = &args.status {
+                runs.retain(|r| &r.status == status);
+            }
+            runs.truncate(args.limit);
+            if args.json {
+                let runs: Vec<serde_json::Value> = runs
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "id": r.id, "pipeline": r.pipeline, "command": r.command, "status": r.status,
+                            "started_ms": r.started_ms, "finished_ms": r.finished_ms,
+                            "ran": r.counts[0], "cached": r.counts[1], "failed": r.counts[2],
+                        })
+                    })
+                    .collect();
+                out!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
+            if runs.is_empty() {
+                let which = if filtered { "matching runs" } else { "runs" };
+                eprintln!("no {which} recorded in {} yet", store.dir().display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Pipelines under the current folder read shorter without it.
+            let cwd = std::env::current_dir().map(|c| format!("{}/", c.display())).unwrap_or_default();
             out!(
                 "{:>5}  {:<19}  {:<11}  {:>4}  {:>6}  {:>6}  {:>9}  PIPELINE",
                 "RUN",
@@ -64,7 +106,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                     r.counts[1],
                     r.counts[2],
                     took,
-                    r.pipeline
+                    r.pipeline.strip_prefix(cwd.as_str()).unwrap_or(&r.pipeline)
                 );
             }
             Ok(ExitCode::SUCCESS)
