@@ -51,3 +51,14 @@ fn completions_cover_every_command() {
     }
     weavelet_cmd().args(["completions", "tcsh"]).assert().failure();
 }
+
+#[test]
+fn a_language_flag_takes_only_the_languages_there_are() {
+    for command in ["build", "inspect"] {
+        weavelet_cmd()
+            .args([command, ".", "--lang", "cobol"])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("[possible values: rust, c, python, js]"));
+    }
+}

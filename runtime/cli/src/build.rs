@@ -13,7 +13,7 @@ pub struct BuildArgs {
     /// The node folder.
     folder: PathBuf,
     /// Its language, when its files do not tell (`rust`, `c`, `python`, `js`).
-    #[arg(long, value_name = "LANG")]
+    #[arg(long, value_name = "LANG", value_parser = ["rust", "c", "python", "js"])]
     lang: Option<String>,
     /// Copy the component here (default: print where it is in the cache).
     #[arg(short, long)]

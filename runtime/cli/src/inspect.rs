@@ -16,7 +16,7 @@ pub struct InspectArgs {
     /// nodes, what feeds each input, parameters, outputs and each node's policy.
     component: PathBuf,
     /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
-    #[arg(long, value_name = "LANG")]
+    #[arg(long, value_name = "LANG", value_parser = ["rust", "c", "python", "js"])]
     lang: Option<String>,
     /// The cache folder builds of node folders go to (default: as `weavelet run`).
     #[arg(long, env = "WEAVELET_CACHE_DIR")]

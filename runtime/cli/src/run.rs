@@ -10,6 +10,13 @@ use super::display::{self, Status};
 use super::errors;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet run examples/diamond                       # the demo
+  weavelet run examples/diamond -p count=50 --output total
+  weavelet run pipeline.rhai -p n=10 --save report=out/report.txt
+  weavelet run . --dry-run                            # what would run, and why
+  weavelet run . --from clean                         # recompute clean and what follows
+  weavelet run . --json | jq .outputs                 # every output whole, for tools")]
 pub struct RunArgs {
     /// The pipeline: a weavelet.toml, a folder holding one, or a single .rhai script.
     pipeline: PathBuf,

@@ -8,6 +8,11 @@ use weavelet::human_bytes;
 use super::display;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet runs                                   # the latest 20 runs
+  weavelet runs --pipeline examples/diamond --status failed
+  weavelet runs show last                         # one run, node by node
+  weavelet logs last                              # what its nodes logged")]
 pub struct RunsArgs {
     #[command(subcommand)]
     show: Option<Show>,
