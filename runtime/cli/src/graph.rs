@@ -211,20 +211,8 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
         title = format!("{title}: what a run would do now");
     } else if let Some(id) = &args.run {
         let store = super::open_store(args.cache_dir.as_deref())?;
-        let failed = |e: weavelet::store::StoreError| weavelet::Error::from(e);
-        let id = if id == "last" {
-            store
-                .runs(1)
-                .map_err(failed)?
-                .first()
-                .map(|r| r.id)
-                .ok_or_else(|| anyhow!("no runs recorded yet"))?
-        } else {
-            id.parse().map_err(|_| anyhow!("`{id}` is not a run number (see `weavelet runs`)"))?
-        };
-        let Some((record, ran)) = store.run(id).map_err(failed)? else {
-            bail!("no run {id} in {} (see `weavelet runs`)", store.dir().display());
-        };
+        let (record, ran) = super::runs::find_run(&store, id)?;
+        let id = record.id;
         let by_name: HashMap<&str, _> = ran.iter().map(|r| (r.node.as_str(), r)).collect();
         let mut matched = 0;
         for (node, look) in nodes.iter().zip(looks.iter_mut()) {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use weavelet::LogLevel;
 
 #[derive(clap::Args)]
@@ -41,14 +41,8 @@ fn parse_level(text: &str) -> Result<LogLevel, String> {
 pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(args.cache_dir.as_deref())?;
     let failed = |e: weavelet::store::StoreError| weavelet::Error::from(e);
-    let id: i64 = if args.run == "last" {
-        store.runs(1).map_err(failed)?.first().map(|r| r.id).ok_or_else(|| anyhow!("no runs recorded yet"))?
-    } else {
-        args.run.parse().map_err(|_| anyhow!("`{}` is not a run number (see `weavelet runs`)", args.run))?
-    };
-    let Some((record, nodes)) = store.run(id).map_err(failed)? else {
-        bail!("no run {id} in {} (see `weavelet runs`)", store.dir().display());
-    };
+    let (record, nodes) = super::runs::find_run(&store, &args.run)?;
+    let id = record.id;
     if let Some(node) = &args.node
         && record.status != "running"
         && !nodes.iter().any(|n| &n.node == node)

@@ -45,6 +45,29 @@ enum Show {
     },
 }
 
+/// Run `text` of the history (a number, or `last` for the latest) and its
+/// nodes' records; an unknown run is an error saying where to look.
+pub(crate) fn find_run(
+    store: &weavelet::ResultStore,
+    text: &str,
+) -> anyhow::Result<(weavelet::store::RunRecord, Vec<weavelet::store::NodeRecord>)> {
+    let failed = |e: weavelet::store::StoreError| weavelet::Error::from(e);
+    let id: i64 = if text == "last" {
+        store
+            .runs(1)
+            .map_err(failed)?
+            .first()
+            .map(|r| r.id)
+            .ok_or_else(|| anyhow::anyhow!("no runs recorded yet"))?
+    } else {
+        text.parse().map_err(|_| anyhow::anyhow!("`{text}` is not a run number (see `weavelet runs`)"))?
+    };
+    store
+        .run(id)
+        .map_err(failed)?
+        .ok_or_else(|| anyhow::anyhow!("no run {id} in {} (see `weavelet runs`)", store.dir().display()))
+}
+
 pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(args.cache_dir.as_deref())?;
     let failed = |e: weavelet::store::StoreError| weavelet::Error::from(e);
@@ -117,14 +140,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Show::Show { id, json }) => {
-            let id = if id == "last" {
-                store.runs(1).map_err(failed)?.first().map(|r| r.id).unwrap_or(0)
-            } else {
-                id.parse().map_err(|_| anyhow::anyhow!("`{id}` is not a run number (see `weavelet runs`)"))?
-            };
-            let Some((run, nodes)) = store.run(id).map_err(failed)? else {
-                anyhow::bail!("no run {id} in {} (see `weavelet runs`)", store.dir().display());
-            };
+            let (run, nodes) = find_run(&store, &id)?;
             if json {
                 let nodes: Vec<serde_json::Value> = nodes
                     .iter()

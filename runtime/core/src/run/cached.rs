@@ -101,16 +101,11 @@ impl Caching {
     /// Write one line of the run history now, so a killed run keeps the
     /// record of what it finished.
     pub fn record(&self, line: &NodeRecord) {
-        match &self.logs {
-            Some(book) => {
-                let logs = book.take(&line.node);
-                if logs.is_empty() {
-                    self.store.record(self.run, line);
-                } else {
-                    self.store.record(self.run, &NodeRecord { logs, ..line.clone() });
-                }
-            }
-            None => self.store.record(self.run, line),
+        let logs = self.logs.as_ref().map(|book| book.take(&line.node)).unwrap_or_default();
+        if logs.is_empty() {
+            self.store.record(self.run, line);
+        } else {
+            self.store.record(self.run, &NodeRecord { logs, ..line.clone() });
         }
     }
 
