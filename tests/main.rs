@@ -20,5 +20,6 @@ mod network;
 mod pipeline;
 mod policy;
 mod registry;
+mod replay;
 mod rhai;
 mod tables;

@@ -55,8 +55,8 @@ pub fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
                     "NODE",
                     "TYPE",
                     "SIZE",
-                    "STORED (UTC)",
-                    "LAST USED (UTC)",
+                    "STORED",
+                    "LAST USED",
                     "KEY"
                 );
                 for e in &entries {

@@ -27,14 +27,7 @@ struct State {
 }
 
 pub fn duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us < 1_000 {
-        format!("{us} µs")
-    } else if us < 1_000_000 {
-        format!("{:.1} ms", us as f64 / 1e3)
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
+    weavelet::human_duration(d)
 }
 
 impl Status {

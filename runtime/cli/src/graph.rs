@@ -250,9 +250,10 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
             );
         }
         title = format!(
-            "{title}: run {id}, {}, {} UTC",
+            "{title}: run {id}, {}, {} ({})",
             record.status,
-            weavelet::utc_timestamp(record.started_ms)
+            super::timestamp(record.started_ms),
+            super::zone(record.started_ms)
         );
     }
     let mut params: Vec<(String, String)> = Vec::new();

@@ -85,56 +85,6 @@ fn is_pipeline(path: &std::path::Path) -> bool {
         && !["Cargo.toml", "nodes.c", "nodes.py", "nodes.js"].iter().any(|f| path.join(f).is_file())
 }
 
-/// A policy in one line per aspect: where it runs, budgets, grants, cache and retries.
-fn policy_lines(p: &weavelet::Policy) -> Vec<(&'static str, String)> {
-    let b = &p.budgets;
-    let g = &p.grants;
-    let mut grants: Vec<String> = Vec::new();
-    grants.extend(g.files.read.iter().map(|d| format!("read {}", d.display())));
-    grants.extend(g.write.iter().map(|(d, _)| format!("write {}", d.display())));
-    grants.extend(g.env.iter().map(|k| format!("env {k}")));
-    if g.clock {
-        grants.push("clock".into());
-    }
-    if g.random {
-        grants.push("random".into());
-    }
-    grants.extend(g.net.iter().map(|h| format!("net {h}")));
-    let mut budgets = vec![
-        format!("timeout {}", super::display::duration(b.timeout)),
-        format!("memory {}", weavelet::human_bytes(b.memory)),
-        format!("output {}", weavelet::human_bytes(b.output_bytes as u64)),
-        format!("log {}", weavelet::human_bytes(b.log_bytes as u64)),
-    ];
-    if let Some(fuel) = b.fuel {
-        budgets.push(format!("fuel {fuel}"));
-    }
-    if !g.net.is_empty() {
-        budgets.push(format!(
-            "{} requests, {} of network",
-            b.net_requests,
-            weavelet::human_bytes(b.net_bytes)
-        ));
-    }
-    let cache = match p.cache {
-        weavelet::CachePolicy::Auto => match p.uncacheable() {
-            Some(why) => format!("not cached ({why})"),
-            None => "cached".to_string(),
-        },
-        weavelet::CachePolicy::Always => "always cached".to_string(),
-        weavelet::CachePolicy::Never => "never cached".to_string(),
-    };
-    vec![
-        ("runs in", p.isolation.name().to_string()),
-        ("budgets", budgets.join(", ")),
-        ("grants", if grants.is_empty() { "none".to_string() } else { grants.join(", ") }),
-        (
-            "results",
-            format!("{cache}; {} attempt{}", p.retry.attempts, if p.retry.attempts == 1 { "" } else { "s" }),
-        ),
-    ]
-}
-
 /// The declared type of `node`'s input `input`.
 fn input_type(node: &weavelet::GraphNode, input: &str) -> String {
     node.inputs.iter().find(|i| i.name == input).map(|i| i.ty.to_string()).unwrap_or_else(|| "any".into())
@@ -207,7 +157,7 @@ fn pipeline(args: &InspectArgs) -> anyhow::Result<ExitCode> {
             .zip(&policies)
             .map(|(n, p)| {
                 let policy: serde_json::Map<String, serde_json::Value> =
-                    policy_lines(p).into_iter().map(|(k, v)| (k.replace(' ', "_"), v.into())).collect();
+                    p.summary().into_iter().map(|(k, v)| (k.replace(' ', "_"), v.into())).collect();
                 serde_json::json!({
                     "name": n.name, "source": n.source, "output": n.output.to_string(), "target": n.target,
                     "inputs": signature(n), "policy": policy,
@@ -250,7 +200,7 @@ fn pipeline(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         for input in signature(node) {
             out!("    {input}");
         }
-        for (what, text) in policy_lines(policy) {
+        for (what, text) in policy.summary() {
             out!("    {what:<8} {}", sanitize(&text));
         }
     }

@@ -69,7 +69,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
             } else {
                 out!(
                     "{}.{:03}  {node}  {:<5}  {}",
-                    weavelet::utc_timestamp(line.at_ms),
+                    super::timestamp(line.at_ms),
                     line.at_ms.rem_euclid(1000),
                     line.level.name(),
                     weavelet::sanitize(&line.message)

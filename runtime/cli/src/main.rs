@@ -30,6 +30,7 @@ mod layout;
 mod logs;
 mod new;
 mod publish;
+mod replay;
 mod run;
 mod runs;
 mod update;
@@ -146,16 +147,36 @@ fn open_store(cache_dir: Option<&std::path::Path>) -> anyhow::Result<weavelet::R
     Ok(weavelet::ResultStore::open(&dir).map_err(weavelet::Error::from)?)
 }
 
-/// `2026-11-24 03:12:45` (UTC) for milliseconds since the Unix epoch.
+/// `2026-11-24 04:12:45` in local time (the `TZ` variable's zone, else the
+/// system's) for milliseconds since the Unix epoch.
 fn timestamp(ms: i64) -> String {
-    weavelet::utc_timestamp(ms)
+    use chrono::TimeZone as _;
+    match chrono::Local.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.format("%Y-%m-%d %H:%M:%S").to_string()
+        }
+        chrono::LocalResult::None => weavelet::utc_timestamp(ms),
+    }
+}
+
+/// The local zone's offset from UTC at `ms`: `UTC+09:00`.
+fn zone(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or("UTC".into(), |t| format!("UTC{}", t.format("%:z")))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn timestamps_are_utc_dates() {
-        assert_eq!(super::timestamp(0), "1970-01-01 00:00:00");
-        assert_eq!(super::timestamp(1_795_480_365_000), "2026-11-24 00:32:45");
+    fn timestamps_are_local_dates() {
+        // The zone comes from TZ when set (tests/runs.rs sets it in a child process too).
+        let utc = weavelet::utc_timestamp(1_795_480_365_000);
+        assert_eq!(utc, "2026-11-24 00:32:45");
+        let local = super::timestamp(1_795_480_365_000);
+        assert_eq!(local.len(), utc.len());
+        assert!(super::zone(0).starts_with("UTC"));
     }
 }

@@ -77,6 +77,42 @@ pub struct RunArgs {
     /// (`"event": "done"`) is the document --json prints.
     #[arg(long, value_name = "FORMAT", value_parser = ["jsonl"])]
     events: Option<String>,
+    /// Set by `weavelet runs replay`: the run this one repeats.
+    #[arg(skip)]
+    pub(crate) replay: Option<Box<super::replay::Replay>>,
+}
+
+impl RunArgs {
+    /// Ready to repeat a recorded run: the history in `cache_dir` (when
+    /// given), the live status rather than JSON, every node computed again
+    /// when `fresh`.
+    pub(crate) fn prepare_replay(&mut self, cache_dir: Option<&std::path::Path>, fresh: bool) {
+        if let Some(dir) = cache_dir {
+            self.cache_dir = Some(dir.to_path_buf());
+        }
+        self.json = false;
+        self.events = None;
+        self.dry_run = false;
+        self.no_cache |= fresh;
+    }
+
+    /// The `run` command line `argv` (starting with the program's name) as
+    /// arguments, or why it is not one.
+    pub(crate) fn parse_command(argv: &[String]) -> Result<RunArgs, String> {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Just {
+            #[command(subcommand)]
+            command: Sub,
+        }
+        #[derive(clap::Subcommand)]
+        enum Sub {
+            Run(RunArgs),
+        }
+        let parsed = Just::try_parse_from(argv).map_err(|e| e.kind().to_string())?;
+        let Sub::Run(args) = parsed.command;
+        Ok(args)
+    }
 }
 
 /// Load the pipeline at `path`, building what it needs, each step shown
@@ -137,6 +173,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for (k, v) in &args.params {
         pipeline.set_param_text(k, v);
     }
+    if let Some(replay) = &args.replay {
+        // Exactly the values the run had, typed, whatever the manifest says now.
+        for (name, value) in &replay.plan.params {
+            pipeline.set_param(name, value.clone());
+        }
+    }
     for (node, text) in &args.overrides {
         let value = override_value(&pipeline, node, text, &cwd)?;
         pipeline.override_node(node, value)?;
@@ -147,9 +189,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         saves.retain(|(node, _)| args.only.contains(node));
     }
     saves.extend(args.saves.iter().map(|(node, path)| (node.clone(), cwd.join(path))));
-    // `--only NODE` alone computes NODE.
-    let outputs: Vec<&str> =
-        if args.outputs.is_empty() { &args.only } else { &args.outputs }.iter().map(String::as_str).collect();
+    // `--only NODE` alone computes NODE; a replay what the run computed.
+    let outputs: Vec<&str> = match &args.replay {
+        Some(replay) => replay.plan.targets.iter(),
+        None if args.outputs.is_empty() => args.only.iter(),
+        None => args.outputs.iter(),
+    }
+    .map(String::as_str)
+    .collect();
     let mut plan = pipeline.plan(&outputs)?;
     // Saved nodes are computed even when they are not among the requested outputs.
     if saves.iter().any(|(node, _)| !plan.targets().any(|t| t == node)) {
@@ -164,6 +211,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     for warning in plan.warnings() {
         eprintln!("warning: {warning}");
+    }
+    if let Some(replay) = &args.replay {
+        replay.check(&runtime.plan_record(&plan))?;
     }
     let mut cache = if args.no_cache { CacheUse::RecordOnly } else { CacheUse::ReuseAndStore };
     match runtime.results() {
@@ -181,12 +231,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .cache(cache)
         .recompute(args.from.iter().cloned())
         .only(args.only.iter().cloned())
-        .description(
-            std::env::args()
-                .map(|a| if a.contains(' ') { format!("{a:?}") } else { a })
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        .description(match &args.replay {
+            Some(replay) => replay.description(),
+            None => command_line(&std::env::args().collect::<Vec<_>>()),
+        });
     if args.dry_run {
         let steps = runtime.dry_run(&plan, &options)?;
         if args.json {
@@ -224,7 +272,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let machine = args.json || streaming;
     let status = Status::new(plan.len(), quiet || streaming);
     options.events = Some(if streaming { json_events() } else { status.sink() });
-    let report = runtime.run(&plan, options)?;
+    let started = runtime.start(&plan, options)?;
+    if let (Some(id), Ok(Some(store))) = (started.id(), runtime.results()) {
+        // What `weavelet runs replay` repeats: this command, from this folder.
+        let argv = match &args.replay {
+            Some(replay) => replay.argv.clone(),
+            None => std::env::args().collect(),
+        };
+        if let Err(e) = store.record_invocation(id, &cwd, &argv) {
+            eprintln!("warning: the command line of run {id} was not recorded: {e}");
+        }
+    }
+    let report = started.wait();
     status.finish();
 
     // Write files first: a table computed for its file is kept for printing.
@@ -299,6 +358,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if save_failed {
         return Ok(ExitCode::from(super::EXIT_FAILED));
     }
+    if let Some(replay) = &args.replay {
+        replay.compare(&runtime, report.run_id);
+    }
     if report.is_success() {
         if !quiet {
             let cached = match report.cached.len() {
@@ -330,6 +392,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::from(super::EXIT_FAILED))
     }
+}
+
+/// A command line as one line of text, arguments with spaces quoted.
+pub(crate) fn command_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| if a.contains(' ') { format!("{a:?}") } else { a.clone() })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Every event as a JSON line on standard output.

@@ -12,10 +12,12 @@ use super::display;
   weavelet runs                                   # the latest 20 runs
   weavelet runs --pipeline examples/diamond --status failed
   weavelet runs show last                         # one run, node by node
+  weavelet runs replay 12                         # run 12 again, exactly (or say what changed)
+  weavelet runs diff 12 last                      # what changed between two runs
   weavelet logs last                              # what its nodes logged")]
 pub struct RunsArgs {
     #[command(subcommand)]
-    show: Option<Show>,
+    show: Option<RunsCommand>,
     /// How many runs to list, newest first.
     #[arg(long, short = 'n', default_value_t = 20)]
     limit: usize,
@@ -34,12 +36,32 @@ pub struct RunsArgs {
 }
 
 #[derive(clap::Subcommand)]
-enum Show {
+enum RunsCommand {
     /// One run, node by node: status, attempts, duration, bytes in and out, peak memory, fuel, errors.
     Show {
         /// The run's number (`weavelet runs` lists them; `last` for the latest).
         id: String,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a recorded run again exactly: its command, from its folder, with its parameters.
+    /// Refuses, naming what changed, if a node's code, grants or wiring differ from then.
+    Replay {
+        /// The run's number, or `last`.
+        id: String,
+        /// Compute every node again instead of taking unchanged results from the cache.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// What changed between two runs: parameters, code, grants, wiring, outputs, and each node's timing.
+    /// Exit 0 when they computed the same, 1 when anything differs.
+    Diff {
+        /// The earlier run's number.
+        a: String,
+        /// The later run's number, or `last`.
+        b: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -114,7 +136,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             out!(
                 "{:>5}  {:<19}  {:<11}  {:>4}  {:>6}  {:>6}  {:>9}  PIPELINE",
                 "RUN",
-                "STARTED (UTC)",
+                "STARTED",
                 "STATUS",
                 "RAN",
                 "CACHED",
@@ -139,7 +161,13 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Show::Show { id, json }) => {
+        Some(RunsCommand::Replay { id, fresh }) => {
+            // The replay starts in the run's folder: a relative cache folder is taken from here.
+            let dir = args.cache_dir.as_deref().map(std::path::absolute).transpose()?;
+            super::replay::replay(&store, &id, fresh, dir.as_deref())
+        }
+        Some(RunsCommand::Diff { a, b, json }) => super::replay::diff(&store, &a, &b, json),
+        Some(RunsCommand::Show { id, json }) => {
             let (run, nodes) = find_run(&store, &id)?;
             if json {
                 let nodes: Vec<serde_json::Value> = nodes
@@ -150,13 +178,38 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                             "duration_us": n.duration.as_micros() as u64, "attempts": n.attempts,
                             "bytes_in": n.bytes_in, "bytes_out": n.bytes_out, "peak_memory": n.peak_memory,
                             "fuel": n.fuel, "error": n.error, "reason": n.reason, "isolation": n.isolation,
+                            "output": n.output,
                         })
                     })
                     .collect();
-                let doc = serde_json::json!({
+                let mut doc = serde_json::json!({
                     "id": run.id, "pipeline": run.pipeline, "command": run.command, "status": run.status,
                     "started_ms": run.started_ms, "finished_ms": run.finished_ms, "nodes": nodes,
                 });
+                // What it computed, when recorded: parameters, targets, each node's identities.
+                if let Ok(Some((plan, _))) = store.run_plan(run.id) {
+                    let params: serde_json::Map<String, serde_json::Value> = plan
+                        .params
+                        .iter()
+                        .map(|(k, v)| (k.clone(), weavelet::value_json(v).unwrap_or(serde_json::Value::Null)))
+                        .collect();
+                    let planned: Vec<serde_json::Value> = plan
+                        .nodes
+                        .iter()
+                        .map(|n| {
+                            serde_json::json!({
+                                "node": n.node, "source": n.source, "code": n.code.as_ref().ok(),
+                                "policy": n.policy, "policy_text": n.policy_text,
+                                "inputs": n.inputs.iter().map(|(i, f)| serde_json::json!({ "input": i, "from": f }))
+                                    .collect::<Vec<_>>(),
+                            })
+                        })
+                        .collect();
+                    doc["params"] = params.into();
+                    doc["targets"] = plan.targets.into();
+                    doc["pipeline_digest"] = plan.digest.into();
+                    doc["planned"] = planned.into();
+                }
                 out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -166,7 +219,13 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                     display::duration(std::time::Duration::from_millis((f - run.started_ms).max(0) as u64))
                 )
             });
-            out!("run {}: {}, started {} UTC{took}", run.id, run.status, super::timestamp(run.started_ms));
+            out!(
+                "run {}: {}, started {} ({}){took}",
+                run.id,
+                run.status,
+                super::timestamp(run.started_ms),
+                super::zone(run.started_ms)
+            );
             out!("pipeline: {}", run.pipeline);
             out!("command:  {}", run.command);
             let width = nodes.iter().map(|n| n.node.len()).max().unwrap_or(4).max(4);

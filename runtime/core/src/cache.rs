@@ -132,6 +132,40 @@ pub struct NodeRecord {
     /// Its log lines, in order, bounded by [`MAX_LOG_LINES`] and [`MAX_LOG_BYTES`]
     /// (a last line says how many more there were).
     pub logs: Vec<LogLine>,
+    /// The identity of its output, in hex, when it has one (it ran or came
+    /// from the cache of a recorded run): equal identities, equal values.
+    pub output: Option<String>,
+}
+
+/// What a run was asked to compute, recorded as it starts so that it can be
+/// replayed exactly and compared with another run.
+#[derive(Debug, Clone, Default)]
+pub struct RunPlanRecord {
+    /// The fingerprint of the pipeline's file (manifest or script) as the run started.
+    pub digest: Option<String>,
+    /// The requested outputs.
+    pub targets: Vec<String>,
+    /// Every parameter a planned node reads, with its value.
+    pub params: Vec<(String, Value)>,
+    /// Every planned node, in dependency order.
+    pub nodes: Vec<PlannedRecord>,
+}
+
+/// One planned node of a recorded run: what decides what it computes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRecord {
+    /// The node.
+    pub node: String,
+    /// Where it comes from.
+    pub source: String,
+    /// Its code identity in hex, or why it has none (`Err`).
+    pub code: Result<String, String>,
+    /// The identity of the grants that change what it computes, in hex.
+    pub policy: String,
+    /// Its effective policy in words (see [`crate::Policy::summary`]).
+    pub policy_text: String,
+    /// Each input and what feeds it: `node NAME`, `param NAME` or `default`.
+    pub inputs: Vec<(String, String)>,
 }
 
 /// One line a node logged during a run.
@@ -157,8 +191,9 @@ pub const MAX_LOG_BYTES: usize = 256 << 10;
 /// lookups return them.
 pub trait ResultCache: Send + Sync {
     /// Record the start of a run of the pipeline `origin`; `description`
-    /// says what started it (a command line, a job name).
-    fn begin_run(&self, origin: &str, description: &str) -> Result<RunId, crate::Error>;
+    /// says what started it (a command line, a job name), `plan` what it computes.
+    fn begin_run(&self, origin: &str, description: &str, plan: &RunPlanRecord)
+    -> Result<RunId, crate::Error>;
 
     /// Record how a run ended.
     fn end_run(&self, run: RunId, ok: bool);

@@ -48,7 +48,9 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-pub use cache::{LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, NodeRecord, ResultCache, RunId};
+pub use cache::{
+    LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, NodeRecord, PlannedRecord, ResultCache, RunId, RunPlanRecord,
+};
 pub use decl::{Capability, InputDecl, NodeDecl, is_name};
 pub use error::{Diagnostic, Error, FailureKind, Fix, NodeFailure, NodeRole, names, snippet};
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
@@ -61,7 +63,7 @@ pub use policy::{
 };
 pub use run::{CacheUse, DryRunStep, MAX_JOBS, Reason, Run, RunOptions, RunReport, Scheduler, WORKER_STACK};
 pub use value::{Value, ValueType};
-pub use weavelet_data::{caught, human_bytes, panic_message, suggest, utc_timestamp};
+pub use weavelet_data::{caught, human_bytes, human_duration, panic_message, suggest, utc_timestamp};
 
 /// How a node's source file is named in messages: its file name.
 pub fn file_label(path: &std::path::Path) -> std::sync::Arc<str> {

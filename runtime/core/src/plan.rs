@@ -115,31 +115,36 @@ impl Plan {
             .enumerate()
             .map(|(i, planned)| {
                 let node = &planned.node;
-                let inputs = node
-                    .decl
-                    .inputs
-                    .iter()
-                    .zip(&node.bindings)
-                    .zip(&planned.inputs)
-                    .map(|((decl, binding), input)| GraphInput {
-                        name: decl.name.clone(),
-                        ty: decl.ty,
-                        from: match input {
-                            Input::Node(dep) => GraphSource::Node(*dep as usize),
-                            Input::Value(value) if self.inner.params.iter().any(|p| **p == **binding) => {
-                                GraphSource::Param { name: binding.to_string(), value: value.clone() }
-                            }
-                            Input::Value(_) => GraphSource::Default,
-                        },
-                    })
-                    .collect();
                 GraphNode {
                     name: node.name().to_string(),
                     source: node.source().to_string(),
                     output: node.decl.output,
-                    inputs,
+                    inputs: self.graph_inputs(i),
                     target: self.inner.targets.contains(&(i as u32)),
                 }
+            })
+            .collect()
+    }
+
+    /// What feeds each input of planned node `i`, in declaration order.
+    pub(crate) fn graph_inputs(&self, i: usize) -> Vec<GraphInput> {
+        let planned = &self.inner.nodes[i];
+        let node = &planned.node;
+        node.decl
+            .inputs
+            .iter()
+            .zip(&node.bindings)
+            .zip(&planned.inputs)
+            .map(|((decl, binding), input)| GraphInput {
+                name: decl.name.clone(),
+                ty: decl.ty,
+                from: match input {
+                    Input::Node(dep) => GraphSource::Node(*dep as usize),
+                    Input::Value(value) if self.inner.params.iter().any(|p| **p == **binding) => {
+                        GraphSource::Param { name: binding.to_string(), value: value.clone() }
+                    }
+                    Input::Value(_) => GraphSource::Default,
+                },
             })
             .collect()
     }

@@ -430,6 +430,63 @@ impl Requests {
 }
 
 impl Policy {
+    /// A policy in one line per aspect: where it runs, budgets, grants, cache and retries.
+    pub fn summary(&self) -> Vec<(&'static str, String)> {
+        let p = self;
+        let b = &p.budgets;
+        let g = &p.grants;
+        let mut grants: Vec<String> = Vec::new();
+        grants.extend(g.files.read.iter().map(|d| format!("read {}", d.display())));
+        grants.extend(g.write.iter().map(|(d, _)| format!("write {}", d.display())));
+        grants.extend(g.env.iter().map(|k| format!("env {k}")));
+        if g.clock {
+            grants.push("clock".into());
+        }
+        if g.random {
+            grants.push("random".into());
+        }
+        grants.extend(g.net.iter().map(|h| format!("net {h}")));
+        let mut budgets = vec![
+            format!("timeout {}", crate::human_duration(b.timeout)),
+            format!("memory {}", crate::human_bytes(b.memory)),
+            format!("output {}", crate::human_bytes(b.output_bytes as u64)),
+            format!("log {}", crate::human_bytes(b.log_bytes as u64)),
+        ];
+        if let Some(fuel) = b.fuel {
+            budgets.push(format!("fuel {fuel}"));
+        }
+        if !g.net.is_empty() {
+            budgets.push(format!(
+                "{} requests, {} of network",
+                b.net_requests,
+                crate::human_bytes(b.net_bytes)
+            ));
+        }
+        let cache = match p.cache {
+            CachePolicy::Auto => match p.uncacheable() {
+                Some(why) => format!("not cached ({why})"),
+                None => "cached".to_string(),
+            },
+            CachePolicy::Always => "always cached".to_string(),
+            CachePolicy::Never => "never cached".to_string(),
+        };
+        vec![
+            ("runs in", p.isolation.name().to_string()),
+            ("budgets", budgets.join(", ")),
+            ("grants", if grants.is_empty() { "none".to_string() } else { grants.join(", ") }),
+            (
+                "results",
+                format!(
+                    "{cache}; {} attempt{}",
+                    p.retry.attempts,
+                    if p.retry.attempts == 1 { "" } else { "s" }
+                ),
+            ),
+        ]
+    }
+}
+
+impl Policy {
     /// This policy narrowed by what a node's source asks for (see [`Requests`]).
     pub fn narrowed(mut self, requests: &Requests) -> Policy {
         if let Some(t) = requests.timeout {

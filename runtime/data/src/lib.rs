@@ -72,6 +72,18 @@ pub fn human_bytes(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// `850 µs`, `12.3 ms`, `1.25 s`-style durations for messages.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let us = d.as_micros();
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
 /// Run library code on input a guest chose; a panic in it becomes the message
 /// `"{what} failed on this input: {panic}"` instead of taking the thread down.
 pub fn caught<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {

@@ -2,14 +2,16 @@
 
 use std::path::Path;
 
-use weavelet_core::cache::{DepKind, NewEntry, Parts, ResultCache, RunId, Stored};
+use weavelet_core::cache::{DepKind, NewEntry, Parts, ResultCache, RunId, RunPlanRecord, Stored};
 use weavelet_core::{Error, NodeRecord, Value, codec};
 
 use crate::{Digest, ResultStore};
 
 impl ResultCache for ResultStore {
-    fn begin_run(&self, origin: &str, description: &str) -> Result<RunId, Error> {
-        Ok(ResultStore::begin_run(self, origin, description)?)
+    fn begin_run(&self, origin: &str, description: &str, plan: &RunPlanRecord) -> Result<RunId, Error> {
+        let run = ResultStore::begin_run(self, origin, description)?;
+        self.record_plan(run, plan)?;
+        Ok(run)
     }
 
     fn end_run(&self, run: RunId, ok: bool) {

@@ -1,12 +1,12 @@
 //! The run history: one row per run, one per node of a run, written as the
 //! node ends so a killed run keeps what it finished.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
 use weavelet_core::cache::now_ms;
-use weavelet_core::{LogLevel, LogLine, NodeRecord};
+use weavelet_core::{LogLevel, LogLine, NodeRecord, PlannedRecord, RunPlanRecord, codec};
 
 use crate::{ResultStore, StoreError};
 
@@ -59,8 +59,8 @@ impl ResultStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO node_runs (run, node, status, started, duration_us, attempts, bytes_in, bytes_out,
-                                        peak_memory, fuel, error, reason, isolation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                        peak_memory, fuel, error, reason, isolation, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             for n in nodes {
                 stmt.execute(params![
@@ -76,7 +76,8 @@ impl ResultStore {
                     n.fuel.map(|f| f as i64),
                     n.error,
                     n.reason,
-                    n.isolation
+                    n.isolation,
+                    n.output
                 ])?;
             }
             let mut stmt = tx.prepare_cached(
@@ -123,7 +124,7 @@ impl ResultStore {
         let Some(run) = run else { return Ok(None) };
         let mut stmt = db.prepare(
             "SELECT node, status, started, duration_us, attempts, bytes_in, bytes_out, peak_memory, fuel, error, reason,
-                    isolation
+                    isolation, output
              FROM node_runs WHERE run = ?1 ORDER BY rowid",
         )?;
         let nodes = stmt
@@ -142,6 +143,7 @@ impl ResultStore {
                     reason: r.get(10)?,
                     isolation: r.get(11)?,
                     logs: Vec::new(),
+                    output: r.get(12)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -150,6 +152,117 @@ impl ResultStore {
 }
 
 impl ResultStore {
+    /// Record what run `run` computes (see [`RunPlanRecord`]).
+    pub fn record_plan(&self, run: i64, plan: &RunPlanRecord) -> Result<(), StoreError> {
+        let mut db = self.db.lock();
+        let tx = db.transaction()?;
+        {
+            let targets = serde_json::to_string(&plan.targets).unwrap_or_default();
+            tx.execute(
+                "INSERT OR REPLACE INTO run_plans (run, digest, targets) VALUES (?1, ?2, ?3)",
+                params![run, plan.digest, targets],
+            )?;
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO run_params (run, name, value, text) VALUES (?1, ?2, ?3, ?4)")?;
+            for (name, value) in &plan.params {
+                stmt.execute(params![run, name, codec::encode(value).ok(), value.to_string()])?;
+            }
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO run_nodes (run, node, source, code, code_error, policy, policy_text, inputs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for n in &plan.nodes {
+                let inputs = serde_json::to_string(&n.inputs).unwrap_or_default();
+                stmt.execute(params![
+                    run,
+                    n.node,
+                    n.source,
+                    n.code.as_ref().ok(),
+                    n.code.as_ref().err(),
+                    n.policy,
+                    n.policy_text,
+                    inputs
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What run `run` computed, if it was recorded (runs recorded by earlier
+    /// versions have no plan). A parameter whose value cannot be read back
+    /// is left out, and the text of its value kept as `(name, Err(text))`.
+    #[allow(clippy::type_complexity)]
+    pub fn run_plan(&self, run: i64) -> Result<Option<(RunPlanRecord, Vec<(String, String)>)>, StoreError> {
+        let db = self.db.lock();
+        let head = db
+            .query_row("SELECT digest, targets FROM run_plans WHERE run = ?1", [run], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        let Some((digest, targets)) = head else { return Ok(None) };
+        let mut plan = RunPlanRecord {
+            digest,
+            targets: serde_json::from_str(&targets).unwrap_or_default(),
+            ..RunPlanRecord::default()
+        };
+        let mut unreadable = Vec::new();
+        let mut stmt =
+            db.prepare("SELECT name, value, text FROM run_params WHERE run = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map([run], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, String>(2)?))
+        })?;
+        for row in rows {
+            let (name, bytes, text) = row?;
+            match bytes.map(|b| codec::decode(&b)) {
+                Some(Ok(value)) => plan.params.push((name, value)),
+                _ => unreadable.push((name, text)),
+            }
+        }
+        let mut stmt = db.prepare(
+            "SELECT node, source, code, code_error, policy, policy_text, inputs FROM run_nodes
+             WHERE run = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([run], |r| {
+            let code: Option<String> = r.get(2)?;
+            let error: Option<String> = r.get(3)?;
+            let inputs: String = r.get(6)?;
+            Ok(PlannedRecord {
+                node: r.get(0)?,
+                source: r.get(1)?,
+                code: code.ok_or_else(|| error.unwrap_or_default()),
+                policy: r.get(4)?,
+                policy_text: r.get(5)?,
+                inputs: serde_json::from_str(&inputs).unwrap_or_default(),
+            })
+        })?;
+        plan.nodes = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((plan, unreadable)))
+    }
+
+    /// Record the command line that started run `run` and the folder it
+    /// started in (for replaying it).
+    pub fn record_invocation(&self, run: i64, cwd: &Path, argv: &[String]) -> Result<(), StoreError> {
+        let argv = serde_json::to_string(argv).unwrap_or_default();
+        self.db.lock().execute(
+            "INSERT OR REPLACE INTO run_invocations (run, cwd, argv) VALUES (?1, ?2, ?3)",
+            params![run, cwd.to_string_lossy(), argv],
+        )?;
+        Ok(())
+    }
+
+    /// The folder and command line that started run `run`, if recorded.
+    pub fn invocation(&self, run: i64) -> Result<Option<(PathBuf, Vec<String>)>, StoreError> {
+        let row = self
+            .db
+            .lock()
+            .query_row("SELECT cwd, argv FROM run_invocations WHERE run = ?1", [run], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        Ok(row.and_then(|(cwd, argv)| Some((PathBuf::from(cwd), serde_json::from_str(&argv).ok()?))))
+    }
+
     /// The log lines of run `run` (of `node` only, when given) from rowid
     /// `after` on, in the order they were written: node, line and rowid.
     pub fn logs(

@@ -151,18 +151,29 @@ impl ResultStore {
                  run INTEGER NOT NULL, node TEXT NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL,
                  message TEXT NOT NULL);
              CREATE INDEX IF NOT EXISTS node_logs_by_run ON node_logs (run, node);
-             CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, output BLOB NOT NULL, hash BLOB NOT NULL);",
+             CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, output BLOB NOT NULL, hash BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS run_plans (run INTEGER PRIMARY KEY, digest TEXT, targets TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS run_params (
+                 run INTEGER NOT NULL, name TEXT NOT NULL, value BLOB, text TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS run_params_by_run ON run_params (run);
+             CREATE TABLE IF NOT EXISTS run_nodes (
+                 run INTEGER NOT NULL, node TEXT NOT NULL, source TEXT NOT NULL, code TEXT, code_error TEXT,
+                 policy TEXT NOT NULL, policy_text TEXT NOT NULL, inputs TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS run_nodes_by_run ON run_nodes (run);
+             CREATE TABLE IF NOT EXISTS run_invocations (run INTEGER PRIMARY KEY, cwd TEXT NOT NULL, argv TEXT NOT NULL);",
         )?;
-        // Histories written before nodes' isolation was recorded gain the column.
-        let has_isolation: bool = db
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('node_runs') WHERE name = 'isolation'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)?;
-        if !has_isolation {
-            db.execute_batch("ALTER TABLE node_runs ADD COLUMN isolation TEXT")?;
+        // Histories written before nodes' isolation and output identities were recorded gain the columns.
+        for column in ["isolation", "output"] {
+            let has: bool = db
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('node_runs') WHERE name = ?1",
+                    [column],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)?;
+            if !has {
+                db.execute_batch(&format!("ALTER TABLE node_runs ADD COLUMN {column} TEXT"))?;
+            }
         }
         let version: Option<i64> =
             db.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).optional()?;

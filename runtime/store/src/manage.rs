@@ -79,6 +79,9 @@ impl ResultStore {
             )? as u64;
             tx.execute("DELETE FROM node_runs WHERE run NOT IN (SELECT id FROM runs)", [])?;
             tx.execute("DELETE FROM node_logs WHERE run NOT IN (SELECT id FROM runs)", [])?;
+            for table in ["run_plans", "run_params", "run_nodes", "run_invocations"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE run NOT IN (SELECT id FROM runs)"), [])?;
+            }
             // Fingerprints of files that are gone help nobody.
             let gone: Vec<String> = {
                 let mut stmt = tx.prepare("SELECT path FROM files")?;
@@ -168,7 +171,8 @@ impl ResultStore {
             report.bytes = size.max(0) as u64;
             db.execute_batch("DELETE FROM entries; DELETE FROM files; DELETE FROM outputs;")?;
             if history {
-                db.execute_batch("DELETE FROM node_logs; DELETE FROM node_runs; DELETE FROM runs;")?;
+                db.execute_batch("DELETE FROM node_logs; DELETE FROM node_runs; DELETE FROM run_plans; DELETE FROM run_params;
+                     DELETE FROM run_nodes; DELETE FROM run_invocations; DELETE FROM runs;")?;
             }
         }
         let (files, _) = self.sweep(Duration::ZERO)?;

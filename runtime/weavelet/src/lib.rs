@@ -106,8 +106,9 @@ pub use weavelet_core::{
     Ahead, Budgets, BuiltinFn, CachePolicy, CacheUse, Call, Capability, Diagnostic, DryRunStep, Early, Error,
     Event, EventKind, EventSink, FailureKind, Fix, Grants, GraphInput, GraphNode, GraphSource, InputDecl,
     Isolation, LogLevel, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, Node, NodeDecl, NodeFailure, NodeImpl,
-    NodeRole, Pipeline, Plan, Policy, Reason, Requests, Retry, Run, RunOptions, RunReport, Value, ValueType,
-    human_bytes, parse_duration, parse_size, sanitize, utc_timestamp,
+    NodeRole, Pipeline, Plan, PlannedRecord, Policy, Reason, Requests, Retry, Run, RunOptions, RunPlanRecord,
+    RunReport, Value, ValueType, human_bytes, human_duration, parse_duration, parse_size, sanitize,
+    utc_timestamp,
 };
 pub use weavelet_data::{
     ChartKind, ChartSpec, GraphicsError, Image, ReadGrants, ReadLog, Svg, Table, TableError, files, graphics,

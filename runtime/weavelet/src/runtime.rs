@@ -351,6 +351,14 @@ impl Runtime {
         self.inner.scheduler.start(plan, cache, options)
     }
 
+    /// What the run history would record of a run of `plan` as it starts:
+    /// the pipeline file's fingerprint, parameters, and each node's code and
+    /// policy identities (compare it with [`ResultStore::run_plan`]).
+    pub fn plan_record(&self, plan: &Plan) -> weavelet_core::RunPlanRecord {
+        let store = self.results().ok().flatten();
+        self.inner.scheduler.plan_record(plan, store.as_deref().map(|s| s as &dyn weavelet_core::ResultCache))
+    }
+
     /// What [`Runtime::run`] would do with `options`, node by node: which
     /// results would come from the cache and why the others would run. Runs
     /// nothing and records nothing.

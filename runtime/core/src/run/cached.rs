@@ -14,7 +14,7 @@ use super::state::RunState;
 use super::{CacheUse, DryRunStep, Reason, RunOptions};
 use crate::cache::{
     DepKind, FileDep, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, NewEntry, NodeRecord, ResultCache, RunId,
-    Stored, now_ms,
+    RunPlanRecord, Stored, now_ms,
 };
 use crate::error::{Error, NodeRole};
 use crate::events::{Event, EventKind, EventSink};
@@ -109,6 +109,11 @@ impl Caching {
         }
     }
 
+    /// The run's number in the history (0 when it is not recorded).
+    pub fn run_id(&self) -> RunId {
+        self.run
+    }
+
     /// Mark the entries this run used and record how it ended; returns its number.
     pub fn close(&self, ok: bool) -> RunId {
         self.store.touch(&std::mem::take(&mut *self.touched.lock()));
@@ -124,6 +129,7 @@ pub(super) fn caching(
     cache: Option<Arc<dyn ResultCache>>,
     options: &RunOptions,
     record: bool,
+    default: &crate::Policy,
 ) -> Result<Option<Caching>, Error> {
     let cache = cache.filter(|_| options.cache != CacheUse::Off);
     let Some(store) = cache else {
@@ -166,7 +172,15 @@ pub(super) fn caching(
         }
         Some(only)
     };
-    let run = if record { store.begin_run(&inner.origin, &options.description)? } else { 0 };
+    let run = if record {
+        store.begin_run(
+            &inner.origin,
+            &options.description,
+            &run_plan_record(plan, Some(&*store), default),
+        )?
+    } else {
+        0
+    };
     Ok(Some(Caching {
         store,
         reuse: options.cache == CacheUse::ReuseAndStore,
@@ -177,6 +191,35 @@ pub(super) fn caching(
         touched: Mutex::new(Vec::new()),
         logs: record.then(Arc::default),
     }))
+}
+
+/// What the history keeps of `plan` as its run starts: the pipeline file's
+/// fingerprint, the outputs asked for, the parameters and each node's identities.
+pub(super) fn run_plan_record(
+    plan: &Plan,
+    store: Option<&dyn ResultCache>,
+    default: &crate::Policy,
+) -> RunPlanRecord {
+    let origin = std::path::Path::new(plan.origin());
+    let digest =
+        store.filter(|_| origin.is_absolute()).and_then(|s| s.fingerprint(DepKind::File, origin).ok());
+    let mut params: Vec<(String, Value)> = Vec::new();
+    for node in plan.graph() {
+        for input in node.inputs {
+            if let crate::GraphSource::Param { name, value } = input.from
+                && !params.iter().any(|(p, _)| *p == name)
+            {
+                params.push((name, value));
+            }
+        }
+    }
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    RunPlanRecord {
+        digest,
+        targets: plan.targets().map(str::to_string).collect(),
+        params,
+        nodes: (0..plan.len()).map(|i| super::keys::planned_record(plan, i, default)).collect(),
+    }
 }
 
 /// Before anything runs: the nodes whose results the cache holds, found in
@@ -324,6 +367,7 @@ pub(super) fn announce_cached(
         bytes_in,
         bytes_out: entry.size,
         reason: entry.run.map(|run| Reason::Stored { run: Some(run) }.to_string()),
+        output: Some(key::hex(&entry.output)),
         ..NodeRecord::default()
     });
     state.cached.lock().push(name.to_string());

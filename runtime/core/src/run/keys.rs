@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 
 use super::state::RunState;
-use crate::cache::Parts;
+use crate::cache::{Parts, PlannedRecord};
 use crate::key::{self, Digest, KeyHasher};
 use crate::pipeline::Body;
-use crate::plan::Input;
+use crate::plan::{GraphSource, Input, Plan};
 use crate::policy::Policy;
 use crate::value::Value;
 
@@ -44,23 +44,19 @@ pub(crate) fn policy_of<'a>(
     policy
 }
 
-/// Node `i`'s key for these inputs (parameters are keyed by their value,
-/// upstream outputs by their identity).
-pub(super) fn keyed(state: &RunState, i: u32, policy: &Policy, inputs: &[Value]) -> Keyed {
-    let planned = &state.plan.nodes[i as usize];
-    let node = &planned.node;
-    let mut uncacheable = policy.uncacheable();
-    let code = match &node.body {
+/// `node`'s code identity, or why it has none.
+fn code_id(node: &crate::Node) -> Result<Digest, String> {
+    match &node.body {
         Body::Code(code) => code.code_identity(),
         Body::Fixed(value) => {
             key::value_id(value).ok_or_else(|| "its value cannot be fingerprinted".to_string())
         }
-    };
-    let code = code.unwrap_or_else(|why| {
-        uncacheable.get_or_insert(why);
-        [0; 32]
-    });
-    // The grants that change what a node computes; budgets only decide whether it finishes.
+    }
+}
+
+/// The identity of the grants that change what `node` computes under
+/// `policy`; budgets only decide whether it finishes.
+fn policy_id(node: &crate::Node, policy: &Policy) -> Digest {
     let grants = &policy.grants;
     let mut h = KeyHasher::new("policy");
     h.field("clock", &[u8::from(grants.clock)]).field("random", &[u8::from(grants.random)]);
@@ -84,7 +80,54 @@ pub(super) fn keyed(state: &RunState, i: u32, policy: &Policy, inputs: &[Value])
         h.field("net", host.to_string().as_bytes());
     }
     h.field("output", node.decl.output.name().as_bytes());
-    let policy_id = h.finish();
+    h.finish()
+}
+
+/// What the history records of planned node `i` as a run starts: its code
+/// and policy identities, its effective policy in words, what feeds each input.
+pub(super) fn planned_record(plan: &Plan, i: usize, default: &Policy) -> PlannedRecord {
+    let inner = &plan.inner;
+    let planned = &inner.nodes[i];
+    let node = &planned.node;
+    let policy = policy_of(node, inner.files.as_ref(), default);
+    let inputs = plan
+        .graph_inputs(i)
+        .into_iter()
+        .map(|input| {
+            let from = match input.from {
+                GraphSource::Node(d) => format!("node {}", inner.nodes[d].node.name),
+                GraphSource::Param { name, .. } => format!("param {name}"),
+                GraphSource::Default => "default".to_string(),
+            };
+            (input.name, from)
+        })
+        .collect();
+    PlannedRecord {
+        node: node.name.to_string(),
+        source: node.source.to_string(),
+        code: code_id(node).map(|c| key::hex(&c)),
+        policy: key::hex(&policy_id(node, &policy)),
+        policy_text: policy
+            .summary()
+            .iter()
+            .map(|(what, text)| format!("{what}: {text}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        inputs,
+    }
+}
+
+/// Node `i`'s key for these inputs (parameters are keyed by their value,
+/// upstream outputs by their identity).
+pub(super) fn keyed(state: &RunState, i: u32, policy: &Policy, inputs: &[Value]) -> Keyed {
+    let planned = &state.plan.nodes[i as usize];
+    let node = &planned.node;
+    let mut uncacheable = policy.uncacheable();
+    let code = code_id(node).unwrap_or_else(|why| {
+        uncacheable.get_or_insert(why);
+        [0; 32]
+    });
+    let policy_id = policy_id(node, policy);
 
     let mut parts = Parts { code: key::hex(&code), policy: key::hex(&policy_id), inputs: Vec::new() };
     let mut h = KeyHasher::new("node");

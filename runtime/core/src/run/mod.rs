@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::cache::{ResultCache, RunId};
+use crate::cache::{ResultCache, RunId, RunPlanRecord};
 use crate::error::{Error, NodeFailure};
 use crate::events::{Event, EventKind, EventSink};
 use crate::key::Digest;
@@ -291,7 +291,7 @@ impl Scheduler {
         cache: Option<Arc<dyn ResultCache>>,
         options: RunOptions,
     ) -> Result<Run, Error> {
-        let caching = cached::caching(plan, cache, &options, true)?;
+        let caching = cached::caching(plan, cache, &options, true, &self.policy)?;
         // A recorded run keeps every node's log lines in its history.
         let events = match caching.as_ref().and_then(|c| c.logs.clone()) {
             Some(book) => Some(cached::keeping_logs(book, options.events)),
@@ -320,6 +320,12 @@ impl Scheduler {
         Ok(Run { state, workers, pool: self.pool.clone() })
     }
 
+    /// What the history records of a run of `plan` as it starts (see
+    /// [`RunPlanRecord`]): to compare a plan with a recorded run before running it.
+    pub fn plan_record(&self, plan: &Plan, cache: Option<&dyn ResultCache>) -> RunPlanRecord {
+        cached::run_plan_record(plan, cache, &self.policy)
+    }
+
     /// What a run of `plan` with `options` would do, node by node in
     /// dependency order: which results would come from the cache and why the
     /// others would run. Runs nothing and records nothing.
@@ -329,7 +335,7 @@ impl Scheduler {
         cache: Option<Arc<dyn ResultCache>>,
         options: &RunOptions,
     ) -> Result<Vec<DryRunStep>, Error> {
-        let caching = cached::caching(plan, cache, options, false)?;
+        let caching = cached::caching(plan, cache, options, false, &self.policy)?;
         let state = RunState::new(plan, self.policy.clone(), None, caching);
         Ok(cached::prepass(&state))
     }
@@ -360,6 +366,11 @@ impl Run {
             let _ = worker.await;
         }
         self.state.report()
+    }
+
+    /// The run's number in the history, when it is recorded.
+    pub fn id(&self) -> Option<RunId> {
+        self.state.caching.as_ref().map(|c| c.run_id()).filter(|&id| id != 0)
     }
 
     /// How many planned nodes have not completed yet.

@@ -231,6 +231,7 @@ pub(super) fn compute(state: &RunState, i: u32, claimed: &mut VecDeque<u32>) -> 
             reason: note,
             isolation,
             logs: Vec::new(),
+            output: output.map(|o| crate::key::hex(&o)),
         });
     }
     if state.events.is_some() {

@@ -126,7 +126,12 @@ impl MemoryCache {
 }
 
 impl ResultCache for MemoryCache {
-    fn begin_run(&self, origin: &str, _description: &str) -> Result<RunId, Error> {
+    fn begin_run(
+        &self,
+        origin: &str,
+        _description: &str,
+        _plan: &crate::RunPlanRecord,
+    ) -> Result<RunId, Error> {
         let mut runs = self.runs.lock();
         runs.push((origin.to_string(), None));
         Ok(runs.len() as RunId)
