@@ -21,5 +21,6 @@ mod pipeline;
 mod policy;
 mod registry;
 mod replay;
+mod report;
 mod rhai;
 mod tables;

@@ -118,6 +118,24 @@ impl Class {
     }
 }
 
+impl Class {
+    /// The class of a node that ended with history status `status`.
+    fn of_status(status: &str) -> Class {
+        match status {
+            "ran" => Class::Ran,
+            "cached" => Class::Cached,
+            "failed" => Class::Failed,
+            "overridden" => Class::Given,
+            _ => Class::Skipped,
+        }
+    }
+}
+
+/// Fill and stroke of a node that ended with history status `status`, as the graph draws it.
+pub(crate) fn status_colours(status: &str) -> (&'static str, &'static str) {
+    Class::of_status(status).colours()
+}
+
 /// A node's look: its class and a line saying why.
 #[derive(Clone, Debug)]
 struct Look {
@@ -137,6 +155,26 @@ struct Drawing {
 }
 
 impl Drawing {
+    /// The drawing of `nodes` looking as `looks` say: the parameters they
+    /// read and their sources gathered in order of first appearance.
+    fn new(nodes: Vec<GraphNode>, looks: Vec<Look>, title: String) -> Drawing {
+        let mut params: Vec<(String, String)> = Vec::new();
+        let mut sources: Vec<String> = Vec::new();
+        for node in &nodes {
+            if !sources.contains(&node.source) {
+                sources.push(node.source.clone());
+            }
+            for input in &node.inputs {
+                if let GraphSource::Param { name, value } = &input.from
+                    && !params.iter().any(|(p, _)| p == name)
+                {
+                    params.push((name.clone(), shown(value)));
+                }
+            }
+        }
+        Drawing { nodes, looks, params, sources, title }
+    }
+
     /// The index of parameter `name` among [`Drawing::params`].
     fn param(&self, name: &str) -> usize {
         self.params.iter().position(|(p, _)| p == name).unwrap_or(0)
@@ -213,36 +251,8 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
         let store = super::open_store(args.cache_dir.as_deref())?;
         let (record, ran) = super::runs::find_run(&store, id)?;
         let id = record.id;
-        let by_name: HashMap<&str, _> = ran.iter().map(|r| (r.node.as_str(), r)).collect();
-        let mut matched = 0;
-        for (node, look) in nodes.iter().zip(looks.iter_mut()) {
-            let Some(r) = by_name.get(node.name.as_str()) else {
-                *look = Look { class: Class::Absent, detail: format!("not in run {id}") };
-                continue;
-            };
-            matched += 1;
-            let class = match r.status.as_str() {
-                "ran" => Class::Ran,
-                "cached" => Class::Cached,
-                "failed" => Class::Failed,
-                "overridden" => Class::Given,
-                _ => Class::Skipped,
-            };
-            let mut parts = vec![r.status.clone(), display::duration(r.duration)];
-            if r.peak_memory > 0 {
-                parts.push(human_bytes(r.peak_memory));
-            }
-            if let Some(fuel) = r.fuel {
-                parts.push(format!("fuel {fuel}"));
-            }
-            if r.attempts > 1 {
-                parts.push(format!("{} attempts", r.attempts));
-            }
-            if let Some(error) = &r.error {
-                parts.push(weavelet::sanitize(error));
-            }
-            *look = Look { class, detail: parts.join(" · ") };
-        }
+        let (run_looks, matched) = looks_of_run(&nodes, &ran, id);
+        looks = run_looks;
         if matched == 0 {
             bail!(
                 "run {id} ({}) ran none of this pipeline's nodes: is it a run of another pipeline? (see `weavelet runs`)",
@@ -256,21 +266,7 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
             super::zone(record.started_ms)
         );
     }
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut sources: Vec<String> = Vec::new();
-    for node in &nodes {
-        if !sources.contains(&node.source) {
-            sources.push(node.source.clone());
-        }
-        for input in &node.inputs {
-            if let GraphSource::Param { name, value } = &input.from
-                && !params.iter().any(|(p, _)| p == name)
-            {
-                params.push((name.clone(), shown(value)));
-            }
-        }
-    }
-    let drawing = Drawing { nodes, looks, params, sources, title };
+    let drawing = Drawing::new(nodes, looks, title);
     let bytes = match format {
         Format::Mermaid => mermaid(&drawing).into_bytes(),
         Format::Dot => dot(&drawing).into_bytes(),
@@ -306,6 +302,48 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each of `nodes` coloured by what run `id` (its node records `ran`) did to
+/// it, and how many of them the run had.
+fn looks_of_run(nodes: &[GraphNode], ran: &[weavelet::store::NodeRecord], id: i64) -> (Vec<Look>, usize) {
+    let by_name: HashMap<&str, _> = ran.iter().map(|r| (r.node.as_str(), r)).collect();
+    let mut matched = 0;
+    let mut looks = vec![Look { class: Class::Plain, detail: String::new() }; nodes.len()];
+    for (node, look) in nodes.iter().zip(looks.iter_mut()) {
+        let Some(r) = by_name.get(node.name.as_str()) else {
+            *look = Look { class: Class::Absent, detail: format!("not in run {id}") };
+            continue;
+        };
+        matched += 1;
+        let class = Class::of_status(&r.status);
+        let mut parts = vec![r.status.clone(), display::duration(r.duration)];
+        if r.peak_memory > 0 {
+            parts.push(human_bytes(r.peak_memory));
+        }
+        if let Some(fuel) = r.fuel {
+            parts.push(format!("fuel {fuel}"));
+        }
+        if r.attempts > 1 {
+            parts.push(format!("{} attempts", r.attempts));
+        }
+        if let Some(error) = &r.error {
+            parts.push(weavelet::sanitize(error));
+        }
+        *look = Look { class, detail: parts.join(" · ") };
+    }
+    (looks, matched)
+}
+
+/// The graph of run `id`'s `nodes` as SVG text, each coloured by its record in `ran`.
+pub(crate) fn run_svg(
+    nodes: Vec<GraphNode>,
+    ran: &[weavelet::store::NodeRecord],
+    id: i64,
+    title: String,
+) -> anyhow::Result<String> {
+    let (looks, _) = looks_of_run(&nodes, ran, id);
+    Ok(svg(&Drawing::new(nodes, looks, title))?.to_text())
 }
 
 fn write_file(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {

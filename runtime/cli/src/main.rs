@@ -31,6 +31,7 @@ mod logs;
 mod new;
 mod publish;
 mod replay;
+mod report;
 mod run;
 mod runs;
 mod update;
@@ -69,6 +70,8 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Print the log lines a run's nodes wrote (`weavelet logs last`), kept in the history.
     Logs(logs::LogsArgs),
+    /// Write one self-contained HTML page about a run: graph, timeline, costs, outputs, logs.
+    Report(report::ReportArgs),
     /// Draw a pipeline's DAG (SVG, PNG, Mermaid, DOT), optionally coloured by a dry run or a past run.
     Graph(graph::GraphArgs),
     /// Look after the result cache: list, collect garbage, clear, verify.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => publish::keygen(args),
         Command::Runs(args) => runs::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Report(args) => report::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Build(args) => build::run(args),

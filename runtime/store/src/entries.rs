@@ -92,6 +92,32 @@ impl ResultStore {
         Ok(Some(Stored { output, files, run, size: size.max(0) as u64, location: Box::new(location) }))
     }
 
+    /// The stored value whose output identity is `output` (hex), checked
+    /// against its checksum; `None` when no entry holds it (never stored, or
+    /// collected since).
+    pub fn value_of_output(&self, output: &str) -> Result<Option<Value>, String> {
+        let digest: Option<Digest> = (output.len() == 64)
+            .then(|| {
+                (0..32)
+                    .map(|i| u8::from_str_radix(&output[2 * i..2 * i + 2], 16).ok())
+                    .collect::<Option<Vec<u8>>>()
+            })
+            .flatten()
+            .and_then(|v| v.try_into().ok());
+        let Some(digest) = digest else { return Err(format!("`{output}` is not an output identity")) };
+        let key: Option<Vec<u8>> = self
+            .db
+            .lock()
+            .query_row("SELECT key FROM entries WHERE output = ?1 LIMIT 1", [&digest[..]], |r| r.get(0))
+            .optional()
+            .map_err(|e| e.to_string())?;
+        let Some(key) = key.and_then(|k| Digest::try_from(k).ok()) else { return Ok(None) };
+        match self.lookup(&key).map_err(|e| e.to_string())? {
+            Some(entry) => self.load(&entry).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Whether `entry`'s value file is there with the size stored (a cheap
     /// check; [`ResultStore::load`] checks the checksum too).
     pub(crate) fn present(&self, entry: &Stored) -> Result<(), String> {

@@ -85,7 +85,7 @@ mod runtime;
 pub mod trust;
 
 pub use config::{Config, default_cache_dir};
-pub use output::{OutputFile, Written, save, value_json};
+pub use output::{OutputFile, Written, base64, save, value_json};
 pub use runtime::Runtime;
 
 /// If this process was started as a worker process (a node isolated from the
