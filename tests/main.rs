@@ -24,3 +24,4 @@ mod replay;
 mod report;
 mod rhai;
 mod tables;
+mod watch;

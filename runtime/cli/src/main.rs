@@ -35,6 +35,7 @@ mod report;
 mod run;
 mod runs;
 mod update;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -70,6 +71,8 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Print the log lines a run's nodes wrote (`weavelet logs last`), kept in the history.
     Logs(logs::LogsArgs),
+    /// Run a pipeline, then again on every change to what it is made of (debounced).
+    Watch(watch::WatchArgs),
     /// Write one self-contained HTML page about a run: graph, timeline, costs, outputs, logs.
     Report(report::ReportArgs),
     /// Draw a pipeline's DAG (SVG, PNG, Mermaid, DOT), optionally coloured by a dry run or a past run.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Runs(args) => runs::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Report(args) => report::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Build(args) => build::run(args),

@@ -11,6 +11,7 @@ use weavelet::store::{NodeRecord, RunRecord};
 use weavelet::{ResultStore, RunPlanRecord};
 
 /// A run being repeated: what it computed and the command that started it.
+#[derive(Clone)]
 pub(crate) struct Replay {
     /// Its number.
     pub of: i64,

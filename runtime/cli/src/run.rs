@@ -9,7 +9,7 @@ use weavelet::{CacheUse, Config, ReadGrants, ReadLog, RunOptions, Runtime, Writt
 use super::display::{self, Status};
 use super::errors;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 #[command(after_help = "Examples:
   weavelet run examples/diamond                       # the demo
   weavelet run examples/diamond -p count=50 --output total
@@ -83,6 +83,26 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// The pipeline as given.
+    pub(crate) fn pipeline(&self) -> &std::path::Path {
+        &self.pipeline
+    }
+
+    /// The folders `--allow-read` grants.
+    pub(crate) fn allowed_reads(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.allow_read.iter().map(PathBuf::as_path)
+    }
+
+    /// The files `--save` writes.
+    pub(crate) fn saved(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.saves.iter().map(|(_, path)| std::path::Path::new(path))
+    }
+
+    /// The cache folder given (`--cache-dir` or `$WEAVELET_CACHE_DIR`).
+    pub(crate) fn cache_folder(&self) -> Option<&std::path::Path> {
+        self.cache_dir.as_deref()
+    }
+
     /// Ready to repeat a recorded run: the history in `cache_dir` (when
     /// given), the live status rather than JSON, every node computed again
     /// when `fresh`.

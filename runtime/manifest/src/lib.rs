@@ -473,6 +473,45 @@ pub fn locate(path: &Path) -> Result<PathBuf, Error> {
     Err(Error::NotFound(path.to_path_buf()))
 }
 
+/// What a pipeline's results depend on and what it writes, from its manifest
+/// alone (nothing is loaded or built): for `weavelet watch`.
+#[derive(Debug, Default, Clone)]
+pub struct WatchList {
+    /// The manifest, its scripts, its local component files and node folders,
+    /// and every folder it grants reads of (`[policy]`, per source, per node).
+    pub inputs: Vec<PathBuf>,
+    /// The files `[outputs]` writes.
+    pub outputs: Vec<PathBuf>,
+}
+
+/// The [`WatchList`] of the manifest at `path` (a file or a folder holding one).
+pub fn watch_list(path: &Path) -> Result<WatchList, Error> {
+    let (file, _, manifest) = read(path)?;
+    let base = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut list = WatchList { inputs: vec![file.clone()], outputs: Vec::new() };
+    for entry in &manifest.components {
+        for local in [&entry.path, &entry.rust, &entry.c, &entry.python, &entry.js].into_iter().flatten() {
+            list.inputs.push(base.join(local.get_ref()));
+        }
+    }
+    list.inputs.extend(manifest.scripts.iter().map(|s| base.join(s.path.get_ref())));
+    let policy = &manifest.policy;
+    let reads = policy.read.iter().chain(
+        policy.sources.values().chain(policy.nodes.values()).flat_map(|entry| entry.get_ref().read.iter()),
+    );
+    list.inputs.extend(reads.map(|dir| base.join(dir.get_ref())));
+    for target in manifest.outputs.values() {
+        match target.get_ref() {
+            OutputTargets::One(path) => list.outputs.push(base.join(path)),
+            OutputTargets::Many(paths) => list.outputs.extend(paths.iter().map(|p| base.join(p))),
+        }
+    }
+    Ok(list)
+}
+
 /// Whether the pipeline at `path` sets a `fuel` budget anywhere in its
 /// `[policy]`, so the runtime must be built counting fuel. Unreadable or
 /// malformed files answer `false`: [`load`] reports them properly.
