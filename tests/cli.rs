@@ -56,6 +56,35 @@ fn params_and_outputs_from_the_command_line() {
 }
 
 #[test]
+fn a_node_to_compute_is_a_target_and_its_earlier_spellings_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), DIAMOND);
+    for flag in ["--target", "-t", "--output", "-o"] {
+        weavelet(dir.path())
+            .arg("run")
+            .arg(&m)
+            .args([flag, "total"])
+            .assert()
+            .success()
+            .stdout("total: 223.01\n");
+    }
+    // In the manifest: `targets`, and `outputs` as before.
+    for key in ["targets", "outputs"] {
+        let m = manifest(
+            dir.path(),
+            &DIAMOND.replace("name = \"diamond test\"", &format!("{key} = [\"spread\"]")),
+        );
+        weavelet(dir.path()).arg("run").arg(&m).assert().success().stdout("spread: [20, 24.55]\n");
+    }
+    // `-o` is a file wherever a file is written.
+    weavelet(dir.path())
+        .args(["report", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-o, --output <FILE>"));
+}
+
+#[test]
 fn plan_errors_are_diagnostics_with_exit_status_2() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest(dir.path(), DIAMOND);

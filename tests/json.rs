@@ -18,7 +18,7 @@ fn run(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
     weavelet_cmd()
         .current_dir(dir)
         .env_remove("WEAVELET_NO_CACHE")
-        .args(["run", ".", "--output", "smoothed", "--output", "trend_chart", "--cache-dir"])
+        .args(["run", ".", "--target", "smoothed", "--target", "trend_chart", "--cache-dir"])
         .arg(dir.join("cache"))
         .args(args)
         .assert()
@@ -88,4 +88,36 @@ fn run_events_stream_as_json_lines() {
     assert_eq!(text.lines().filter(|l| l.contains("\"event\":\"cached\"")).count(), 3, "{text}");
     // A bad format is refused by the flag.
     run(dir.path(), &["--events", "xml"]).failure().stderr(predicates::str::contains("jsonl"));
+}
+
+#[test]
+fn the_cache_commands_speak_json() {
+    let dir = tempfile::tempdir().unwrap();
+    timeseries(dir.path());
+    run(dir.path(), &["-q"]).success();
+    let cache = |args: &[&str]| -> (serde_json::Value, i32) {
+        let out = weavelet_cmd()
+            .current_dir(dir.path())
+            .arg("cache")
+            .args(args)
+            .arg("--json")
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .assert();
+        let code = out.get_output().status.code().unwrap();
+        (serde_json::from_slice(&out.get_output().stdout).unwrap(), code)
+    };
+    let (ls, _) = cache(&["ls"]);
+    let nodes: Vec<&str> = ls["results"].as_array().unwrap().iter().map(|e| e["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes.len(), 3, "{ls}");
+    assert!(nodes.contains(&"smoothed") && nodes.contains(&"trend_chart"), "{ls}");
+    let total: u64 = ls["results"].as_array().unwrap().iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(ls["bytes"].as_u64(), Some(total));
+    assert_eq!(cache(&["verify"]), (serde_json::json!({ "intact": true, "problems": [] }), 0));
+    let (gc, _) = cache(&["gc", "--max-size", "0"]);
+    assert_eq!(gc["removed_results"], 3, "{gc}");
+    assert_eq!(gc["bytes"], 0, "{gc}");
+    assert_eq!(cache(&["ls"]).0["results"], serde_json::json!([]));
+    let (clear, _) = cache(&["clear", "--history"]);
+    assert_eq!(clear["history_cleared"], true);
 }

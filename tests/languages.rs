@@ -145,7 +145,13 @@ fn the_polyglot_report_runs_a_node_of_every_language_in_one_pipeline() {
 
 /// `weavelet build FOLDER`, then `weavelet inspect FOLDER --json`: its nodes.
 fn declarations(folder: &str) -> serde_json::Value {
-    weavelet_cmd().arg("build").arg(repo().join(folder)).assert().success();
+    let built = weavelet_cmd().arg("build").arg(repo().join(folder)).arg("--json").assert().success();
+    let built: serde_json::Value = serde_json::from_slice(&built.get_output().stdout).unwrap();
+    let component = std::path::Path::new(built["component"].as_str().unwrap());
+    assert_eq!(built["bytes"].as_u64(), Some(std::fs::metadata(component).unwrap().len()), "{built}");
+    assert_eq!(built["sha256"].as_str().unwrap().len(), 64, "{built}");
+    assert!(["c", "python", "js", "rust"].contains(&built["language"].as_str().unwrap()), "{built}");
+    assert!(!built["nodes"].as_array().unwrap().is_empty(), "{built}");
     let out = weavelet_cmd().arg("inspect").arg(repo().join(folder)).arg("--json").assert().success();
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }

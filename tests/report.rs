@@ -64,7 +64,7 @@ fn fetches(html: &str) -> Vec<&'static str> {
 fn a_run_report_is_one_self_contained_page_a_browser_renders() {
     let dir = tempfile::tempdir().unwrap();
     timeseries(dir.path());
-    weavelet(dir.path(), &["run", "-q", ".", "--output", "smoothed", "--output", "trend_chart"]).success();
+    weavelet(dir.path(), &["run", "-q", ".", "--target", "smoothed", "--target", "trend_chart"]).success();
     weavelet(dir.path(), &["report", "last", "-o", "out/report.html"])
         .success()
         .stderr(predicates::str::contains("wrote out/report.html (run 1, 3 nodes"));
@@ -135,7 +135,7 @@ fn a_report_shows_failures_logs_and_pictures_escaped() {
     weavelet(
         dir.path(),
         &[
-            "run", "-q", "p.rhai", "-p", "n=4", "--output", "squares", "--output", "swatch", "--output",
+            "run", "-q", "p.rhai", "-p", "n=4", "--target", "squares", "--target", "swatch", "--target",
             "after",
         ],
     )

@@ -80,7 +80,7 @@ fn watch_runs_again_on_a_change_and_never_on_its_own_writes() {
     let script = dir.path().join("p.rhai");
     std::fs::write(&script, SCRIPT).unwrap();
     let w =
-        Watching::start(dir.path(), &["p.rhai", "-p", "n=5", "--save", "out=out/out.txt", "--output", "out"]);
+        Watching::start(dir.path(), &["p.rhai", "-p", "n=5", "--save", "out=out/out.txt", "--target", "out"]);
     w.wait_for("out: 11!", 1);
     // Its own writes (the saved file, the cache and history) and unrelated files wake nothing.
     std::thread::sleep(Duration::from_millis(1200));

@@ -11,6 +11,9 @@ use anyhow::{Context as _, anyhow};
 use weavelet::manifest::{Lock, LockedComponent, Remote};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet add https://example.org/nodes/stats-1.2.wasm --sha256 3f2a…
+  weavelet add ghcr.io/acme/stats:1.2 --to examples/analysis   # review, confirm, pinned by digest")]
 pub struct AddArgs {
     /// Where the component is published: a URL (https://, or http:// for a
     /// local server) or an OCI reference (`registry.example/ns/name:1.0`).

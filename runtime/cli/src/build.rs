@@ -9,6 +9,9 @@ use weavelet::build::Language;
 use weavelet::{Config, Isolation, Runtime};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet build guests/diamond -o diamond.wasm   # a Rust node folder
+  weavelet build my-node --lang python --json     # {\"component\": ..., \"nodes\": [...]}")]
 pub struct BuildArgs {
     /// The node folder.
     folder: PathBuf,
@@ -26,6 +29,9 @@ pub struct BuildArgs {
     /// your environment and your files).
     #[arg(long)]
     trusted: bool,
+    /// Print JSON for tools: the component's path, size, SHA-256, language and nodes.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Build `folder` (its language told by its files unless `lang` says) and
@@ -38,6 +44,11 @@ pub fn build_folder(
 ) -> anyhow::Result<PathBuf> {
     let (language, dir) = language_and_dir(folder, lang)?;
     Ok(runtime.build(language, &dir, isolation, &mut |step| eprintln!("{step}"))?)
+}
+
+/// The language of node folder `folder` (told by its files unless `lang` says).
+fn language_of(folder: &Path, lang: Option<&str>) -> Option<Language> {
+    language_and_dir(folder, lang).ok().map(|(language, _)| language)
 }
 
 /// A node folder's language (told by its files unless `lang` says) and its canonical path.
@@ -94,6 +105,18 @@ pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
         None => wasm,
     };
     let size = std::fs::metadata(&shown).map(|m| m.len()).unwrap_or(0);
+    if args.json {
+        let bytes = std::fs::read(&shown).with_context(|| format!("reading {}", shown.display()))?;
+        let language = language_of(&args.folder, args.lang.as_deref()).map(Language::key);
+        out!(
+            "{}",
+            serde_json::json!({
+                "component": shown, "bytes": size, "sha256": weavelet::key::hex(&weavelet::key::sha256(&bytes)),
+                "language": language, "nodes": nodes,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     out!("{}", shown.display());
     eprintln!("built {} ({}; nodes: {})", shown.display(), weavelet::human_bytes(size), nodes.join(", "));
     Ok(ExitCode::SUCCESS)

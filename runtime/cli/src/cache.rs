@@ -6,9 +6,16 @@ use std::process::ExitCode;
 use weavelet::human_bytes;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet cache ls                               # stored results, most recently used first
+  weavelet cache gc --max-size 2GiB               # least recently used results go first
+  weavelet cache verify --json                    # for a monitoring script: {\"intact\": true, ...}")]
 pub struct CacheArgs {
     #[command(subcommand)]
     action: Action,
+    /// Print JSON for tools instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     /// The cache folder (default: $WEAVELET_CACHE_DIR or the platform cache dir).
     #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR", global = true)]
     cache_dir: Option<PathBuf>,
@@ -48,6 +55,20 @@ pub fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
         Action::Ls => {
             let entries = store.entries().map_err(failed)?;
             let total: u64 = entries.iter().map(|e| e.size).sum();
+            if args.json {
+                let entries: Vec<serde_json::Value> = entries
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "node": e.node, "type": e.kind, "bytes": e.size, "stored_ms": e.created_ms,
+                            "used_ms": e.used_ms, "key": e.key, "pipeline": e.pipeline,
+                        })
+                    })
+                    .collect();
+                let doc = serde_json::json!({ "folder": store.dir(), "bytes": total, "results": entries });
+                out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                return Ok(ExitCode::SUCCESS);
+            }
             if !entries.is_empty() {
                 let width = entries.iter().map(|e| e.node.len()).max().unwrap_or(4).max(4);
                 out!(
@@ -76,6 +97,17 @@ pub fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Gc { max_size, keep_runs } => {
             let report = store.gc(max_size, keep_runs).map_err(failed)?;
+            if args.json {
+                out!(
+                    "{}",
+                    serde_json::json!({
+                        "removed_results": report.entries, "removed_files": report.files,
+                        "removed_bytes": report.bytes, "bytes": report.remaining, "max_bytes": max_size,
+                        "runs_dropped": report.runs,
+                    })
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             out!(
                 "removed {} results and {} files ({}); the cache holds {} (at most {}); {} old runs dropped from the history",
                 report.entries,
@@ -88,6 +120,15 @@ pub fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Clear { history } => {
             let report = store.clear(history).map_err(failed)?;
+            if args.json {
+                out!(
+                    "{}",
+                    serde_json::json!({
+                        "removed_results": report.entries, "removed_bytes": report.bytes, "history_cleared": history,
+                    })
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             out!(
                 "removed {} results ({}){}",
                 report.entries,
@@ -97,6 +138,11 @@ pub fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Verify => {
             let problems = store.verify().map_err(failed)?;
+            if args.json {
+                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                out!("{}", serde_json::json!({ "intact": problems.is_empty(), "problems": problems }));
+                return Ok(ExitCode::from(if problems.is_empty() { 0 } else { super::EXIT_FAILED }));
+            }
             if problems.is_empty() {
                 out!("the result cache in {} is intact", store.dir().display());
             } else {

@@ -25,8 +25,9 @@ pub struct CheckArgs {
     /// Set a parameter (repeatable), as for `run`: --param count=100.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = super::run::parse_param)]
     params: Vec<(String, String)>,
-    /// Check only this output and what it needs (repeatable; default: what `run` computes).
-    #[arg(long = "output", value_name = "NODE")]
+    /// Check only this node and what it needs (repeatable; default: what `run` computes).
+    /// `--output` is its earlier spelling, still accepted.
+    #[arg(long = "target", short = 't', value_name = "NODE", alias = "output")]
     outputs: Vec<String>,
     /// Print the result as JSON (on standard output, whatever the outcome).
     #[arg(long)]

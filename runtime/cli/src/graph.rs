@@ -34,8 +34,9 @@ pub struct GraphArgs {
     /// Set a parameter (repeatable), as for `run`: --param count=100.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = super::run::parse_param)]
     params: Vec<(String, String)>,
-    /// Draw only this output and what it needs (repeatable; default: what `run` computes).
-    #[arg(long = "output", value_name = "NODE")]
+    /// Draw only this node and what it needs (repeatable; default: what `run` computes).
+    /// `--output` is its earlier spelling, still accepted.
+    #[arg(long = "target", short = 't', value_name = "NODE", alias = "output")]
     outputs: Vec<String>,
     /// Colour each node by what `run` would do now: cached, will run (and why), not cacheable.
     #[arg(long, conflicts_with = "run")]

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use weavelet::{Capability, sanitize};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet inspect guests/diamond                 # a built node folder: nodes, inputs, grants asked
+  weavelet inspect examples/timeseries            # a pipeline: nodes, parameters, each node's policy
+  weavelet inspect pipeline.rhai --json")]
 pub struct InspectArgs {
     /// The component file (.wasm), its URL (https://) or OCI reference
     /// (oci://registry/ns/name:tag; fetched into the download cache), or a node folder (Rust, C, Python or JavaScript)

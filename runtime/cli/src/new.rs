@@ -16,6 +16,9 @@ pub enum Lang {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet new my-nodes --lang rust               # then: cd my-nodes && weavelet run .
+  weavelet new quick --lang rhai                  # one script, no compiler")]
 pub struct NewArgs {
     /// The project's folder (created; it must not exist or be empty). Its last
     /// part names the project.

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context as _, anyhow};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet keygen --dir keys --name acme          # keys/acme.key (secret), keys/acme.pub")]
 pub struct KeygenArgs {
     /// The folder the two key files go to.
     #[arg(long, default_value = ".")]
@@ -18,6 +20,8 @@ pub struct KeygenArgs {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet sign nodes.wasm --key keys/acme.key    # nodes.wasm.minisig")]
 pub struct SignArgs {
     /// The component file to sign (the signature goes to `<file>.minisig`).
     component: PathBuf,
@@ -27,6 +31,9 @@ pub struct SignArgs {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet publish guests/diamond localhost:5000/acme/diamond:1.0 --key keys/acme.key
+  weavelet publish nodes.wasm registry.example/ns/nodes:2.1")]
 pub struct PublishArgs {
     /// The component file (.wasm), or a node folder already built with `weavelet build`.
     component: PathBuf,
@@ -37,8 +44,8 @@ pub struct PublishArgs {
     /// `<file>.minisig` is published where it exists (from `weavelet sign`).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
-    /// A node folder's language, when its files do not tell (`rust`, `c`, `python`, `js`).
-    #[arg(long, value_name = "LANG")]
+    /// A node folder's language, when its files do not tell.
+    #[arg(long, value_name = "LANG", value_parser = ["rust", "c", "python", "js"])]
     lang: Option<String>,
     /// The cache folder builds of node folders are in (default: as `weavelet run`).
     #[arg(long, value_name = "DIR", env = "WEAVELET_CACHE_DIR")]

@@ -12,7 +12,7 @@ use super::errors;
 #[derive(clap::Args, Clone)]
 #[command(after_help = "Examples:
   weavelet run examples/diamond                       # the demo
-  weavelet run examples/diamond -p count=50 --output total
+  weavelet run examples/diamond -p count=50 --target total
   weavelet run pipeline.rhai -p n=10 --save report=out/report.txt
   weavelet run . --dry-run                            # what would run, and why
   weavelet run . --from clean                         # recompute clean and what follows
@@ -23,8 +23,9 @@ pub struct RunArgs {
     /// Set a parameter (repeatable): --param count=100.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
-    /// Compute this output and what it needs (repeatable; default: the pipeline's outputs, else every sink).
-    #[arg(long = "output", short = 'o', value_name = "NODE")]
+    /// Compute this node and what it needs (repeatable; default: the pipeline's targets, else every
+    /// sink). `--output` and `-o` are its earlier spellings, still accepted.
+    #[arg(long = "target", short = 't', value_name = "NODE", alias = "output", short_alias = 'o')]
     outputs: Vec<String>,
     /// How many nodes run at once (default: the number of cores; at most 1024).
     #[arg(long, short = 'j', value_name = "N")]

@@ -12,6 +12,9 @@ use anyhow::{Context as _, anyhow};
 use weavelet::manifest::{Lock, Remote, RemoteEntry};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  weavelet update                                 # newer versions of every fetched component
+  weavelet update stats --approve 9c41…           # one that asks for more, after reading its diff")]
 pub struct UpdateArgs {
     /// Only the components whose reference contains this text (default: every
     /// component fetched by `url` or `oci`).

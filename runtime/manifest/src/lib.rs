@@ -381,8 +381,9 @@ struct PolicyEntry {
 struct PipelineSection {
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
-    outputs: Vec<String>,
+    /// The nodes a run computes by default (`targets`; `outputs` is the earlier spelling).
+    #[serde(default, alias = "outputs")]
+    targets: Vec<String>,
 }
 
 /// A `[[components]]` entry: a component file, or a node folder in one
@@ -827,7 +828,7 @@ pub fn load(path: &Path, default: &Policy, loader: &mut dyn Loader) -> Result<Pi
             }
         }
     }
-    pipeline.set_default_outputs(manifest.pipeline.outputs.clone());
+    pipeline.set_default_outputs(manifest.pipeline.targets.clone());
 
     apply_policies(&mut pipeline, &manifest.policy, &pipeline_policy, &sources, &grants_base, &file, &src)?;
     pipeline.set_files((*pipeline_policy.grants.files).clone());
