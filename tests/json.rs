@@ -108,7 +108,8 @@ fn the_cache_commands_speak_json() {
         (serde_json::from_slice(&out.get_output().stdout).unwrap(), code)
     };
     let (ls, _) = cache(&["ls"]);
-    let nodes: Vec<&str> = ls["results"].as_array().unwrap().iter().map(|e| e["node"].as_str().unwrap()).collect();
+    let nodes: Vec<&str> =
+        ls["results"].as_array().unwrap().iter().map(|e| e["node"].as_str().unwrap()).collect();
     assert_eq!(nodes.len(), 3, "{ls}");
     assert!(nodes.contains(&"smoothed") && nodes.contains(&"trend_chart"), "{ls}");
     let total: u64 = ls["results"].as_array().unwrap().iter().map(|e| e["bytes"].as_u64().unwrap()).sum();

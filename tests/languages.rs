@@ -314,10 +314,22 @@ fn errors_raised_in_each_language_reach_the_user_naming_the_node() {
 /// `weavelet new` in a temporary folder, then `weavelet run` of what it made.
 fn scaffold_runs(lang: &str, prepare: impl Fn(&Path)) {
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join(format!("hello-{lang}"));
-    let made = weavelet_cmd().arg("new").arg(&project).args(["--lang", lang]).assert().success();
+    let made_at = dir.path().join("elsewhere").join(format!("hello-{lang}"));
+    let made = weavelet_cmd().arg("new").arg(&made_at).args(["--lang", lang]).assert().success();
     let said = String::from_utf8_lossy(&made.get_output().stdout).into_owned();
     assert!(said.contains("weavelet.toml") && said.contains("next:"), "{said}");
+    // A project holds no path of where it was made, or of this checkout: moved, it builds.
+    let project = dir.path().join(format!("hello-{lang}"));
+    std::fs::rename(&made_at, &project).unwrap();
+    for file in walk(&project) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let here = repo().display().to_string();
+        assert!(
+            !text.contains(&here) && !text.contains("elsewhere"),
+            "{} names a path: {text}",
+            file.display()
+        );
+    }
     prepare(&project);
     let run = weavelet_cmd().current_dir(&project).args(["run", "."]).assert().success();
     let stdout = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
@@ -335,6 +347,16 @@ fn scaffold_runs(lang: &str, prepare: impl Fn(&Path)) {
     let again = weavelet_cmd().arg("new").arg(&project).args(["--lang", lang]).assert().code(2);
     assert!(String::from_utf8_lossy(&again.get_output().stderr).contains("already exists"));
     assert!(std::fs::read_to_string(&manifest).unwrap().ends_with("# edited\n"), "{lang}: overwritten");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }
 
 #[test]
