@@ -24,4 +24,5 @@ mod replay;
 mod report;
 mod rhai;
 mod tables;
+mod telemetry;
 mod watch;

@@ -34,6 +34,7 @@ mod replay;
 mod report;
 mod run;
 mod runs;
+mod telemetry;
 mod update;
 mod watch;
 

@@ -292,9 +292,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let streaming = args.events.is_some();
     let machine = args.json || streaming;
     let status = Status::new(plan.len(), quiet || streaming);
-    options.events = Some(if streaming { json_events() } else { status.sink() });
+    let sink = if streaming { json_events() } else { status.sink() };
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set: the run as one trace.
+    let trace = super::telemetry::get()
+        .map(|_| super::telemetry::RunTrace::new(pipeline.name(), &plan, cache != CacheUse::Off));
+    options.events = Some(match &trace {
+        Some(trace) => trace.sink(sink),
+        None => sink,
+    });
     let started = runtime.start(&plan, options)?;
     if let (Some(id), Ok(Some(store))) = (started.id(), runtime.results()) {
+        if let Some(trace) = &trace {
+            trace.recorded(store.clone(), id);
+        }
         // What `weavelet runs replay` repeats: this command, from this folder.
         let argv = match &args.replay {
             Some(replay) => replay.argv.clone(),
@@ -306,6 +316,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let report = started.wait();
     status.finish();
+    if let (Some(trace), Some(telemetry)) = (trace, super::telemetry::get()) {
+        trace.end(&report);
+        telemetry.flush();
+    }
 
     // Write files first: a table computed for its file is kept for printing.
     let mut save_failed = false;

@@ -122,31 +122,8 @@ impl ResultStore {
             )
             .optional()?;
         let Some(run) = run else { return Ok(None) };
-        let mut stmt = db.prepare(
-            "SELECT node, status, started, duration_us, attempts, bytes_in, bytes_out, peak_memory, fuel, error, reason,
-                    isolation, output
-             FROM node_runs WHERE run = ?1 ORDER BY rowid",
-        )?;
-        let nodes = stmt
-            .query_map([id], |r| {
-                Ok(NodeRecord {
-                    node: r.get(0)?,
-                    status: r.get(1)?,
-                    started_ms: r.get(2)?,
-                    duration: Duration::from_micros(r.get::<_, i64>(3)?.max(0) as u64),
-                    attempts: r.get(4)?,
-                    bytes_in: r.get::<_, i64>(5)?.max(0) as u64,
-                    bytes_out: r.get::<_, i64>(6)?.max(0) as u64,
-                    peak_memory: r.get::<_, i64>(7)?.max(0) as u64,
-                    fuel: r.get::<_, Option<i64>>(8)?.map(|f| f.max(0) as u64),
-                    error: r.get(9)?,
-                    reason: r.get(10)?,
-                    isolation: r.get(11)?,
-                    logs: Vec::new(),
-                    output: r.get(12)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = db.prepare(&format!("{NODE_COLUMNS} WHERE run = ?1 ORDER BY rowid"))?;
+        let nodes = stmt.query_map([id], node_record)?.collect::<Result<Vec<_>, _>>()?;
         Ok(Some((run, nodes)))
     }
 }
@@ -263,6 +240,14 @@ impl ResultStore {
         Ok(row.and_then(|(cwd, argv)| Some((PathBuf::from(cwd), serde_json::from_str(&argv).ok()?))))
     }
 
+    /// The history line of `node` in run `run`, if it has one yet.
+    pub fn node_record(&self, run: i64, node: &str) -> Result<Option<NodeRecord>, StoreError> {
+        let db = self.db.lock();
+        let mut stmt =
+            db.prepare_cached(&format!("{NODE_COLUMNS} WHERE run = ?1 AND node = ?2 ORDER BY rowid DESC"))?;
+        Ok(stmt.query_row(params![run, node], node_record).optional()?)
+    }
+
     /// The log lines of run `run` (of `node` only, when given) from rowid
     /// `after` on, in the order they were written: node, line and rowid.
     pub fn logs(
@@ -290,6 +275,30 @@ impl ResultStore {
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// The columns [`node_record`] reads, as a query to add a `WHERE` to.
+const NODE_COLUMNS: &str =
+    "SELECT node, status, started, duration_us, attempts, bytes_in, bytes_out, peak_memory, fuel,
+                                   error, reason, isolation, output FROM node_runs";
+
+fn node_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<NodeRecord> {
+    Ok(NodeRecord {
+        node: r.get(0)?,
+        status: r.get(1)?,
+        started_ms: r.get(2)?,
+        duration: Duration::from_micros(r.get::<_, i64>(3)?.max(0) as u64),
+        attempts: r.get(4)?,
+        bytes_in: r.get::<_, i64>(5)?.max(0) as u64,
+        bytes_out: r.get::<_, i64>(6)?.max(0) as u64,
+        peak_memory: r.get::<_, i64>(7)?.max(0) as u64,
+        fuel: r.get::<_, Option<i64>>(8)?.map(|f| f.max(0) as u64),
+        error: r.get(9)?,
+        reason: r.get(10)?,
+        isolation: r.get(11)?,
+        logs: Vec::new(),
+        output: r.get(12)?,
+    })
 }
 
 fn run_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
