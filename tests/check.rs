@@ -50,11 +50,27 @@ fn every_planning_problem_is_listed_with_exit_status_2() {
     assert!(stderr.contains("numbrs") && stderr.contains("did you mean `numbers`"), "{stderr}");
     assert!(stderr.contains("needs `n` (int)") && stderr.contains("--param n=<int>"), "{stderr}");
     assert!(stderr.contains("(2 problems)"), "{stderr}");
+    // Each points at the script's line, the misspelt name underlined.
+    assert!(stderr.contains("p.rhai:3:12: node `doubled` (p.rhai) needs `numbrs`"), "{stderr}");
+    assert!(stderr.contains("3 | fn doubled(numbrs) { numbrs * 2 }\n    |            ^^^^^^\n"), "{stderr}");
+    assert!(stderr.contains("p.rhai:2:12: node `numbers` (p.rhai) needs `n`"), "{stderr}");
+    // `run` says the same.
+    weavelet(dir.path(), &["run", "p.rhai", "-p", "n=1"])
+        .code(2)
+        .stderr(predicates::str::contains("p.rhai:3:12: node `doubled`"));
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&weavelet(dir.path(), &["check", "p.rhai", "--json"]).code(2))).unwrap();
     assert_eq!(json["ok"], false);
     assert_eq!(json["kind"], "plan");
     assert_eq!(json["problems"].as_array().unwrap().len(), 2, "{json}");
+    let doubled = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["message"].as_str().unwrap().contains("numbrs"));
+    let doubled = doubled.unwrap();
+    assert_eq!((doubled["line"].as_u64(), doubled["column"].as_u64()), (Some(3), Some(12)), "{json}");
+    assert!(doubled["file"].as_str().unwrap().ends_with("p.rhai"), "{json}");
     // A manifest that does not parse: still 2, with the line.
     std::fs::write(dir.path().join("weavelet.toml"), "[pipeline]\noutputs = [\n").unwrap();
     weavelet(dir.path(), &["check", "."]).code(2).stderr(predicates::str::contains("weavelet.toml"));

@@ -60,7 +60,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 let problems: Vec<serde_json::Value> = match &e {
                     Error::Plan(diagnostics) => diagnostics
                         .iter()
-                        .map(|d| serde_json::json!({ "message": d.message, "help": d.help }))
+                        .map(|d| {
+                            let mut problem = serde_json::json!({ "message": d.message, "help": d.help });
+                            // Where a script defines the node: its file, line and column.
+                            if let Some(span) = d.at.as_deref()
+                                && let Some((line, column, _)) = errors::position(span)
+                            {
+                                problem["file"] = span.file.display().to_string().into();
+                                problem["line"] = line.into();
+                                problem["column"] = column.into();
+                            }
+                            problem
+                        })
                         .collect(),
                     _ => vec![serde_json::json!({ "message": message })],
                 };

@@ -52,7 +52,10 @@ fn flag(role: NodeRole) -> &'static str {
 
 /// A diagnostic with its help, the fix spelled in flags and manifest keys.
 fn diagnostic(d: &Diagnostic) -> String {
-    let mut s = d.message.clone();
+    let mut s = match d.at.as_deref().and_then(located) {
+        Some((place, snippet)) => format!("{place}: {}\n{snippet}", d.message),
+        None => d.message.clone(),
+    };
     if let Some(help) = help(d) {
         s.push_str("\nhelp: ");
         s.push_str(&help);
@@ -109,6 +112,32 @@ pub fn reason(r: &Reason) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// Where `span` points, as `file:line:column` (the file relative to the
+/// current folder when under it), and the source line with the text underlined.
+/// `None` when the file cannot be read any more.
+pub fn located(span: &weavelet::SourceSpan) -> Option<(String, String)> {
+    let (line, column, width) = position(span)?;
+    let src = std::fs::read_to_string(&span.file).ok()?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let file = span.file.strip_prefix(&cwd).unwrap_or(&span.file);
+    Some((format!("{}:{line}:{column}", file.display()), weavelet::snippet(&src, line, column, width)))
+}
+
+/// The line, column (from 1) and width of `span`'s text: the first place on
+/// its line where it stands as a whole word, else the line's start.
+pub fn position(span: &weavelet::SourceSpan) -> Option<(usize, usize, usize)> {
+    let src = std::fs::read_to_string(&span.file).ok()?;
+    let text = src.lines().nth(span.line.saturating_sub(1))?;
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let found = text.match_indices(span.text.as_str()).find(|(i, _)| {
+        !word(text[..*i].chars().next_back()) && !word(text[i + span.text.len()..].chars().next())
+    });
+    Some(match found {
+        Some((i, _)) => (span.line, text[..i].chars().count() + 1, span.text.chars().count()),
+        None => (span.line, 1, 1),
+    })
 }
 
 #[cfg(test)]

@@ -22,6 +22,21 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The fix, as data, when a front end can spell it in its own syntax.
     pub fix: Option<Box<Fix>>,
+    /// The line of a source file it is about, when it comes from one (a
+    /// script's `fn` whose input nothing provides).
+    pub at: Option<Box<SourceSpan>>,
+}
+
+/// A place in a source file: its line, and the text on it a diagnostic is
+/// about (a front end finds and underlines it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpan {
+    /// The file.
+    pub file: PathBuf,
+    /// The line, from 1.
+    pub line: usize,
+    /// The text on that line to point at (a parameter's name).
+    pub text: String,
 }
 
 /// A fix a front end can offer in its own words (`--param count=<int>`,
@@ -69,7 +84,7 @@ pub enum Fix {
 impl Diagnostic {
     /// A diagnostic with no help text.
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), help: None, fix: None }
+        Diagnostic { message: message.into(), help: None, fix: None, at: None }
     }
 
     /// Add what the user can do about it.
@@ -81,6 +96,12 @@ impl Diagnostic {
     /// Add the fix as data, for front ends that spell it their own way.
     pub fn with_fix(mut self, fix: Fix) -> Self {
         self.fix = Some(Box::new(fix));
+        self
+    }
+
+    /// Point at `text` on `line` of `file`.
+    pub fn at(mut self, file: impl Into<PathBuf>, line: usize, text: impl Into<String>) -> Self {
+        self.at = Some(Box::new(SourceSpan { file: file.into(), line, text: text.into() }));
         self
     }
 }

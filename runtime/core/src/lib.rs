@@ -52,7 +52,7 @@ pub use cache::{
     LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, NodeRecord, PlannedRecord, ResultCache, RunId, RunPlanRecord,
 };
 pub use decl::{Capability, InputDecl, NodeDecl, is_name};
-pub use error::{Diagnostic, Error, FailureKind, Fix, NodeFailure, NodeRole, names, snippet};
+pub use error::{Diagnostic, Error, FailureKind, Fix, NodeFailure, NodeRole, SourceSpan, names, snippet};
 pub use events::{Event, EventKind, EventSink, LogLevel, sanitize};
 pub use node::{Ahead, BuiltinFn, Call, Early, NodeImpl, Usage};
 pub use pipeline::{Node, Pipeline};

@@ -36,6 +36,8 @@ pub struct Node {
     pub(crate) policy: Option<Arc<Policy>>,
     /// What the node's own source asks for: it narrows the policy, never widens it.
     pub(crate) requests: Option<Arc<Requests>>,
+    /// The file and line that define it, when a script does (for diagnostics).
+    pub(crate) defined_at: Option<Arc<(std::path::PathBuf, usize)>>,
 }
 
 impl Node {
@@ -50,7 +52,15 @@ impl Node {
             source,
             policy: None,
             requests: None,
+            defined_at: None,
         }
+    }
+
+    /// The node is defined on `line` of `file` (a script's `fn`): plan
+    /// diagnostics about its inputs point there.
+    pub fn defined_at(mut self, file: impl Into<std::path::PathBuf>, line: usize) -> Node {
+        self.defined_at = Some(Arc::new((file.into(), line)));
+        self
     }
 
     /// The node's name in the pipeline.

@@ -312,6 +312,7 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
         pipeline.params.keys().map(|k| (k.as_str(), false)).collect();
     for &n in &order {
         let node = &nodes[n as usize];
+        let before = errors.len();
         let mut inputs = Vec::with_capacity(node.bindings.len());
         let mut deps = 0u32;
         for (input, binding) in node.decl.inputs.iter().zip(&node.bindings) {
@@ -405,6 +406,21 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
             }
             errors.push(missing_dependency(node, binding, input.ty, &index, pipeline));
             inputs.push(Input::Value(Value::Null));
+        }
+        // What went wrong with this node's inputs points at its definition, when a script has one.
+        if let Some(at) = &node.defined_at {
+            for d in &mut errors[before..] {
+                if d.at.is_none()
+                    && let Some(input) =
+                        node.decl.inputs.iter().find(|i| d.message.contains(&format!("`{}`", i.name)))
+                {
+                    d.at = Some(Box::new(crate::SourceSpan {
+                        file: at.0.clone(),
+                        line: at.1,
+                        text: input.name.clone(),
+                    }));
+                }
+            }
         }
         errors.extend(ungranted(node, pipeline));
         planned_nodes.push(PlannedNode { node: node.clone(), inputs, dependents: Vec::new(), deps });

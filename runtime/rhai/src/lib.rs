@@ -206,7 +206,9 @@ impl Script {
     pub fn nodes(self: &Arc<Self>) -> impl Iterator<Item = Node> + '_ {
         self.nodes.iter().enumerate().map(|(index, n)| {
             let code = Arc::new(ScriptFn { script: self.clone(), index });
-            Node::new(n.decl.clone(), self.display.clone(), code).with_requests(n.requests.clone())
+            Node::new(n.decl.clone(), self.display.clone(), code)
+                .with_requests(n.requests.clone())
+                .defined_at(&self.path, n.line)
         })
     }
 

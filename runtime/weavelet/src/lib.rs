@@ -107,8 +107,8 @@ pub use weavelet_core::{
     Event, EventKind, EventSink, FailureKind, Fix, Grants, GraphInput, GraphNode, GraphSource, InputDecl,
     Isolation, LogLevel, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES, Node, NodeDecl, NodeFailure, NodeImpl,
     NodeRole, Pipeline, Plan, PlannedRecord, Policy, Reason, Requests, Retry, Run, RunOptions, RunPlanRecord,
-    RunReport, Value, ValueType, human_bytes, human_duration, parse_duration, parse_size, sanitize,
-    utc_timestamp,
+    RunReport, SourceSpan, Value, ValueType, human_bytes, human_duration, parse_duration, parse_size,
+    sanitize, snippet, utc_timestamp,
 };
 pub use weavelet_data::{
     ChartKind, ChartSpec, GraphicsError, Image, ReadGrants, ReadLog, Svg, Table, TableError, files, graphics,
