@@ -47,6 +47,23 @@ fn the_demo_is_drawn_in_every_format() {
     assert!(text.starts_with("digraph \"sensor report\" {"), "{text}");
     assert!(text.contains("\"n1\" -> \"n3\" [label=\"total\"];"), "{text}");
     assert_eq!(text.matches(" -> ").count(), 6, "{text}");
+    // JSON: the same graph as data.
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&graph(dir.path(), &[m, "-q", "--format", "json"]).success())).unwrap();
+    let names: Vec<&str> =
+        json["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["readings", "total", "spread", "report"], "{json}");
+    assert_eq!(json["nodes"][3]["target"], true);
+    assert_eq!(json["nodes"][3]["inputs"][0]["from"]["node"], "total", "{json}");
+    assert_eq!(json["params"][0], serde_json::json!({ "name": "count", "value": "1000" }));
+    assert_eq!(json["edges"].as_array().unwrap().len(), 6, "{json}");
+    assert!(
+        json["edges"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({ "from": { "param": "unit" }, "to": "report", "input": "unit" })),
+        "{json}"
+    );
     // SVG and PNG, by the file's extension.
     graph(dir.path(), &[m, "--file", "out/graph.svg"])
         .success()

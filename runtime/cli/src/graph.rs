@@ -25,7 +25,7 @@ use super::{display, errors};
 pub struct GraphArgs {
     /// The pipeline: a weavelet.toml, a folder holding one, or a single .rhai script.
     pipeline: PathBuf,
-    /// `svg`, `png`, `mermaid` or `dot` (default: from --file's extension, else mermaid).
+    /// `svg`, `png`, `mermaid`, `dot` or `json` (default: from --file's extension, else mermaid).
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Write the drawing to FILE instead of standard output.
@@ -59,6 +59,7 @@ enum Format {
     Png,
     Mermaid,
     Dot,
+    Json,
 }
 
 /// What a node is shown as.
@@ -208,8 +209,9 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
                 Some("png") => Format::Png,
                 Some("dot" | "gv") => Format::Dot,
                 Some("mmd" | "mermaid" | "md") => Format::Mermaid,
+                Some("json") => Format::Json,
                 _ => bail!(
-                    "cannot tell the format from {}: name it .svg, .png, .dot or .mmd, or pass --format",
+                    "cannot tell the format from {}: name it .svg, .png, .dot, .mmd or .json, or pass --format",
                     file.display()
                 ),
             }
@@ -271,6 +273,7 @@ pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
     let bytes = match format {
         Format::Mermaid => mermaid(&drawing).into_bytes(),
         Format::Dot => dot(&drawing).into_bytes(),
+        Format::Json => json(&drawing).into_bytes(),
         Format::Svg => svg(&drawing)?.to_text().into_bytes(),
         Format::Png => {
             let doc = svg(&drawing)?;
@@ -334,6 +337,60 @@ fn looks_of_run(nodes: &[GraphNode], ran: &[weavelet::store::NodeRecord], id: i6
         *look = Look { class, detail: parts.join(" · ") };
     }
     (looks, matched)
+}
+
+/// The drawing as data: every node (source, output type, each input and
+/// what feeds it, whether it is a target, its class and detail when
+/// coloured), the parameters with their values, the edges.
+fn json(d: &Drawing) -> String {
+    let nodes: Vec<serde_json::Value> = d
+        .nodes
+        .iter()
+        .zip(&d.looks)
+        .map(|(node, look)| {
+            let inputs: Vec<serde_json::Value> = node
+                .inputs
+                .iter()
+                .map(|i| {
+                    let from = match &i.from {
+                        GraphSource::Node(j) => serde_json::json!({ "node": d.nodes[*j].name }),
+                        GraphSource::Param { name, .. } => serde_json::json!({ "param": name }),
+                        GraphSource::Default => serde_json::json!("default"),
+                    };
+                    serde_json::json!({ "name": i.name, "type": i.ty.to_string(), "from": from })
+                })
+                .collect();
+            let mut n = serde_json::json!({
+                "name": node.name, "source": node.source, "output": node.output.to_string(),
+                "target": node.target, "inputs": inputs,
+            });
+            if look.class != Class::Plain {
+                n["status"] = look.class.key().into();
+                n["detail"] = look.detail.clone().into();
+            }
+            n
+        })
+        .collect();
+    let params: Vec<serde_json::Value> =
+        d.params.iter().map(|(name, value)| serde_json::json!({ "name": name, "value": value })).collect();
+    let edges: Vec<serde_json::Value> = d
+        .edges()
+        .into_iter()
+        .map(|(from, to, input)| {
+            let from = match from.strip_prefix('n').and_then(|j| j.parse::<usize>().ok()) {
+                Some(j) => serde_json::json!({ "node": d.nodes[j].name }),
+                None => {
+                    let k: usize = from.trim_start_matches('p').parse().unwrap_or(0);
+                    serde_json::json!({ "param": d.params.get(k).map(|p| p.0.as_str()) })
+                }
+            };
+            serde_json::json!({ "from": from, "to": d.nodes[to].name, "input": input })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "title": d.title, "sources": d.sources, "params": params, "nodes": nodes, "edges": edges,
+    });
+    format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
 }
 
 /// The graph of run `id`'s `nodes` as SVG text, each coloured by its record in `ran`.

@@ -312,24 +312,46 @@ fn timeline(h: &mut String, run: &RunRecord, nodes: &[NodeRecord]) {
             display::duration(std::time::Duration::from_micros((ms * 1000.0) as u64))
         );
     }
-    for (i, (n, start, end)) in spans.iter().enumerate() {
+    let bars: Vec<(f64, f64)> =
+        spans.iter().map(|(_, start, end)| (x(*start), x(*end).max(x(*start) + 2.0))).collect();
+    // Each bar's neighbours on its lane: where the one before ends and the one after starts.
+    let mut room = vec![(0.0, width); spans.len()];
+    let mut next: Vec<Option<usize>> = vec![None; spans.len()];
+    let mut last_on_lane: Vec<Option<usize>> = vec![None; lane_end.len()];
+    for &i in &order {
+        if let Some(before) = last_on_lane[lane[i]] {
+            room[i].0 = bars[before].1;
+            room[before].1 = bars[i].0;
+            next[before] = Some(i);
+        }
+        last_on_lane[lane[i]] = Some(i);
+    }
+    // Left to right, so a label placed after a bar is room the next one's label cannot take.
+    for &i in &order {
+        let n = spans[i].0;
         let (fill, stroke) = super::graph::status_colours(&n.status);
-        let (x0, x1) = (x(*start), x(*end).max(x(*start) + 2.0));
+        let (x0, x1) = bars[i];
         let y = row * lane[i] as f64 + 3.0;
-        // The name inside the bar when it fits, else beside it (right, or left at the end).
+        // The name inside the bar when it fits, else beside it where its lane has room,
+        // else only in the bar's tooltip.
         let text_w = 6.5 * n.node.chars().count() as f64 + 8.0;
-        let (tx, anchor) = if x1 - x0 > text_w {
-            (x0 + 4.0, "start")
-        } else if x1 + text_w < width {
-            (x1 + 4.0, "start")
+        let (tx, anchor, label) = if x1 - x0 > text_w {
+            (x0 + 4.0, "start", esc(&n.node))
+        } else if x1 + text_w < room[i].1 {
+            if let Some(after) = next[i] {
+                room[after].0 = room[after].0.max(x1 + text_w);
+            }
+            (x1 + 4.0, "start", esc(&n.node))
+        } else if x0 - text_w > room[i].0 {
+            (x0 - 4.0, "end", esc(&n.node))
         } else {
-            (x0 - 4.0, "end")
+            (x0, "start", String::new())
         };
         let _ = write!(
             h,
             "<g class=\"bar\" data-node=\"{name}\"><title>{name}: {status}, {took}</title><rect x=\"{x0:.1}\" y=\"{y:.1}\" \
              width=\"{w:.1}\" height=\"{hh:.1}\" rx=\"3\" fill=\"{fill}\" stroke=\"{stroke}\"/><text x=\"{tx:.1}\" \
-             y=\"{ty:.1}\" text-anchor=\"{anchor}\">{name}</text></g>",
+             y=\"{ty:.1}\" text-anchor=\"{anchor}\">{label}</text></g>",
             name = esc(&n.node),
             status = esc(&n.status),
             took = display::duration(n.duration),
