@@ -5,15 +5,6 @@ use std::path::Path;
 
 use crate::common::*;
 
-/// examples/timeseries (a Rhai script, a CSV, a chart) copied into `dir`.
-fn timeseries(dir: &Path) {
-    let src = repo().join("examples/timeseries");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    for name in ["weavelet.toml", "trend.rhai", "data/daily_sales.csv"] {
-        std::fs::copy(src.join(name), dir.join(name)).unwrap();
-    }
-}
-
 fn run(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
     weavelet_cmd()
         .current_dir(dir)

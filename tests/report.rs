@@ -3,28 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::common::weavelet_in as weavelet;
 use crate::common::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// examples/timeseries (a Rhai script, a CSV, a chart) copied into `dir`.
-fn timeseries(dir: &Path) {
-    let src = repo().join("examples/timeseries");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    for name in ["weavelet.toml", "trend.rhai", "data/daily_sales.csv"] {
-        std::fs::copy(src.join(name), dir.join(name)).unwrap();
-    }
-}
-
-fn weavelet(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
-    weavelet_cmd()
-        .current_dir(dir)
-        .env_remove("WEAVELET_NO_CACHE")
-        .args(args)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .assert()
-}
 
 /// Chromium, or `None` (with a note) where it is not installed outside CI.
 fn chromium() -> Option<PathBuf> {

@@ -116,11 +116,7 @@ fn watch_runs_again_on_a_change_and_never_on_its_own_writes() {
 #[test]
 fn watch_follows_the_files_a_pipeline_may_read() {
     let dir = tempfile::tempdir().unwrap();
-    let src = repo().join("examples/timeseries");
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    for name in ["weavelet.toml", "trend.rhai", "data/daily_sales.csv"] {
-        std::fs::copy(src.join(name), dir.path().join(name)).unwrap();
-    }
+    timeseries(dir.path());
     let w = Watching::start(dir.path(), &[".", "-q"]);
     let until = Instant::now() + Duration::from_secs(60);
     while w.runs() < 1 {

@@ -159,3 +159,12 @@ pub fn manifest(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     path
 }
+
+/// examples/timeseries (a Rhai script, a CSV, a chart) copied into `dir`.
+pub fn timeseries(dir: &Path) {
+    let src = repo().join("examples/timeseries");
+    std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
+    for name in ["weavelet.toml", "trend.rhai", "data/daily_sales.csv"] {
+        std::fs::copy(src.join(name), dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

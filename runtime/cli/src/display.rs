@@ -30,6 +30,26 @@ pub fn duration(d: Duration) -> String {
     weavelet::human_duration(d)
 }
 
+/// A node's history line as the tables show it: where it ran, attempts,
+/// duration, bytes in, bytes out, peak memory, fuel (`-` where none).
+pub fn node_cells(n: &weavelet::store::NodeRecord) -> [String; 7] {
+    let bytes = |b: u64| if b == 0 { "-".to_string() } else { weavelet::human_bytes(b) };
+    [
+        match n.isolation.as_deref() {
+            Some("process") => "worker",
+            Some("in-process") => "in-process",
+            _ => "-",
+        }
+        .to_string(),
+        if n.attempts == 0 { "-".to_string() } else { n.attempts.to_string() },
+        duration(n.duration),
+        bytes(n.bytes_in),
+        bytes(n.bytes_out),
+        bytes(n.peak_memory),
+        n.fuel.map_or("-".to_string(), |f| f.to_string()),
+    ]
+}
+
 impl Status {
     pub fn new(total: usize, quiet: bool) -> Arc<Status> {
         let bar = (std::io::stderr().is_terminal() && !quiet).then(|| {

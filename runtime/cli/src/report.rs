@@ -370,31 +370,18 @@ fn costs(h: &mut String, nodes: &[NodeRecord]) {
         "<h2>Cost per node</h2>\n<table id=\"costs\"><tr><th>node</th><th>status</th><th>ran in</th><th>attempts</th>\
          <th>took</th><th>bytes in</th><th>bytes out</th><th>peak memory</th><th>fuel</th><th>note</th></tr>\n",
     );
-    let bytes = |b: u64| if b == 0 { "-".to_string() } else { human_bytes(b) };
     for n in nodes {
         let (fill, stroke) = super::graph::status_colours(&n.status);
+        let [ran_in, attempts, took, bytes_in, bytes_out, peak, fuel] = display::node_cells(n);
         let _ = writeln!(
             h,
-            "<tr data-node=\"{}\" data-status=\"{}\"><td><code>{}</code></td><td><span class=\"status\" \
-             style=\"background:{fill};border-color:{stroke}\">{}</span></td><td>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td>{}</td></tr>",
-            esc(&n.node),
-            esc(&n.status),
-            esc(&n.node),
-            esc(&n.status),
-            match n.isolation.as_deref() {
-                Some("process") => "worker",
-                Some("in-process") => "in-process",
-                _ => "-",
-            },
-            if n.attempts == 0 { "-".to_string() } else { n.attempts.to_string() },
-            display::duration(n.duration),
-            bytes(n.bytes_in),
-            bytes(n.bytes_out),
-            bytes(n.peak_memory),
-            n.fuel.map_or("-".to_string(), |f| f.to_string()),
-            esc(&cut(n.error.as_deref().or(n.reason.as_deref()).unwrap_or(""), MAX_TEXT))
+            "<tr data-node=\"{node}\" data-status=\"{status}\"><td><code>{node}</code></td><td><span class=\"status\" \
+             style=\"background:{fill};border-color:{stroke}\">{status}</span></td><td>{ran_in}</td><td class=\"num\">\
+             {attempts}</td><td class=\"num\">{took}</td><td class=\"num\">{bytes_in}</td><td class=\"num\">{bytes_out}\
+             </td><td class=\"num\">{peak}</td><td class=\"num\">{fuel}</td><td>{note}</td></tr>",
+            node = esc(&n.node),
+            status = esc(&n.status),
+            note = esc(&cut(n.error.as_deref().or(n.reason.as_deref()).unwrap_or(""), MAX_TEXT))
         );
     }
     h.push_str("</table>\n");

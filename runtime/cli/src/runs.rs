@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use weavelet::human_bytes;
-
 use super::display;
 
 #[derive(clap::Args)]
@@ -242,23 +240,19 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 "FUEL"
             );
             for n in &nodes {
-                let bytes = |b: u64| if b == 0 { "-".to_string() } else { human_bytes(b) };
                 let note = n.error.as_deref().or(n.reason.as_deref()).unwrap_or("");
+                let [ran_in, attempts, took, bytes_in, bytes_out, peak, fuel] = display::node_cells(n);
                 out!(
                     "{:<width$}  {:<10}  {:<10}  {:>8}  {:>9}  {:>9}  {:>9}  {:>9}  {:>12}  {}",
                     n.node,
                     n.status,
-                    match n.isolation.as_deref() {
-                        Some("process") => "worker",
-                        Some("in-process") => "in-process",
-                        _ => "-",
-                    },
-                    if n.attempts == 0 { "-".to_string() } else { n.attempts.to_string() },
-                    display::duration(n.duration),
-                    bytes(n.bytes_in),
-                    bytes(n.bytes_out),
-                    bytes(n.peak_memory),
-                    n.fuel.map_or("-".to_string(), |f| f.to_string()),
+                    ran_in,
+                    attempts,
+                    took,
+                    bytes_in,
+                    bytes_out,
+                    peak,
+                    fuel,
                     weavelet::sanitize(note)
                 );
             }
