@@ -147,6 +147,7 @@ fn the_polyglot_report_runs_a_node_of_every_language_in_one_pipeline() {
 fn declarations(folder: &str) -> serde_json::Value {
     let built = weavelet_cmd().arg("build").arg(repo().join(folder)).arg("--json").assert().success();
     let built: serde_json::Value = serde_json::from_slice(&built.get_output().stdout).unwrap();
+    crate::common::schema::assert_matches("build", &built);
     let component = std::path::Path::new(built["component"].as_str().unwrap());
     assert_eq!(built["bytes"].as_u64(), Some(std::fs::metadata(component).unwrap().len()), "{built}");
     assert_eq!(built["sha256"].as_str().unwrap().len(), 64, "{built}");

@@ -23,6 +23,7 @@ mod registry;
 mod replay;
 mod report;
 mod rhai;
+mod schemas;
 mod tables;
 mod telemetry;
 mod watch;

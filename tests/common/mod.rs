@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use weavelet::{ComponentModule, Config, Pipeline, Runtime};
 
+pub mod schema;
 mod wat;
 #[allow(unused_imports)]
 pub use wat::wat_component;

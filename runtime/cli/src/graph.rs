@@ -355,7 +355,7 @@ fn json(d: &Drawing) -> String {
                     let from = match &i.from {
                         GraphSource::Node(j) => serde_json::json!({ "node": d.nodes[*j].name }),
                         GraphSource::Param { name, .. } => serde_json::json!({ "param": name }),
-                        GraphSource::Default => serde_json::json!("default"),
+                        GraphSource::Default => serde_json::json!({ "default": true }),
                     };
                     serde_json::json!({ "name": i.name, "type": i.ty.to_string(), "from": from })
                 })

@@ -145,7 +145,7 @@ impl ResultStore {
                  run INTEGER NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL, started INTEGER NOT NULL,
                  duration_us INTEGER NOT NULL, attempts INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
                  bytes_out INTEGER NOT NULL, peak_memory INTEGER NOT NULL, fuel INTEGER,
-                 error TEXT, reason TEXT, isolation TEXT);
+                 error TEXT, reason TEXT, isolation TEXT, output TEXT);
              CREATE INDEX IF NOT EXISTS node_runs_by_run ON node_runs (run);
              CREATE TABLE IF NOT EXISTS node_logs (
                  run INTEGER NOT NULL, node TEXT NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL,
@@ -171,8 +171,12 @@ impl ResultStore {
                     |r| r.get::<_, i64>(0),
                 )
                 .map(|n| n > 0)?;
-            if !has {
-                db.execute_batch(&format!("ALTER TABLE node_runs ADD COLUMN {column} TEXT"))?;
+            // Another process opening the same old history may have added it a moment ago.
+            if !has
+                && let Err(e) = db.execute_batch(&format!("ALTER TABLE node_runs ADD COLUMN {column} TEXT"))
+                && !e.to_string().contains("duplicate column")
+            {
+                return Err(e.into());
             }
         }
         let version: Option<i64> =
@@ -214,6 +218,22 @@ impl ResultStore {
 mod tests {
     use super::*;
     use weavelet_core::NodeRecord;
+
+    #[test]
+    fn many_processes_opening_a_new_store_at_once_all_open_it() {
+        // Each thread has its own connection, as each `weavelet` process does.
+        for _ in 0..5 {
+            let cache = tempfile::tempdir().unwrap();
+            let opened: Vec<Result<ResultStore, StoreError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> =
+                    (0..8).map(|_| scope.spawn(|| ResultStore::open(cache.path()))).collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for store in opened {
+                store.unwrap();
+            }
+        }
+    }
 
     #[test]
     fn a_history_written_before_isolation_was_recorded_is_read_and_extended() {
