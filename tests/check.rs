@@ -128,6 +128,7 @@ fn inspect_describes_a_pipeline_and_a_script_without_building() {
         &weavelet(dir.path(), &["inspect", "weavelet.toml", "--json"]).success(),
     ))
     .unwrap();
+    crate::common::schema::assert_matches("inspect-pipeline", &json);
     assert_eq!(json["params"][0]["value"], 4, "{json}");
     assert_eq!(json["params"][0]["required"], false);
     assert_eq!(json["nodes"][0]["name"], "numbers");

@@ -216,6 +216,7 @@ fn inspect_shows_declarations() {
     let out = weavelet(dir.path()).args(["inspect", "--json", FIXTURE_NODES]).output().unwrap();
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::schema::assert_matches("inspect-component", &doc);
     let inc = doc["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "inc").unwrap();
     assert_eq!(
         inc["inputs"][0],

@@ -61,6 +61,16 @@ fn every_json_output_matches_its_schema() {
 }
 
 #[test]
+fn a_component_asking_for_every_capability_matches_the_inspect_schema() {
+    let out = weavelet_cmd().args(["inspect", "--json", CAPABILITY_NODES]).assert().success();
+    let doc = json(&stdout(&out));
+    assert_matches("inspect-component", &doc);
+    let asked: Vec<&serde_json::Value> =
+        doc["nodes"].as_array().unwrap().iter().flat_map(|n| n["capabilities"].as_array().unwrap()).collect();
+    assert!(asked.len() >= 3, "{doc}");
+}
+
+#[test]
 fn the_schema_checker_catches_what_does_not_match() {
     let good = serde_json::json!({ "intact": true, "problems": [] });
     assert!(check("cache-verify", &good).is_empty());
