@@ -117,6 +117,13 @@ fn watch_runs_again_on_a_change_and_never_on_its_own_writes() {
 fn watch_follows_the_files_a_pipeline_may_read() {
     let dir = tempfile::tempdir().unwrap();
     timeseries(dir.path());
+    // A folder nodes may write into is their output, as the files of [outputs] are, even
+    // inside a folder they read.
+    let manifest = dir.path().join("weavelet.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("read = [\"data\"]", "read = [\"data\"]\nwrite = [\"data/exports\"]");
+    std::fs::write(&manifest, text).unwrap();
     let w = Watching::start(dir.path(), &[".", "-q"]);
     let until = Instant::now() + Duration::from_secs(60);
     while w.runs() < 1 {
@@ -126,6 +133,8 @@ fn watch_follows_the_files_a_pipeline_may_read() {
     // The chart files it wrote (out/trend.svg, out/trend@2x.png) wake nothing.
     std::thread::sleep(Duration::from_millis(1200));
     assert!(dir.path().join("out/trend.svg").is_file());
+    std::fs::write(dir.path().join("data/exports/written.csv"), "a\n1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
     assert_eq!(w.runs(), 1, "{}", w.stderr.lock().unwrap());
     // A new row in the granted data folder does.
     let csv = dir.path().join("data/daily_sales.csv");

@@ -481,7 +481,7 @@ pub struct WatchList {
     /// The manifest, its scripts, its local component files and node folders,
     /// and every folder it grants reads of (`[policy]`, per source, per node).
     pub inputs: Vec<PathBuf>,
-    /// The files `[outputs]` writes.
+    /// The files `[outputs]` writes and the folders nodes may write (`write` grants).
     pub outputs: Vec<PathBuf>,
 }
 
@@ -504,6 +504,11 @@ pub fn watch_list(path: &Path) -> Result<WatchList, Error> {
         policy.sources.values().chain(policy.nodes.values()).flat_map(|entry| entry.get_ref().read.iter()),
     );
     list.inputs.extend(reads.map(|dir| base.join(dir.get_ref())));
+    // What nodes may write (inside the pipeline's folder) is output, never a reason to run.
+    let writes = policy.write.iter().chain(
+        policy.sources.values().chain(policy.nodes.values()).flat_map(|entry| entry.get_ref().write.iter()),
+    );
+    list.outputs.extend(writes.map(|dir| base.join(dir.get_ref())));
     for target in manifest.outputs.values() {
         match target.get_ref() {
             OutputTargets::One(path) => list.outputs.push(base.join(path)),
