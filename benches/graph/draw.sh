@@ -10,15 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${WEAVELET:-${CARGO_TARGET_DIR:-$root/target}/release/weavelet}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 - "$n" > "$work/big.rhai" <<'PY'
-import random, sys
-n = int(sys.argv[1])
-random.seed(3)
-print("/// @input n int\nfn s0(n) { n }")
-for i in range(1, n):
-    deps = sorted(set(random.randrange(max(0, i - 40), i) for _ in range(random.randint(1, 3))))
-    print(f"fn s{i}({', '.join(f's{d}' for d in deps)}) {{ {' + '.join(f's{d}' for d in deps)} }}")
-PY
+python3 "$root/benches/graph/big_pipeline.py" "$n" > "$work/big.rhai"
 best() {
     local best=""
     for _ in $(seq "$runs"); do

@@ -118,17 +118,21 @@ pub fn reason(r: &Reason) -> String {
 /// current folder when under it), and the source line with the text underlined.
 /// `None` when the file cannot be read any more.
 pub fn located(span: &weavelet::SourceSpan) -> Option<(String, String)> {
-    let (line, column, width) = position(span)?;
     let src = std::fs::read_to_string(&span.file).ok()?;
+    let (line, column, width) = position_in(span, &src)?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let file = span.file.strip_prefix(&cwd).unwrap_or(&span.file);
     Some((format!("{}:{line}:{column}", file.display()), weavelet::snippet(&src, line, column, width)))
 }
 
-/// The line, column (from 1) and width of `span`'s text: the first place on
-/// its line where it stands as a whole word, else the line's start.
+/// The line, column (from 1) and width of `span`'s text, reading its file.
 pub fn position(span: &weavelet::SourceSpan) -> Option<(usize, usize, usize)> {
-    let src = std::fs::read_to_string(&span.file).ok()?;
+    position_in(span, &std::fs::read_to_string(&span.file).ok()?)
+}
+
+/// The line, column (from 1) and width of `span`'s text in `src`: the first
+/// place on its line where it stands as a whole word, else the line's start.
+fn position_in(span: &weavelet::SourceSpan, src: &str) -> Option<(usize, usize, usize)> {
     let text = src.lines().nth(span.line.saturating_sub(1))?;
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     let found = text.match_indices(span.text.as_str()).find(|(i, _)| {

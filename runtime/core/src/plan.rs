@@ -127,7 +127,7 @@ impl Plan {
     }
 
     /// What feeds each input of planned node `i`, in declaration order.
-    pub(crate) fn graph_inputs(&self, i: usize) -> Vec<GraphInput> {
+    fn graph_inputs(&self, i: usize) -> Vec<GraphInput> {
         let planned = &self.inner.nodes[i];
         let node = &planned.node;
         node.decl

@@ -203,14 +203,14 @@ pub(super) fn run_plan_record(
     let origin = std::path::Path::new(plan.origin());
     let digest =
         store.filter(|_| origin.is_absolute()).and_then(|s| s.fingerprint(DepKind::File, origin).ok());
+    // The planned graph once: the parameters read, and what feeds each node's inputs.
+    let graph = plan.graph();
     let mut params: Vec<(String, Value)> = Vec::new();
-    for node in plan.graph() {
-        for input in node.inputs {
-            if let crate::GraphSource::Param { name, value } = input.from
-                && !params.iter().any(|(p, _)| *p == name)
-            {
-                params.push((name, value));
-            }
+    for input in graph.iter().flat_map(|node| &node.inputs) {
+        if let crate::GraphSource::Param { name, value } = &input.from
+            && !params.iter().any(|(p, _)| p == name)
+        {
+            params.push((name.clone(), value.clone()));
         }
     }
     params.sort_by(|a, b| a.0.cmp(&b.0));
@@ -218,7 +218,11 @@ pub(super) fn run_plan_record(
         digest,
         targets: plan.targets().map(str::to_string).collect(),
         params,
-        nodes: (0..plan.len()).map(|i| super::keys::planned_record(plan, i, default)).collect(),
+        nodes: graph
+            .iter()
+            .enumerate()
+            .map(|(i, node)| super::keys::planned_record(plan, i, &node.inputs, default))
+            .collect(),
     }
 }
 

@@ -7,7 +7,7 @@ use super::state::RunState;
 use crate::cache::{Parts, PlannedRecord};
 use crate::key::{self, Digest, KeyHasher};
 use crate::pipeline::Body;
-use crate::plan::{GraphSource, Input, Plan};
+use crate::plan::{GraphInput, GraphSource, Input, Plan};
 use crate::policy::Policy;
 use crate::value::Value;
 
@@ -85,21 +85,25 @@ fn policy_id(node: &crate::Node, policy: &Policy) -> Digest {
 
 /// What the history records of planned node `i` as a run starts: its code
 /// and policy identities, its effective policy in words, what feeds each input.
-pub(super) fn planned_record(plan: &Plan, i: usize, default: &Policy) -> PlannedRecord {
+/// (`inputs`: what feeds each of its inputs, as [`Plan::graph`] gives them).
+pub(super) fn planned_record(
+    plan: &Plan,
+    i: usize,
+    inputs: &[GraphInput],
+    default: &Policy,
+) -> PlannedRecord {
     let inner = &plan.inner;
-    let planned = &inner.nodes[i];
-    let node = &planned.node;
+    let node = &inner.nodes[i].node;
     let policy = policy_of(node, inner.files.as_ref(), default);
-    let inputs = plan
-        .graph_inputs(i)
-        .into_iter()
+    let inputs = inputs
+        .iter()
         .map(|input| {
-            let from = match input.from {
-                GraphSource::Node(d) => format!("node {}", inner.nodes[d].node.name),
+            let from = match &input.from {
+                GraphSource::Node(d) => format!("node {}", inner.nodes[*d].node.name),
                 GraphSource::Param { name, .. } => format!("param {name}"),
                 GraphSource::Default => "default".to_string(),
             };
-            (input.name, from)
+            (input.name.clone(), from)
         })
         .collect();
     PlannedRecord {
