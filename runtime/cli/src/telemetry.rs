@@ -183,7 +183,7 @@ impl RunTrace {
                 let span = self.open.lock().remove(node).unwrap_or_else(|| self.node_span(node));
                 if let EventKind::Failed { failure } = &event.kind {
                     span.record("otel.status_code", "ERROR");
-                    span.record("otel.status_description", weavelet::sanitize(&failure.message).as_str());
+                    span.record("otel.status_description", status_text(&failure.message).as_str());
                 }
                 let mut history = self.history.lock();
                 match &history.0 {
@@ -228,6 +228,19 @@ impl RunTrace {
     }
 }
 
+/// The most of a failure's message a span carries: a guest's error text is
+/// as long as its memory allows, the exporter's requests are not.
+const MAX_STATUS: usize = 4096;
+
+/// A failure's message for a span's status: sanitised, at most [`MAX_STATUS`] characters.
+fn status_text(message: &str) -> String {
+    let clean = weavelet::sanitize(message);
+    match clean.char_indices().nth(MAX_STATUS) {
+        Some((i, _)) => format!("{}…", &clean[..i]),
+        None => clean,
+    }
+}
+
 /// What node `node` cost in run `run`, from its history line, on `span`.
 fn costs(span: &tracing::Span, store: &weavelet::ResultStore, run: i64, node: &str) {
     let Ok(Some(record)) = store.node_record(run, node) else { return };
@@ -244,5 +257,15 @@ fn costs(span: &tracing::Span, store: &weavelet::ResultStore, run: i64, node: &s
     }
     if let Some(isolation) = &record.isolation {
         span.record("weavelet.isolation", isolation.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_status_message_is_bounded() {
+        assert_eq!(super::status_text("short"), "short");
+        let long = "x".repeat(100_000);
+        assert_eq!(super::status_text(&long).chars().count(), super::MAX_STATUS + 1);
     }
 }
