@@ -211,7 +211,7 @@ fn inspect_shows_declarations() {
         .stdout(predicate::str::contains(
             "runs in a confined worker process per node (isolation = \"process\"",
         ))
-        .stdout(predicate::str::contains("imports\n  weavelet:node/host@0.3.0"))
+        .stdout(predicate::str::contains("imports\n  weavelet:node/host@0.4.0"))
         .stdout(predicate::str::contains("WASI environment: empty"));
     let out = weavelet(dir.path()).args(["inspect", "--json", FIXTURE_NODES]).output().unwrap();
     assert!(out.status.success());
@@ -223,7 +223,7 @@ fn inspect_shows_declarations() {
         serde_json::json!({ "name": "x", "type": "int", "optional": false, "columns": [] })
     );
     assert_eq!(inc["output"], "int");
-    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "weavelet:node/host@0.3.0"));
+    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "weavelet:node/host@0.4.0"));
     assert_eq!(doc["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(doc["isolation"], "process");
 }

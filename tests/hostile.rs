@@ -201,6 +201,37 @@ fn case_02_a_start_function_that_never_returns_is_stopped() {
     );
 }
 
+/// Components built against the older contract the host still runs
+/// (`weavelet:node@0.3.0`) get the same budgets and caps: the host functions,
+/// the store and its limits are one source for every contract version.
+#[test]
+fn the_older_contract_is_held_to_the_same_budgets() {
+    let older = |name: &str| crate::common::wat_component_for(name, "0.3.0");
+    let o = Arena::new(&[older("start_loop").as_str()], "").run(&[], &[]);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("it did not declare its nodes within the wall-time budget of 5s"),
+        "{}",
+        o.stderr
+    );
+    Arena::new(&[older("realloc_loop").as_str()], "").stopped(
+        "realloc_loop",
+        &[],
+        "(realloc_loop-0.3.0.wasm) was stopped: wall-time budget of 1s exceeded",
+    );
+    Arena::new(&[older("many_memories").as_str()], "[policy]\ntimeout = \"1s\"\nmemory = \"128MiB\"\n")
+        .stopped(
+            "many_memories",
+            &[],
+            "was stopped: memory budget of 128.0 MiB exceeded (the node asked for 144.1 MiB in all)",
+        );
+    Arena::new(&[older("huge_table").as_str()], "").stopped(
+        "huge_table",
+        &[],
+        "was stopped: a wasm table may hold 100000 elements; the node asked for 10000001",
+    );
+}
+
 #[test]
 fn case_03_bulk_memory_operations_are_stopped_by_wall_time_and_by_fuel() {
     Arena::new(&[], "").stopped("bulk_fill", &[], "wall-time budget of 1s exceeded");

@@ -9,6 +9,7 @@ mod common;
 mod cache;
 mod check;
 mod cli;
+mod contract;
 mod doctor;
 mod graph;
 mod graphics;

@@ -70,7 +70,7 @@ fn raw_calls(l: Limits, name: &str, inputs: Vec<Val>, n: usize) -> (Duration, Va
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
     linker.define_unknown_imports_as_traps(&component).unwrap();
     let pre = linker.instantiate_pre(&component).unwrap();
-    let iface = component.get_export_index(None, "weavelet:node/node@0.3.0").unwrap();
+    let iface = component.get_export_index(None, "weavelet:node/node@0.4.0").unwrap();
     let run = component.get_export_index(Some(&iface), "run").unwrap();
     // The same 10 ms ticker Weavelet runs, stopped when the calls are done so the
     // engine (and its pool's address space) is freed.

@@ -6,7 +6,7 @@
   (memory $third 0)
   (; weavelet:node many_memories ;)
   (; weavelet:realloc ;)
-  (func (export "weavelet:node/node@0.3.0#run") (param i32 i32 i32 i32) (result i32)
+  (func (export "weavelet:node/node@0.4.0#run") (param i32 i32 i32 i32) (result i32)
     (drop (memory.grow 0 (i32.const 768)))
     (drop (memory.grow $second (i32.const 768)))
     (drop (memory.grow $third (i32.const 768)))

@@ -6,5 +6,5 @@
   (; weavelet:realloc ;)
   (func $spin (loop $again (br $again)))
   (start $spin)
-  (func (export "weavelet:node/node@0.3.0#run") (param i32 i32 i32 i32) (result i32)
+  (func (export "weavelet:node/node@0.4.0#run") (param i32 i32 i32 i32) (result i32)
     i32.const 64))

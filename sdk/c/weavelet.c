@@ -1,5 +1,5 @@
 /* The C SDK's runtime: implements the exports `nodes` and `run` of
- * `weavelet:node/node@0.3.0` over the table that WV_MODULE defines.
+ * `weavelet:node/node@0.4.0` over the table that WV_MODULE defines.
  *
  * Ownership rules of the wit-bindgen C bindings that this file follows:
  *  - Export arguments (`name`, `inputs`) belong to the guest: we free them.
@@ -90,7 +90,7 @@ static char *vformat(const char *fmt, va_list ap) {
 
 static const char *type_name(uint8_t value_tag) {
     static const char *const names[] = {
-        "null",     "boolean",    "int",       "float", "text", "bytes", "bool-list",
+        "null",     "bool",       "int",       "float", "text", "bytes", "bool-list",
         "int-list", "float-list", "text-list", "table", "svg",  "image", "images",
     };
     return value_tag < sizeof names / sizeof names[0] ? names[value_tag] : "unknown";
@@ -98,7 +98,7 @@ static const char *type_name(uint8_t value_tag) {
 
 static const char *decl_type_name(wv_type t) {
     static const char *const names[] = {
-        "any",      "null",       "boolean",   "int",   "float", "text",  "bytes",  "bool-list",
+        "any",      "null",       "bool",      "int",   "float", "text",  "bytes",  "bool-list",
         "int-list", "float-list", "text-list", "table", "svg",   "image", "images",
     };
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
@@ -108,7 +108,7 @@ static const char *decl_type_name(wv_type t) {
 static int value_tag_of(wv_type t) {
     switch (t) {
     case WV_NULL: return WEAVELET_NODE_TYPES_VALUE_NULL;
-    case WV_BOOL: return WEAVELET_NODE_TYPES_VALUE_BOOLEAN;
+    case WV_BOOL: return WEAVELET_NODE_TYPES_VALUE_BOOL;
     case WV_INT: return WEAVELET_NODE_TYPES_VALUE_INT;
     case WV_FLOAT: return WEAVELET_NODE_TYPES_VALUE_FLOAT;
     case WV_TEXT: return WEAVELET_NODE_TYPES_VALUE_TEXT;
@@ -334,8 +334,8 @@ bool wv_is_null(wv_call *call, const char *name) {
 }
 
 bool wv_bool(wv_call *call, const char *name) {
-    wv_value *v = typed(call, name, WEAVELET_NODE_TYPES_VALUE_BOOLEAN);
-    return v ? v->val.boolean : false;
+    wv_value *v = typed(call, name, WEAVELET_NODE_TYPES_VALUE_BOOL);
+    return v ? v->val.bool_ : false;
 }
 
 int64_t wv_int(wv_call *call, const char *name) {
@@ -435,7 +435,7 @@ wv_status wv_return_null(wv_call *call) {
     return set_result(call, (wv_value){.tag = WEAVELET_NODE_TYPES_VALUE_NULL});
 }
 wv_status wv_return_bool(wv_call *call, bool b) {
-    return set_result(call, (wv_value){.tag = WEAVELET_NODE_TYPES_VALUE_BOOLEAN, .val.boolean = b});
+    return set_result(call, (wv_value){.tag = WEAVELET_NODE_TYPES_VALUE_BOOL, .val.bool_ = b});
 }
 wv_status wv_return_int(wv_call *call, int64_t i) {
     return set_result(call, (wv_value){.tag = WEAVELET_NODE_TYPES_VALUE_INT, .val.int_ = i});

@@ -38,7 +38,7 @@
 //   declared type   the node receives          the node may return
 //   int             number (|x| <= 2^53)       integer number or BigInt
 //   float           number                     number or BigInt
-//   boolean, text   boolean, string            the same
+//   bool, text      boolean, string            the same
 //   bytes           Uint8Array                 Uint8Array, ArrayBuffer, byte array
 //   int-list        array of numbers           array of integers, BigInt64Array
 //   float-list      array of numbers           array of numbers, Float64Array
@@ -55,7 +55,7 @@
 // needs an integer, `float` takes any number; under `any` a number is a float.
 //
 // Host handles are the classes jco generates for the WIT resources, imported
-// from `weavelet:node/types@0.3.0` and re-exported here: static functions
+// from `weavelet:node/types@0.4.0` and re-exported here: static functions
 // (`Table.read(path)`, `Svg.chart(table, spec)`) and camelCase methods
 // (`t.groupBy(keys, aggs)`, `t.head(n)`); records are objects with camelCase
 // keys, enums are strings ('bar'), u64 arguments take a number or a BigInt,
@@ -67,8 +67,8 @@
 // input names are read from the functions' source text, once, at build time
 // (the componentizer runs the module's top level and snapshots it).
 
-import { Table, Svg, Image } from 'weavelet:node/types@0.3.0';
-import { log as hostLog, progress as hostProgress } from 'weavelet:node/host@0.3.0';
+import { Table, Svg, Image } from 'weavelet:node/types@0.4.0';
+import { log as hostLog, progress as hostProgress } from 'weavelet:node/host@0.4.0';
 
 export { Table, Svg, Image };
 
@@ -109,7 +109,7 @@ export class InvalidInput extends Error {
 const VALUE_TYPES = new Set([
   'any',
   'null',
-  'boolean',
+  'bool',
   'int',
   'float',
   'text',
@@ -290,6 +290,8 @@ function parseCapabilities(spec, what) {
 }
 
 function checkType(ty, what) {
+  // The contract's name is `bool` (since WIT 0.4.0); JavaScript's own word is kept as a spelling of it.
+  if (ty === 'boolean') return 'bool';
   if (!VALUE_TYPES.has(ty)) {
     throw new TypeError(`${what}: unknown type \`${ty}\` (one of ${[...VALUE_TYPES].join(', ')})`);
   }
@@ -377,7 +379,7 @@ function fromValue(v, ty, input) {
     case 'float-list':
       return Array.from(v.val);
     default:
-      return v.val; // boolean, float, text, bytes (Uint8Array), lists, handles
+      return v.val; // bool, float, text, bytes (Uint8Array), lists, handles
   }
 }
 
@@ -394,7 +396,7 @@ function toValue(x, ty) {
     case 'null':
       if (x !== null && x !== undefined) throw fail();
       return { tag: 'null' };
-    case 'boolean':
+    case 'bool':
       if (typeof x !== 'boolean') throw fail();
       return { tag: ty, val: x };
     case 'int':
@@ -441,7 +443,7 @@ function toValue(x, ty) {
  */
 function inferType(x) {
   if (x === null || x === undefined) return 'null';
-  if (typeof x === 'boolean') return 'boolean';
+  if (typeof x === 'boolean') return 'bool';
   if (typeof x === 'bigint') return 'int';
   if (typeof x === 'number') return 'float';
   if (typeof x === 'string') return 'text';

@@ -131,7 +131,7 @@ class Sdk(unittest.TestCase):
     def test_any_output(self):
         for value, expected in [
             (None, t.Value_Null()),
-            (True, t.Value_Boolean(True)),
+            (True, t.Value_Bool(True)),
             (3, t.Value_Int(3)),
             (2.5, t.Value_Float(2.5)),
             ([1, 2.5], t.Value_FloatList([1.0, 2.5])),

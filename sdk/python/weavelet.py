@@ -38,7 +38,7 @@ Types (annotation -> Weavelet type):
 
 =====================================  ===========================
 ``None`` (return)                      ``null``
-``bool``                               ``boolean``
+``bool``                               ``bool``
 ``int``                                ``int``
 ``float``                              ``float`` (an int is widened)
 ``str``                                ``text``
@@ -157,7 +157,7 @@ class InvalidInput(Exception):
 
 _VT = _t.ValueType
 _SCALARS = {
-    bool: _VT.BOOLEAN,
+    bool: _VT.BOOL,
     int: _VT.INT,
     float: _VT.FLOAT,
     str: _VT.TEXT,
@@ -222,7 +222,7 @@ def _columns(spec) -> list[_t.Column]:
 
 _TYPE_NAMES = {
     _t.Value_Null: "null",
-    _t.Value_Boolean: "boolean",
+    _t.Value_Bool: "bool",
     _t.Value_Int: "int",
     _t.Value_Float: "float",
     _t.Value_Text: "text",
@@ -239,7 +239,7 @@ _TYPE_NAMES = {
 # The value cases a declared input type accepts (ints widen to floats).
 _ACCEPTS = {
     _VT.NULL: (_t.Value_Null,),
-    _VT.BOOLEAN: (_t.Value_Boolean,),
+    _VT.BOOL: (_t.Value_Bool,),
     _VT.INT: (_t.Value_Int,),
     _VT.FLOAT: (_t.Value_Float, _t.Value_Int),
     _VT.TEXT: (_t.Value_Text,),
@@ -305,8 +305,8 @@ def _to_value(v, ty: _t.ValueType):
         if v is not None:
             raise TypeError(f"expected None, got {type(v).__name__}")
         return _t.Value_Null()
-    if ty is _VT.BOOLEAN:
-        return _t.Value_Boolean(_check(v, bool, "bool"))
+    if ty is _VT.BOOL:
+        return _t.Value_Bool(_check(v, bool, "bool"))
     if ty is _VT.INT:
         return _t.Value_Int(_int(v))
     if ty is _VT.FLOAT:
@@ -341,7 +341,7 @@ def _infer(v):
     if v is None:
         return _t.Value_Null()
     for cls, ty in (
-        (bool, _VT.BOOLEAN),
+        (bool, _VT.BOOL),
         (int, _VT.INT),
         (float, _VT.FLOAT),
         (str, _VT.TEXT),

@@ -51,7 +51,7 @@
 //! | Rust parameter or return type | Weavelet type |
 //! |---|---|
 //! | `()` | `null` |
-//! | `bool` | `boolean` |
+//! | `bool` | `bool` |
 //! | `i64`, `i32`, `u32` | `int` |
 //! | `f64`, `f32` | `float` |
 //! | `String` | `text` |
@@ -176,7 +176,7 @@ impl NodeError {
 pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
-        Value::Boolean(_) => "boolean",
+        Value::Bool(_) => "bool",
         Value::Int(_) => "int",
         Value::Float(_) => "float",
         Value::Text(_) => "text",
@@ -256,7 +256,7 @@ macro_rules! scalar {
     };
 }
 
-scalar!(bool, Boolean, Boolean, "boolean", Ok, |v| v);
+scalar!(bool, Bool, Bool, "bool", Ok, |v| v);
 scalar!(i64, Int, Int, "int", Ok, |v| v);
 scalar!(
     i32,

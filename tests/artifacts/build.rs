@@ -12,7 +12,7 @@ fn main() {
     let root = manifest_dir.join("../..");
     let guests = root.join("guests");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
-    for watched in ["guests", "sdk", "wit"] {
+    for watched in ["guests", "sdk", "wit", "runtime/wasm/wit-0.3.0"] {
         rerun_for_tree(&root.join(watched));
     }
 

@@ -10,7 +10,7 @@ use weavelet::{ComponentModule, Config, Pipeline, Runtime};
 pub mod schema;
 mod wat;
 #[allow(unused_imports)]
-pub use wat::wat_component;
+pub use wat::{wat_component, wat_component_for};
 #[allow(unused_imports)]
 pub use weavelet_test_artifacts::{
     CAPABILITY_NODES, DIAMOND_NODES, FIXTURE_NODES, GRAPHICS_NODES, HOSTILE_NODES, NETWORK_NODES,

@@ -6,13 +6,41 @@ use std::path::Path;
 
 /// The component built from `guests/wat/<name>.wat`; returns its path.
 pub fn wat_component(name: &str) -> String {
+    build(name, None)
+}
+
+/// The same module as a component of contract `version`: built against that
+/// frozen WIT when the host keeps it (`runtime/wasm/wit-<version>/`), else the
+/// current WIT with its version changed (what a newer weavelet's SDK would make).
+pub fn wat_component_for(name: &str, version: &str) -> String {
+    build(name, Some(version))
+}
+
+fn build(name: &str, version: Option<&str>) -> String {
     let root = super::repo();
     let file = root.join("guests/wat").join(format!("{name}.wat"));
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let mut module =
-        wat::parse_str(expand_markers(&text)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let wit_file = root.join("wit/node.wit");
+    let mut wit =
+        std::fs::read_to_string(&wit_file).unwrap_or_else(|e| panic!("{}: {e}", wit_file.display()));
+    let mut text = expand_markers(&text);
+    if let Some(version) = version {
+        let current = wit
+            .lines()
+            .find_map(|l| l.strip_prefix("package weavelet:node@"))
+            .map(|v| v.trim_end_matches(';').to_string())
+            .unwrap_or_else(|| panic!("no package line in {}", wit_file.display()));
+        let frozen = root.join(format!("runtime/wasm/wit-{version}/node.wit"));
+        wit = match std::fs::read_to_string(&frozen) {
+            Ok(old) => old,
+            Err(_) => wit.replace(&format!("weavelet:node@{current}"), &format!("weavelet:node@{version}")),
+        };
+        text =
+            text.replace(&format!("weavelet:node/node@{current}"), &format!("weavelet:node/node@{version}"));
+    }
+    let mut module = wat::parse_str(text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_path(root.join("wit")).unwrap_or_else(|e| panic!("wit/: {e:#}"));
+    let pkg = resolve.push_str(&wit_file, &wit).unwrap_or_else(|e| panic!("wit/: {e:#}"));
     let world = resolve.select_world(&[pkg], Some("module")).unwrap_or_else(|e| panic!("{e:#}"));
     wit_component::embed_component_metadata(
         &mut module,
@@ -28,8 +56,12 @@ pub fn wat_component(name: &str) -> String {
     // Tests run in parallel: write a private file, then rename it into place.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wat");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let wasm = dir.join(format!("{name}.wasm"));
-    let tmp = dir.join(format!(".{name}-{}-{:?}.wasm", std::process::id(), std::thread::current().id()));
+    let stem = match version {
+        Some(version) => format!("{name}-{version}"),
+        None => name.to_string(),
+    };
+    let wasm = dir.join(format!("{stem}.wasm"));
+    let tmp = dir.join(format!(".{stem}-{}-{:?}.wasm", std::process::id(), std::thread::current().id()));
     std::fs::write(&tmp, component).unwrap_or_else(|e| panic!("{e}"));
     std::fs::rename(&tmp, &wasm).unwrap_or_else(|e| panic!("{e}"));
     wasm.display().to_string()
@@ -82,7 +114,7 @@ fn declare_node(name: &str) -> String {
   (data (i32.const 128) "{}")
   (data (i32.const 256) "{}")
   (data (i32.const 1024) "{name}")
-  (func (export "weavelet:node/node@0.3.0#nodes") (result i32) (i32.const 128))"#,
+  (func (export "weavelet:node/node@0.4.0#nodes") (result i32) (i32.const 128))"#,
         escape(&result),
         escape(&list),
         escape(&decl)

@@ -248,6 +248,8 @@ pub fn run(mut args: InspectArgs) -> anyhow::Result<ExitCode> {
             "path": args.component.display().to_string(),
             "size": size,
             "sha256": module.content_hash(),
+            "contract": module.contract(),
+            "outdated": module.outdated().map(|d| d.to_string()),
             "imports": module.imports(),
             "isolation": runtime.policy().isolation.name(),
             "nodes": nodes,
@@ -272,6 +274,13 @@ pub fn review(
     out!("component {}", path.display());
     out!("  size    {}", weavelet::human_bytes(size));
     out!("  sha256  {}", module.content_hash());
+    out!("  built against {}", module.contract());
+    if let Some(outdated) = module.outdated() {
+        out!("  note: {}", outdated.message);
+        if let Some(help) = &outdated.help {
+            out!("  help: {help}");
+        }
+    }
     out!(
         "  runs in {}",
         match runtime.policy().isolation {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use weavelet_data::ReadLog;
 
 use crate::decl::NodeDecl;
-use crate::error::{FailureKind, NodeFailure};
+use crate::error::{Diagnostic, FailureKind, NodeFailure};
 use crate::events::{Event, EventKind, EventSink};
 use crate::key::Digest;
 use crate::policy::{Isolation, Policy};
@@ -37,6 +37,13 @@ pub trait NodeImpl: std::any::Any + Send + Sync {
     /// isolated nodes do). For the run history.
     fn isolation(&self, _policy: &Policy) -> Isolation {
         Isolation::InProcess
+    }
+
+    /// What the user should hear about this node's code before it runs (a
+    /// component built against an older contract, say): a warning of every
+    /// plan that includes the node. Nodes saying the same thing are said once.
+    fn notice(&self) -> Option<Diagnostic> {
+        None
     }
 }
 

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use weavelet_data::ReadGrants;
 
 use crate::error::{Diagnostic, Error, Fix};
-use crate::pipeline::{Node, Param, Pipeline};
+use crate::pipeline::{Body, Node, Param, Pipeline};
 use crate::value::{Value, ValueType};
 
 /// Where one input of a planned node gets its value.
@@ -454,6 +454,14 @@ pub(crate) fn build(pipeline: &Pipeline, requested: &[&str]) -> Result<Plan, Err
             d = d.with_help(format!("did you mean `{s}`?"));
         }
         warnings.push(d);
+    }
+    for planned in &planned_nodes {
+        if let Body::Code(code) = &planned.node.body
+            && let Some(notice) = code.notice()
+            && !warnings.contains(&notice)
+        {
+            warnings.push(notice);
+        }
     }
 
     let targets = targets.iter().map(|&t| planned[t as usize]).collect();

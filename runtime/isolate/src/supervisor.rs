@@ -1129,6 +1129,10 @@ impl NodeImpl for Isolated {
     fn isolation(&self, policy: &Policy) -> Isolation {
         policy.isolation
     }
+
+    fn notice(&self) -> Option<weavelet_core::Diagnostic> {
+        self.inner.notice()
+    }
 }
 
 /// One thing a probe tried inside a worker, and what happened.

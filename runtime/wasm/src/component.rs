@@ -16,9 +16,7 @@ use weavelet_core::{
     human_bytes, is_name, names,
 };
 
-use crate::bindings;
-use crate::convert::{capability_from_wit, type_from_wit};
-use crate::host::NodeState;
+use crate::contract::{self, Pre};
 use crate::sandbox;
 
 /// A compiled, pre-instantiated component and the nodes it declares.
@@ -26,7 +24,7 @@ pub struct ComponentModule {
     pub(crate) path: PathBuf,
     pub(crate) display: Arc<str>,
     pub(crate) hash: [u8; 32],
-    pub(crate) pre: bindings::ModulePre<NodeState>,
+    pub(crate) pre: Pre,
     pub(crate) decls: Vec<Arc<NodeDecl>>,
     pub(crate) imports: Arc<[String]>,
     pub(crate) from_disk_cache: bool,
@@ -59,9 +57,31 @@ impl ComponentModule {
         self.decls.iter().map(|d| &**d)
     }
 
-    /// The interfaces it imports (`weavelet:node/host@0.3.0`, `wasi:cli/environment@0.2.6`, ...).
+    /// The interfaces it imports (`weavelet:node/host@0.4.0`, `wasi:cli/environment@0.2.6`, ...).
     pub fn imports(&self) -> &[String] {
         &self.imports
+    }
+
+    /// The WIT contract it was built against (`weavelet:node@0.4.0`).
+    pub fn contract(&self) -> &'static str {
+        self.pre.contract()
+    }
+
+    /// When it was built against an older contract than the current one,
+    /// what to tell its author. It runs all the same.
+    pub fn outdated(&self) -> Option<Diagnostic> {
+        let contract = self.contract();
+        (contract != contract::CURRENT).then(|| {
+            Diagnostic::new(format!(
+                "{} was built against {contract}, an older contract this weavelet still runs",
+                self.display
+            ))
+            .with_help(format!(
+                "rebuild it with the current SDK (`weavelet build`, or `cargo build` with weavelet-sdk) \
+                 to target {}; support for {contract} will end in a later release",
+                contract::CURRENT
+            ))
+        })
     }
 
     /// Whether its compiled code came from the on-disk cache.
@@ -82,7 +102,7 @@ impl ComponentModule {
             false,
             weavelet_data::ReadLog::new(),
         );
-        self.pre.instantiate(&mut store).map(drop).map_err(|e| Error::Component {
+        self.pre.instantiate(&mut store).map_err(|e| Error::Component {
             path: self.path.clone(),
             message: format!("it cannot be instantiated: {e:#}"),
         })
@@ -136,6 +156,10 @@ impl NodeImpl for ComponentNode {
             self.module.epoch_tick,
             self.preopen_reads,
         )
+    }
+
+    fn notice(&self) -> Option<Diagnostic> {
+        self.module.outdated()
     }
 
     /// The component's content hash and the node's name in it.
@@ -206,10 +230,11 @@ pub(crate) fn load(rt: &crate::engine::Inner, path: &Path) -> Result<Arc<Compone
             foreign.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
         )));
     }
+    let exports: Vec<String> =
+        component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    Pre::check_known(&exports).map_err(err)?;
     let pre = linker.instantiate_pre(&component).map_err(|e| err(format!("it cannot be linked: {e:#}")))?;
-    let pre = bindings::ModulePre::new(pre).map_err(|e| {
-        err(format!("it is not a Weavelet component (it must export `weavelet:node/node@0.3.0`): {e:#}"))
-    })?;
+    let pre = Pre::new(pre, &exports).map_err(err)?;
     // wasmtime makes a module's memory image on its first instance, in a
     // memfd it then seals; Linux can refuse the seal for a moment (EBUSY while
     // a page just written is still referenced elsewhere). Seen twice in about
@@ -252,9 +277,7 @@ pub(crate) fn load(rt: &crate::engine::Inner, path: &Path) -> Result<Arc<Compone
     Ok(module)
 }
 
-fn validate_decls(
-    raw: Vec<bindings::weavelet::node::types::NodeDecl>,
-) -> Result<Vec<Arc<NodeDecl>>, Diagnostic> {
+fn validate_decls(raw: Vec<NodeDecl>) -> Result<Vec<Arc<NodeDecl>>, Diagnostic> {
     let mut decls: Vec<Arc<NodeDecl>> = Vec::with_capacity(raw.len());
     if raw.is_empty() {
         return Err(Diagnostic::new("the component declares no nodes"));
@@ -278,41 +301,24 @@ fn validate_decls(
                     d.name, i.name
                 )));
             }
-            let columns = columns_from_wit(&d.name, i.columns)?;
-            inputs.push(InputDecl { name: i.name, ty: type_from_wit(i.ty), optional: i.optional, columns });
+            check_columns(&d.name, &i.columns)?;
+            inputs.push(i);
         }
-        let output_columns = columns_from_wit(&d.name, d.output_columns)?;
-        decls.push(Arc::new(NodeDecl {
-            name: d.name,
-            doc: d.doc,
-            inputs,
-            output: type_from_wit(d.output),
-            output_columns,
-            capabilities: d.capabilities.into_iter().map(capability_from_wit).collect(),
-        }));
+        check_columns(&d.name, &d.output_columns)?;
+        decls.push(Arc::new(NodeDecl { inputs, ..d }));
     }
     Ok(decls)
 }
 
-/// Column requirements as declared by a component, with their type names checked.
-fn columns_from_wit(
-    node: &str,
-    columns: Vec<bindings::weavelet::node::types::Column>,
-) -> Result<Vec<(String, String)>, Diagnostic> {
-    columns
-        .into_iter()
-        .map(|c| {
-            if weavelet_data::table::is_column_type(&c.dtype) {
-                Ok((c.name, c.dtype))
-            } else {
-                Err(Diagnostic::new(format!(
-                    "node `{node}` declares column `{}` with an unknown type `{}`",
-                    c.name, c.dtype
-                ))
-                .with_help(format!("column types: {}", weavelet_data::table::COLUMN_TYPES)))
-            }
-        })
-        .collect()
+/// Column requirements as declared by a component: their type names must be known.
+fn check_columns(node: &str, columns: &[(String, String)]) -> Result<(), Diagnostic> {
+    match columns.iter().find(|(_, dtype)| !weavelet_data::table::is_column_type(dtype)) {
+        None => Ok(()),
+        Some((name, dtype)) => Err(Diagnostic::new(format!(
+            "node `{node}` declares column `{name}` with an unknown type `{dtype}`"
+        ))
+        .with_help(format!("column types: {}", weavelet_data::table::COLUMN_TYPES))),
+    }
 }
 
 /// Compile `bytes`, or load the code this engine compiled for them before.
@@ -367,7 +373,6 @@ impl ComponentModule {
         let failed = |message: String| Error::Component { path: self.path.clone(), message };
         let serialized = self
             .pre
-            .instance_pre()
             .component()
             .serialize()
             .map_err(|e| failed(format!("its compiled code cannot be saved: {e:#}")))?;

@@ -10,8 +10,11 @@
 //! - `sandbox`: one invocation — a new `Store`, budgets armed before
 //!   instantiation, WASI with only what the policy grants, traps turned into
 //!   node failures.
-//! - `host`: the host functions a guest may call, one module per
-//!   capability (logging, tables, graphics); `clocks` (fixed or real clocks,
+//! - `contract`: the WIT contract's versions this host runs (0.4.0, and
+//!   0.3.0 for components built before it) and one way to call either;
+//!   `bindings` holds each version's generated bindings.
+//! - `host`: the host functions a guest may call, one file per capability
+//!   (logging, tables, graphics), compiled once per contract version; `clocks` (fixed or real clocks,
 //!   sleeps bounded by the deadline) and `limits` (summed memory, table
 //!   elements); `net` (the `net` grant: wasi:http requests checked against
 //!   the granted hosts, resolved and connected by the host, counted).
@@ -22,7 +25,7 @@
 mod bindings;
 mod clocks;
 mod component;
-mod convert;
+mod contract;
 mod engine;
 mod host;
 mod limits;
@@ -30,6 +33,7 @@ mod net;
 mod sandbox;
 
 pub use component::ComponentModule;
+pub use contract::{CURRENT as CONTRACT, OLDER as OLDER_CONTRACTS};
 pub use engine::{EngineConfig, LARGE_COMPONENT, WasmEngine};
 pub use net::{
     Answer, NetRules, NetUsage, Outgoing, Proxy, error_code, fetch_blocking, proxy_requests_through,

@@ -17,9 +17,8 @@ use weavelet_core::{
 use weavelet_data::ReadLog;
 
 use crate::bindings;
-use crate::bindings::weavelet::node::types as wit;
 use crate::clocks::{FixedClock, RealClock, SleepPastDeadline, bounded_sleeps};
-use crate::convert::{from_wit, to_wit};
+use crate::contract::{Outcome, Pre};
 use crate::host::{LogBudget, NodeState};
 use crate::limits::{Limiter, MemoryBudgetExceeded, TableBudgetExceeded};
 use crate::net::{Net, NetRules, NetUsage};
@@ -34,7 +33,9 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<NodeState>> {
     // what the node's `net` grant does not name (all of it, by default).
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     bounded_sleeps(&mut linker)?;
-    bindings::Module::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)?;
+    // Every contract version this host runs (`crate::contract`).
+    bindings::v0_4::Module::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)?;
+    bindings::v0_3::Module::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 
@@ -152,7 +153,7 @@ pub(crate) fn store(
 /// sandbox, as `call` says. `preopen_reads`: the node declares `read-dir`,
 /// so its read grants are also WASI preopens.
 pub(crate) fn invoke(
-    pre: &bindings::ModulePre<NodeState>,
+    pre: &Pre,
     call: &Call<'_>,
     component_node: &str,
     inputs: Vec<Value>,
@@ -181,14 +182,8 @@ pub(crate) fn invoke(
                 .into(),
         ));
     }
-    let mut wit_inputs: Vec<(String, wit::Value)> = Vec::with_capacity(inputs.len());
-    for (decl, value) in call.decl().inputs.iter().zip(inputs) {
-        let value = to_wit(&value, store.data_mut()).map_err(|e| fail(FailureKind::Host, e))?;
-        wit_inputs.push((decl.name.clone(), value));
-    }
-    let result = pre
-        .instantiate(&mut store)
-        .and_then(|module| module.weavelet_node_node().call_run(&mut store, component_node, &wit_inputs));
+    let named = call.decl().inputs.iter().map(|decl| decl.name.clone()).zip(inputs).collect();
+    let outcome = pre.run(&mut store, component_node, named);
     // What the guest printed (stdout and stderr, within the log budget) is
     // part of its log: Python's `print`, Rust's `println!`, C's `printf`.
     if let Some(events) = &store.data().events {
@@ -222,22 +217,17 @@ pub(crate) fn invoke(
     {
         call.observe_fuel(budget.saturating_sub(left));
     }
-    let result = match result {
-        Ok(Ok(value)) => match from_wit(value, store.data_mut()) {
-            Ok(value) => Ok(Ok(value)),
-            Err(message) => {
-                return Err(fail(FailureKind::Error { kind: "failed".into(), input: None }, message));
-            }
-        },
-        Ok(Err(e)) => Ok(Err(e)),
-        Err(e) => Err(e),
-    };
     drop(store);
     if let Some((limit, message)) = net_usage.exceeded() {
         return Err(fail(FailureKind::Limit { limit: limit.into() }, message));
     }
-    match result {
-        Ok(Ok(value)) => {
+    match outcome {
+        // The inputs could not be handed over: nothing ran.
+        Outcome::Refused(message) => Err(fail(FailureKind::Host, message)),
+        Outcome::BadReturn(message) => {
+            Err(fail(FailureKind::Error { kind: "failed".into(), input: None }, message))
+        }
+        Outcome::Returned(value) => {
             let size = value.byte_size();
             if size > budgets.output_bytes {
                 return Err(fail(
@@ -251,16 +241,11 @@ pub(crate) fn invoke(
             }
             Ok(value)
         }
-        Ok(Err(e)) => {
-            let kind = match e.kind {
-                wit::ErrorKind::InvalidInput => "invalid-input",
-                wit::ErrorKind::Failed => "failed",
-                wit::ErrorKind::UnknownNode => "unknown-node",
-            };
+        Outcome::Failed(e) => {
             let message: String = e.message.chars().take(4096).collect();
-            Err(fail(FailureKind::Error { kind: kind.to_string(), input: e.input }, message))
+            Err(fail(FailureKind::Error { kind: e.kind.to_string(), input: e.input }, message))
         }
-        Err(err) => {
+        Outcome::Trapped(err) => {
             let guest_said = String::from_utf8_lossy(&stderr.contents()).trim().to_string();
             let guest_said = last_lines(&sanitize(&guest_said), 6);
             if let Some(limit) = err.downcast_ref::<MemoryBudgetExceeded>() {
@@ -355,14 +340,13 @@ fn last_lines(s: &str, n: usize) -> String {
 
 /// Ask a freshly instantiated component for its node declarations.
 pub(crate) fn declarations(
-    pre: &bindings::ModulePre<NodeState>,
+    pre: &Pre,
     policy: &Policy,
     epoch_tick: Duration,
-) -> wasmtime::Result<Vec<wit::NodeDecl>> {
+) -> wasmtime::Result<Vec<weavelet_core::NodeDecl>> {
     let (mut store, _stderr) =
         store(pre.engine(), "<declarations>".into(), policy, epoch_tick, None, false, ReadLog::new());
     // Fuel budgets are for running nodes; declaring them is bounded by wall time.
     let _ = store.set_fuel(u64::MAX);
-    let module = pre.instantiate(&mut store)?;
-    module.weavelet_node_node().call_nodes(&mut store)
+    pre.declarations(&mut store)
 }

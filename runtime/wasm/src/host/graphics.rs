@@ -6,8 +6,8 @@ use wasmtime::component::Resource;
 use weavelet_data::graphics::{chart, raster};
 use weavelet_data::{ChartKind, ChartSpec, GraphicsError, Image, Svg, Table};
 
-use super::NodeState;
-use crate::bindings::weavelet::node::types as wit;
+use super::wit;
+use crate::host::NodeState;
 
 type SvgResult = Result<Resource<Svg>, String>;
 type ImageResult = Result<Resource<Image>, String>;
@@ -15,19 +15,6 @@ type Attrs = Vec<(String, String)>;
 
 fn msg(e: GraphicsError) -> String {
     e.message
-}
-
-impl NodeState {
-    /// A new SVG or image made from the one behind `this`, under a new handle.
-    fn derive_graphic<T: super::HostOwned + Clone + Send + 'static>(
-        &mut self,
-        this: &Resource<T>,
-        f: impl FnOnce(T) -> Result<T, GraphicsError>,
-    ) -> Result<Resource<T>, String> {
-        let value = self.get(this)?;
-        let derived = f(value).map_err(msg)?;
-        self.put(derived)
-    }
 }
 
 fn chart_spec(spec: wit::ChartSpec) -> ChartSpec {

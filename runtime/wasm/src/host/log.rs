@@ -3,14 +3,8 @@
 
 use weavelet_core::{Event, EventKind, LogLevel};
 
-use super::NodeState;
-use crate::bindings::weavelet::node::host::{Host, LogLevel as WitLevel};
-
-/// Bytes of log a node may still write.
-pub(crate) struct LogBudget {
-    pub left: usize,
-    pub dropped: usize,
-}
+use super::host::{Host, LogLevel as WitLevel};
+use crate::host::NodeState;
 
 impl Host for NodeState {
     fn log(&mut self, level: WitLevel, message: String) {

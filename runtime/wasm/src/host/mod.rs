@@ -1,16 +1,15 @@
-//! What a node's store holds, and the host functions it may call, one
-//! module per capability: `log` (logging and progress), `tables`,
-//! `graphics` (SVG documents and images). The clocks and sleeps are in
-//! `crate::clocks`, the memory and table limits in `crate::limits`.
+//! What a node's store holds, and the host functions it may call, one file
+//! per capability: `log.rs` (logging and progress), `tables.rs`,
+//! `graphics.rs` (SVG documents and images). Those three implement the WIT
+//! interfaces and are compiled once per contract version, as modules of
+//! `crate::contract::v0_4` and `v0_3` (`super::wit` is that version's types);
+//! what they share is here. The clocks and sleeps are in `crate::clocks`, the
+//! memory and table limits in `crate::limits`.
 //!
 //! Host-owned values (tables, documents, images) live in the store's
 //! resource table; the guest holds handles. Every handle counts against the
 //! node's handle cap, and the bytes of documents and images against its
 //! memory budget, beside its linear memories.
-
-mod graphics;
-mod log;
-mod tables;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,11 +17,10 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weavelet_core::{EventSink, human_bytes};
-use weavelet_data::{Image, ReadGrants, ReadLog, Svg, Table};
+use weavelet_data::table::TableError;
+use weavelet_data::{GraphicsError, Image, ReadGrants, ReadLog, Svg, Table};
 
 use crate::limits::Limiter;
-
-pub(crate) use log::LogBudget;
 
 /// Per-store data of one node invocation.
 pub struct NodeState {
@@ -95,8 +93,6 @@ impl wasmtime_wasi_http::WasiHttpView for NodeState {
     }
 }
 
-impl crate::bindings::weavelet::node::types::Host for NodeState {}
-
 impl NodeState {
     /// The host value behind a guest's handle (a table, an SVG, an image).
     pub(crate) fn get<T: Clone + 'static>(&self, handle: &Resource<T>) -> Result<T, String> {
@@ -148,5 +144,61 @@ impl NodeState {
             ));
         }
         Ok(bytes)
+    }
+}
+
+/// Bytes of log a node may still write.
+pub(crate) struct LogBudget {
+    pub left: usize,
+    pub dropped: usize,
+}
+
+/// The table helpers of `tables.rs`.
+impl NodeState {
+    pub(crate) fn derive(
+        &mut self,
+        handle: &Resource<Table>,
+        f: impl FnOnce(&Table) -> Result<Table, TableError>,
+    ) -> Result<Resource<Table>, String> {
+        let table = self.get(handle)?;
+        let derived = f(&table).map_err(|e| e.message)?;
+        self.put(derived)
+    }
+
+    pub(crate) fn read_with<T>(
+        &mut self,
+        handle: &Resource<Table>,
+        f: impl FnOnce(&Table) -> Result<T, TableError>,
+    ) -> Result<T, String> {
+        let table = self.get(handle)?;
+        f(&table).map_err(|e| e.message)
+    }
+
+    /// Check the size of data about to be copied into the guest against its output budget.
+    pub(crate) fn copy_budget<T>(&self, items: Vec<T>, item_size: usize) -> Result<Vec<T>, String> {
+        let bytes = items.len().saturating_mul(item_size);
+        if bytes > self.output_bytes {
+            return Err(format!(
+                "{} items ({}) exceed the {} a node may receive at once; select fewer rows",
+                items.len(),
+                human_bytes(bytes as u64),
+                human_bytes(self.output_bytes as u64)
+            ));
+        }
+        Ok(items)
+    }
+}
+
+/// The graphics helper of `graphics.rs`.
+impl NodeState {
+    /// A new SVG or image made from the one behind `this`, under a new handle.
+    pub(crate) fn derive_graphic<T: HostOwned + Clone + Send + 'static>(
+        &mut self,
+        this: &Resource<T>,
+        f: impl FnOnce(T) -> Result<T, GraphicsError>,
+    ) -> Result<Resource<T>, String> {
+        let value = self.get(this)?;
+        let derived = f(value).map_err(|e| e.message)?;
+        self.put(derived)
     }
 }

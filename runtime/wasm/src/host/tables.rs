@@ -3,49 +3,13 @@
 //! resolved and data copied into the guest is held to its output budget.
 
 use wasmtime::component::Resource;
-use weavelet_core::human_bytes;
-use weavelet_data::table::{self, Table, TableError};
+use weavelet_data::table::{self, Table};
 
-use super::NodeState;
-use crate::bindings::weavelet::node::types as wit;
+use super::wit;
+use crate::host::NodeState;
 
 type Handle = Resource<Table>;
 type TableResult = Result<Handle, String>;
-
-impl NodeState {
-    fn derive(
-        &mut self,
-        handle: &Handle,
-        f: impl FnOnce(&Table) -> Result<Table, TableError>,
-    ) -> TableResult {
-        let table = self.get(handle)?;
-        let derived = f(&table).map_err(|e| e.message)?;
-        self.put(derived)
-    }
-
-    fn read_with<T>(
-        &mut self,
-        handle: &Handle,
-        f: impl FnOnce(&Table) -> Result<T, TableError>,
-    ) -> Result<T, String> {
-        let table = self.get(handle)?;
-        f(&table).map_err(|e| e.message)
-    }
-
-    /// Check the size of data about to be copied into the guest against its output budget.
-    fn copy_budget<T>(&self, items: Vec<T>, item_size: usize) -> Result<Vec<T>, String> {
-        let bytes = items.len().saturating_mul(item_size);
-        if bytes > self.output_bytes {
-            return Err(format!(
-                "{} items ({}) exceed the {} a node may receive at once; select fewer rows",
-                items.len(),
-                human_bytes(bytes as u64),
-                human_bytes(self.output_bytes as u64)
-            ));
-        }
-        Ok(items)
-    }
-}
 
 impl wit::HostTable for NodeState {
     fn read(&mut self, path: String) -> TableResult {
