@@ -55,7 +55,6 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(done) => done,
         Err(e) => {
             let code = if matches!(e, Error::NotPrepared(_)) { EXIT_NOT_PREPARED } else { super::EXIT_USAGE };
-            let message = errors::library_error(&e);
             if args.json {
                 let problems: Vec<serde_json::Value> = match &e {
                     Error::Plan(diagnostics) => diagnostics
@@ -73,7 +72,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                             problem
                         })
                         .collect(),
-                    _ => vec![serde_json::json!({ "message": message })],
+                    _ => vec![serde_json::json!({ "message": errors::library_error(&e) })],
                 };
                 let kind = match &e {
                     Error::NotPrepared(_) => "not-prepared",
@@ -87,7 +86,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 });
                 out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
-                eprintln!("error: {message}");
+                eprintln!("error: {}", errors::library_error(&e));
             }
             return Ok(ExitCode::from(code));
         }

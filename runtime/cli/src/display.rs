@@ -30,6 +30,11 @@ pub fn duration(d: Duration) -> String {
     weavelet::human_duration(d)
 }
 
+/// How long a recorded run took; `None` while it has not finished.
+pub fn run_took(run: &weavelet::store::RunRecord) -> Option<String> {
+    run.finished_ms.map(|f| duration(Duration::from_millis((f - run.started_ms).max(0) as u64)))
+}
+
 /// A node's history line as the tables show it: where it ran, attempts,
 /// duration, bytes in, bytes out, peak memory, fuel (`-` where none).
 pub fn node_cells(n: &weavelet::store::NodeRecord) -> [String; 7] {

@@ -24,7 +24,7 @@ fn line(area: &str, ok: bool, what: &str, detail: &str) {
 }
 
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    out!("weavelet {}", super::LONG_VERSION);
+    out!("weavelet {}", super::long_version());
     let mut missing = 0;
     // The cache folder: there, writable, and its history readable.
     let cache = args.cache_dir.clone().or_else(weavelet::default_cache_dir);

@@ -44,7 +44,7 @@ use clap::{Parser, Subcommand};
 
 /// Run data pipelines whose nodes are sandboxed WebAssembly components and Rhai scripts.
 #[derive(Parser)]
-#[command(name = "weavelet", version, long_version = LONG_VERSION, about, long_about = None)]
+#[command(name = "weavelet", version, long_version = long_version(), about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -95,8 +95,22 @@ enum Command {
     Componentize(componentize::ComponentizeArgs),
 }
 
-/// The version with the WIT package nodes target and the engines inside.
-pub const LONG_VERSION: &str = env!("WEAVELET_LONG_VERSION");
+/// The version with the WIT contracts it runs (the one nodes target, then
+/// the older ones it still runs) and the engines inside.
+pub fn long_version() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let older: Vec<&str> =
+            weavelet::OLDER_CONTRACTS.iter().map(|c| c.trim_start_matches("weavelet:node@")).collect();
+        let also = if older.is_empty() { String::new() } else { format!(", also runs {}", older.join(", ")) };
+        format!(
+            "{} (WIT {}{also}; {})",
+            env!("CARGO_PKG_VERSION"),
+            weavelet::CONTRACT,
+            env!("WEAVELET_ENGINES")
+        )
+    });
+    &TEXT
+}
 
 /// Exit status for a run whose nodes failed.
 pub const EXIT_FAILED: u8 = 1;

@@ -142,12 +142,7 @@ fn page(
 
 fn summary(h: &mut String, run: &RunRecord, plan: Option<&RunPlanRecord>) {
     let (fill, stroke) = super::graph::status_colours(if run.status == "ok" { "ran" } else { "failed" });
-    let took = run.finished_ms.map_or(String::new(), |f| {
-        format!(
-            ", took {}",
-            display::duration(std::time::Duration::from_millis((f - run.started_ms).max(0) as u64))
-        )
-    });
+    let took = display::run_took(run).map_or(String::new(), |took| format!(", took {took}"));
     let _ = write!(
         h,
         "<h1>Run {} of <code>{}</code></h1>\n<p class=\"meta\"><span id=\"run-status\" class=\"status\" \
@@ -437,9 +432,8 @@ fn preview(h: &mut String, value: &Value, rows: u64) {
         Ok(png) => {
             let _ = write!(
                 h,
-                "<img alt=\"{}\" title=\"{} ({} × {})\" src=\"data:image/png;base64,{}\">",
-                esc(image.name()),
-                esc(image.name()),
+                "<img alt=\"{0}\" title=\"{0} ({1} × {2})\" src=\"data:image/png;base64,{3}\">",
+                esc(&cut(image.name(), MAX_CELL)),
                 image.width(),
                 image.height(),
                 weavelet::base64(&png)
@@ -510,7 +504,8 @@ fn table_preview(h: &mut String, table: &weavelet::Table, rows: u64) {
         if height > rows { format!("; the first {rows}") } else { String::new() }
     );
     for (name, ty) in schema.iter().take(MAX_COLUMNS) {
-        let _ = write!(h, "<th>{}<br><span class=\"muted\">{}</span></th>", esc(name), esc(ty));
+        let _ =
+            write!(h, "<th>{}<br><span class=\"muted\">{}</span></th>", esc(&cut(name, MAX_CELL)), esc(ty));
     }
     h.push_str("</tr>\n");
     for record in records.as_array().into_iter().flatten() {
@@ -537,12 +532,14 @@ fn log_section(h: &mut String, nodes: &[NodeRecord], logs: &[(String, weavelet::
         h.push_str("<p class=\"muted\">No node logged anything.</p>\n");
         return;
     }
+    // Grouped once: a run may have thousands of nodes, each with up to its log quota of lines.
+    let mut by_node: std::collections::HashMap<&str, Vec<&weavelet::LogLine>> =
+        std::collections::HashMap::new();
+    for (node, line, _) in logs {
+        by_node.entry(node.as_str()).or_default().push(line);
+    }
     for n in nodes {
-        let lines: Vec<&weavelet::LogLine> =
-            logs.iter().filter(|(node, _, _)| *node == n.node).map(|(_, l, _)| l).collect();
-        if lines.is_empty() {
-            continue;
-        }
+        let Some(lines) = by_node.remove(n.node.as_str()) else { continue };
         let _ = write!(
             h,
             "<details open class=\"log\" data-node=\"{0}\"><summary><code>{0}</code> ({1} line{2})</summary><pre>",

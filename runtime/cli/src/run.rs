@@ -161,6 +161,12 @@ pub(crate) fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    execute(args).map(|(code, _)| code)
+}
+
+/// `run`, and the number of the run it recorded (none for a dry run, or
+/// without the history): what `watch` reports.
+pub(crate) fn execute(args: RunArgs) -> anyhow::Result<(ExitCode, Option<i64>)> {
     let mut config = Config::default();
     if let Some(jobs) = args.jobs {
         config = config.jobs(jobs);
@@ -264,7 +270,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| serde_json::json!({ "node": s.node, "cached": s.cached, "why": errors::reason(&s.why) }))
                 .collect();
             out!("{}", serde_json::json!({ "pipeline": pipeline.name(), "steps": steps }));
-            return Ok(ExitCode::SUCCESS);
+            return Ok((ExitCode::SUCCESS, None));
         }
         let width = steps.iter().map(|s| s.node.len()).max().unwrap_or(4).max(4);
         let cached = steps.iter().filter(|s| s.cached).count();
@@ -277,7 +283,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let action = if step.cached { "cached" } else { "run" };
             out!("  {action:<7}{:<width$}  {}", step.node, errors::reason(&step.why));
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok((ExitCode::SUCCESS, None));
     }
     if !quiet && args.events.is_none() {
         eprintln!(
@@ -382,7 +388,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             doc["event"] = "done".into();
         }
         out!("{doc}");
-        return Ok(ExitCode::from(if report.is_success() && !save_failed { 0 } else { super::EXIT_FAILED }));
+        return Ok((
+            ExitCode::from(if report.is_success() && !save_failed { 0 } else { super::EXIT_FAILED }),
+            report.run_id,
+        ));
     }
     for (name, value) in &report.outputs {
         if saves.iter().any(|(node, _)| node == name) && !args.outputs.contains(name) {
@@ -391,7 +400,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         out!("{name}: {}", weavelet::sanitize(&value.to_string()));
     }
     if save_failed {
-        return Ok(ExitCode::from(super::EXIT_FAILED));
+        return Ok((ExitCode::from(super::EXIT_FAILED), report.run_id));
     }
     if let Some(replay) = &args.replay {
         replay.compare(&runtime, report.run_id);
@@ -416,7 +425,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("tried again: {}", retried.join(", "));
             }
         }
-        Ok(ExitCode::SUCCESS)
+        Ok((ExitCode::SUCCESS, report.run_id))
     } else {
         if let Err(err) = report.check() {
             display::error(&err.into());
@@ -425,7 +434,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let names: Vec<&str> = report.skipped.iter().map(|(n, _)| n.as_str()).collect();
             eprintln!("not run because of those failures: {}", names.join(", "));
         }
-        Ok(ExitCode::from(super::EXIT_FAILED))
+        Ok((ExitCode::from(super::EXIT_FAILED), report.run_id))
     }
 }
 

@@ -142,9 +142,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 "TOOK"
             );
             for r in runs {
-                let took = r.finished_ms.map_or("-".into(), |f| {
-                    display::duration(std::time::Duration::from_millis((f - r.started_ms).max(0) as u64))
-                });
+                let took = display::run_took(&r).unwrap_or_else(|| "-".into());
                 out!(
                     "{:>5}  {:<19}  {:<11}  {:>4}  {:>6}  {:>6}  {:>9}  {}",
                     r.id,
@@ -211,12 +209,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
                 out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
-            let took = run.finished_ms.map_or(String::new(), |f| {
-                format!(
-                    ", took {}",
-                    display::duration(std::time::Duration::from_millis((f - run.started_ms).max(0) as u64))
-                )
-            });
+            let took = display::run_took(&run).map_or(String::new(), |took| format!(", took {took}"));
             out!(
                 "run {}: {}, started {} ({}){took}",
                 run.id,

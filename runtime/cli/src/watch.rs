@@ -139,8 +139,8 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         // Watching starts before the run: a change made while it runs is seen.
         let watcher = watched.start(tx)?;
         eprintln!("── {} · {because}", super::timestamp(now_ms()));
-        let outcome = match super::run::run(args.run.clone()) {
-            Ok(_) => latest(&args.run),
+        let outcome = match super::run::execute(args.run.clone()) {
+            Ok((_, run)) => run.and_then(|id| recorded(&args.run, id)),
             Err(err) => {
                 super::display::error(&err);
                 None
@@ -163,7 +163,13 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         let mut seen: Vec<PathBuf> = Vec::new();
         let mut last = Instant::now();
         loop {
-            let timeout = if seen.is_empty() { Duration::from_secs(3600) } else { args.debounce };
+            // Quiet means no wanted change for `debounce`: other events (the run's own
+            // outputs, say) do not postpone it.
+            let timeout = if seen.is_empty() {
+                Duration::from_secs(3600)
+            } else {
+                args.debounce.saturating_sub(last.elapsed())
+            };
             match rx.recv_timeout(timeout) {
                 Ok(Ok(event)) if changes(&event.kind) => {
                     for path in event.paths {
@@ -177,11 +183,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => eprintln!("warning: watching: {e}"),
-                Err(mpsc::RecvTimeoutError::Timeout)
-                    if !seen.is_empty() && last.elapsed() >= args.debounce =>
-                {
-                    break;
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) if !seen.is_empty() => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(ExitCode::SUCCESS),
             }
@@ -195,14 +197,11 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The latest run in the history as one line: `run 12 ok in 3.1 ms (2 ran, 1 cached)`.
-fn latest(args: &RunArgs) -> Option<String> {
+/// Run `id` of the history as one line: `run 12 ok in 3.1 ms (2 ran, 1 cached)`.
+fn recorded(args: &RunArgs, id: i64) -> Option<String> {
     let store = super::open_store(args.cache_folder()).ok()?;
-    let run = store.runs(1).ok()?.into_iter().next()?;
-    let took = run
-        .finished_ms
-        .map(|f| super::display::duration(Duration::from_millis((f - run.started_ms).max(0) as u64)))
-        .unwrap_or_default();
+    let (run, _) = store.run(id).ok()??;
+    let took = super::display::run_took(&run).unwrap_or_default();
     Some(format!(
         "run {} {} in {took} ({} ran, {} cached, {} failed)",
         run.id, run.status, run.counts[0], run.counts[1], run.counts[2]

@@ -96,15 +96,9 @@ impl ResultStore {
     /// against its checksum; `None` when no entry holds it (never stored, or
     /// collected since).
     pub fn value_of_output(&self, output: &str) -> Result<Option<Value>, String> {
-        let digest: Option<Digest> = (output.len() == 64)
-            .then(|| {
-                (0..32)
-                    .map(|i| u8::from_str_radix(&output[2 * i..2 * i + 2], 16).ok())
-                    .collect::<Option<Vec<u8>>>()
-            })
-            .flatten()
-            .and_then(|v| v.try_into().ok());
-        let Some(digest) = digest else { return Err(format!("`{output}` is not an output identity")) };
+        let Some(digest) = key::from_hex(output) else {
+            return Err(format!("`{output}` is not an output identity"));
+        };
         let key: Option<Vec<u8>> = self
             .db
             .lock()

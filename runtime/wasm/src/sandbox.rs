@@ -182,8 +182,11 @@ pub(crate) fn invoke(
                 .into(),
         ));
     }
-    let named = call.decl().inputs.iter().map(|decl| decl.name.clone()).zip(inputs).collect();
-    let outcome = pre.run(&mut store, component_node, named);
+    let outcome = match pre.run(&mut store, component_node, &call.decl().inputs, inputs) {
+        // The inputs could not be handed over: nothing ran.
+        Outcome::Refused(message) => return Err(fail(FailureKind::Host, message)),
+        outcome => outcome,
+    };
     // What the guest printed (stdout and stderr, within the log budget) is
     // part of its log: Python's `print`, Rust's `println!`, C's `printf`.
     if let Some(events) = &store.data().events {
@@ -222,7 +225,6 @@ pub(crate) fn invoke(
         return Err(fail(FailureKind::Limit { limit: limit.into() }, message));
     }
     match outcome {
-        // The inputs could not be handed over: nothing ran.
         Outcome::Refused(message) => Err(fail(FailureKind::Host, message)),
         Outcome::BadReturn(message) => {
             Err(fail(FailureKind::Error { kind: "failed".into(), input: None }, message))

@@ -122,4 +122,4 @@ pub use weavelet_rhai::{CountingAllocator, Script, counting_allocator_installed}
 /// The result cache and run history.
 pub use weavelet_store as store;
 pub use weavelet_store::ResultStore;
-pub use weavelet_wasm::ComponentModule;
+pub use weavelet_wasm::{CONTRACT, ComponentModule, OLDER_CONTRACTS};

@@ -32,12 +32,13 @@ pub(crate) fn run(
     pre: &ModulePre<NodeState>,
     store: &mut Store<NodeState>,
     node: &str,
-    inputs: Vec<(String, Value)>,
+    decls: &[InputDecl],
+    inputs: Vec<Value>,
 ) -> Outcome {
     let mut wit_inputs: Vec<(String, wit::Value)> = Vec::with_capacity(inputs.len());
-    for (name, value) in inputs {
+    for (decl, value) in decls.iter().zip(inputs) {
         match to_wit(&value, store.data_mut()) {
-            Ok(value) => wit_inputs.push((name, value)),
+            Ok(value) => wit_inputs.push((decl.name.clone(), value)),
             Err(message) => return Outcome::Refused(message),
         }
     }

@@ -16,7 +16,7 @@ mod v0_4;
 
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
-use weavelet_core::{NodeDecl, Value};
+use weavelet_core::{InputDecl, NodeDecl, Value};
 
 use crate::host::NodeState;
 
@@ -46,9 +46,15 @@ pub(crate) struct GuestError {
     pub input: Option<String>,
 }
 
-/// The interface a component of `contract` exports: `weavelet:node/node@0.4.0`.
-fn node(contract: &str) -> String {
-    contract.replace("weavelet:node@", "weavelet:node/node@")
+/// The exports of a contract's series: `weavelet:node/node@0.4.` for
+/// `weavelet:node@0.4.0` — any 0.4.x, as wasmtime matches versions (semver:
+/// 0.4.x are compatible with each other, 0.3 and 0.4 are not).
+fn series(contract: &str) -> String {
+    let node = contract.replace("weavelet:node@", "weavelet:node/node@");
+    match node.rfind('.') {
+        Some(dot) => node[..=dot].to_string(),
+        None => node,
+    }
 }
 
 /// A component linked against the contract version it exports.
@@ -63,28 +69,36 @@ impl Pre {
     /// to tell the user (before linking, whose complaint would be about a
     /// resource type).
     pub(crate) fn check_known(exports: &[String]) -> Result<(), String> {
-        let known: Vec<String> = std::iter::once(CURRENT).chain(OLDER.iter().copied()).map(node).collect();
-        if exports.iter().any(|e| known.contains(e)) {
+        let known: Vec<String> = std::iter::once(CURRENT).chain(OLDER.iter().copied()).map(series).collect();
+        if exports.iter().any(|e| known.iter().any(|k| e.starts_with(k.as_str()))) {
             return Ok(());
         }
         match exports.iter().find(|e| e.starts_with("weavelet:node/node@")) {
             Some(other) => Err(format!(
                 "it exports `{other}`, a contract this weavelet does not run (it runs `{}`); \
                  update weavelet, or rebuild the component with this weavelet's SDK",
-                known.join("`, `")
+                std::iter::once(CURRENT)
+                    .chain(OLDER.iter().copied())
+                    .map(|c| c.replace("weavelet:node@", "weavelet:node/node@"))
+                    .collect::<Vec<_>>()
+                    .join("`, `")
             )),
             None => Ok(()),
         }
     }
 
-    /// The component behind `pre`, as the contract version it exports.
+    /// The component behind `pre`, as the newest contract version it exports
+    /// (wasmtime finds the export and checks its types).
     pub(crate) fn new(pre: InstancePre<NodeState>, exports: &[String]) -> Result<Pre, String> {
-        if exports.iter().any(|e| *e == node(OLDER[0])) {
+        let current = match v0_4::ModulePre::new(pre.clone()) {
+            Ok(pre) => return Ok(Pre::V0_4(pre)),
+            Err(e) => e,
+        };
+        let older = series(OLDER[0]);
+        if exports.iter().any(|e| e.starts_with(&older)) {
             return v0_3::ModulePre::new(pre).map(Pre::V0_3).map_err(|e| format!("{e:#}"));
         }
-        v0_4::ModulePre::new(pre).map(Pre::V0_4).map_err(|e| {
-            format!("it is not a Weavelet component (it must export `{}`): {e:#}", node(CURRENT))
-        })
+        Err(format!("it is not a Weavelet component (it must export `{}0`): {current:#}", series(CURRENT)))
     }
 
     /// The contract the component was built against.
@@ -125,16 +139,49 @@ impl Pre {
         }
     }
 
-    /// Instantiate it in `store` and run its node `node` on `inputs`.
+    /// Instantiate it in `store` and run its node `node` on `inputs` (in the
+    /// order of `decls`, which name them).
     pub(crate) fn run(
         &self,
         store: &mut Store<NodeState>,
         node: &str,
-        inputs: Vec<(String, Value)>,
+        decls: &[InputDecl],
+        inputs: Vec<Value>,
     ) -> Outcome {
         match self {
-            Pre::V0_4(p) => v0_4::calls::run(p, store, node, inputs),
-            Pre::V0_3(p) => v0_3::calls::run(p, store, node, inputs),
+            Pre::V0_4(p) => v0_4::calls::run(p, store, node, decls, inputs),
+            Pre::V0_3(p) => v0_3::calls::run(p, store, node, decls, inputs),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// The contract names here are the packages of `wit/` and of the frozen
+    /// `wit-<version>/` folders: `--version` and every message say what the
+    /// bindings are built from.
+    #[test]
+    fn the_contracts_named_are_the_wit_packages() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let package = |file: std::path::PathBuf| {
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            text.lines()
+                .find_map(|l| l.strip_prefix("package "))
+                .map(|p| p.trim_end_matches(';').to_string())
+                .unwrap_or_else(|| panic!("no package in {}", file.display()))
+        };
+        assert_eq!(package(root.join("../../wit/node.wit")), CURRENT);
+        let mut frozen: Vec<String> = std::fs::read_dir(root)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("wit-"))
+            .map(|e| package(e.path().join("node.wit")))
+            .collect();
+        frozen.sort_by(|a, b| b.cmp(a));
+        assert_eq!(frozen, OLDER);
+        assert_eq!(series(CURRENT), "weavelet:node/node@0.4.");
     }
 }
