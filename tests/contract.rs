@@ -100,6 +100,19 @@ fn a_contract_the_host_does_not_run_is_refused_naming_it() {
 }
 
 #[test]
+fn a_compatible_patch_version_runs_as_its_series() {
+    // 0.4.1 is compatible with 0.4.0 (semver, as wasmtime matches names): it
+    // loads, declares its node and is not called outdated.
+    let wasm = crate::common::wat_component_for("realloc_loop", "0.4.1");
+    let out = weavelet_cmd().args(["inspect", "--json", &wasm]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["contract"], "weavelet:node@0.4.0");
+    assert!(doc["outdated"].is_null(), "{doc}");
+    assert_eq!(doc["nodes"][0]["name"], "realloc_loop");
+}
+
+#[test]
 fn version_names_the_contracts_it_runs() {
     weavelet_cmd()
         .arg("--version")
